@@ -1,0 +1,1 @@
+"""District PKI tooling (certificate authority, enrollment, revocation): see issue 7."""

@@ -1,0 +1,59 @@
+"""The Flask application factory: one package, blueprints chosen by role.
+
+``create_app`` wires settings, the node (database, key, log) and the blueprints; it starts no
+thread and opens no socket (the CLI's ``serve`` does that), so tests can build many apps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask, Response, jsonify
+
+from node import __version__
+from node.config import Settings, load_settings
+from node.services import Node, open_node, system_wall_ms
+
+
+def create_app(
+    settings: Settings | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    wall_ms: Callable[[], int] = system_wall_ms,
+    node: Node | None = None,
+) -> Flask:
+    settings = settings or load_settings(overrides=overrides)
+    app = Flask("motcua", static_folder=None)
+    app.config.update(settings.as_flask_config())
+    app.config["SECRET_KEY"] = settings.SECRET_KEY or None
+    app.json.ensure_ascii = False  # Vietnamese stays readable in API answers and logs
+    app.json.sort_keys = False
+    node = node or open_node(settings, wall_ms)
+    app.extensions["motcua.node"] = node
+
+    from web.api import bp as api_bp
+
+    app.register_blueprint(api_bp)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """Liveness and identity, for the demo script, Docker and the district's node health."""
+        return jsonify(
+            {
+                "ok": True,
+                "version": __version__,
+                "role": settings.ROLE,
+                "unit": settings.UNIT,
+                "name": settings.NAME,
+                "node_id": node.node_id,
+            }
+        )
+
+    @app.teardown_appcontext
+    def _close_connection(_exc: BaseException | None) -> None:
+        # peewee keeps one connection per thread; closing it after each request returns
+        # PostgreSQL connections and lets SQLite checkpoint the WAL.
+        if not node.db.is_closed():
+            node.db.close()
+
+    return app

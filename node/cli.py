@@ -1,0 +1,241 @@
+"""The ``motcua`` command: create, run, check and repair a node. Each command is a thin call
+into :mod:`node.services`; the data directory comes from ``--data-dir`` or ``MOTCUA_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from node import __version__
+from node.config import ROLES, SETTINGS, ConfigError, Settings, load_settings
+from node.signing import KEY_FILE, NodeKey
+
+
+def _settings(ctx: click.Context) -> Settings:
+    try:
+        return load_settings(ctx.obj["data_dir"])
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _open(ctx: click.Context):  # -> Node
+    from node.services import NodeNotInitialised, open_node
+
+    try:
+        return open_node(_settings(ctx))
+    except NodeNotInitialised as e:
+        raise click.ClickException(str(e)) from e
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="motcua")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="MOTCUA_DATA_DIR",
+    help="Node data directory (default: $MOTCUA_DATA_DIR or ~/.local/share/motcua).",
+)
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None) -> None:
+    """motcua: offline-first sync node for commune one-stop offices."""
+    ctx.obj = {"data_dir": data_dir}
+
+
+def _inside_unignored_git_tree(path: Path) -> bool:
+    """True if ``path`` would be committed by accident (inside a work tree and not ignored)."""
+    probe = path if path.exists() else path.parent
+    try:
+        inside = subprocess.run(
+            ["git", "-C", str(probe), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+        if inside.stdout.strip() != "true":
+            return False
+        ignored = subprocess.run(
+            ["git", "-C", str(probe), "check-ignore", "-q", str(path)],
+            capture_output=True, timeout=10, check=False,
+        )
+        return ignored.returncode != 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@main.command()
+@click.option("--role", type=click.Choice(ROLES), required=True, help="commune, mobile or district.")
+@click.option("--unit", required=True, help="Administrative unit code (5 digits: commune, 2: province).")
+@click.option("--name", required=True, help="Human name of this node.")
+@click.option("--parent-url", default="", help="Upstream node to sync with (district or commune URL).")
+@click.option("--port", type=int, default=None, help="Port for motcua serve (default 8750).")
+@click.option("--exist-ok", is_flag=True, help="Succeed if the same node already exists here.")
+@click.pass_context
+def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, port: int | None,
+         exist_ok: bool) -> None:
+    """Create a node: data directory, Ed25519 key (0600), node.json, migrated database."""
+    from node.db import open_database
+    from node.units import describe_unit, is_unit_code
+
+    settings = _settings(ctx)
+    data_dir = settings.data_dir
+    if not is_unit_code(unit):
+        raise click.BadParameter("a unit code is 2 to 5 digits, e.g. 17272 for a commune", param_hint="--unit")
+    if settings.node_file.exists():
+        existing = json.loads(settings.node_file.read_text(encoding="utf-8"))
+        if exist_ok and existing.get("role") == role and existing.get("unit") == unit:
+            click.echo(f"node already initialised in {data_dir} ({existing['node_id']})")
+            return
+        raise click.ClickException(f"{data_dir} already holds node {existing.get('node_id')}; refusing to replace it")
+    if _inside_unignored_git_tree(data_dir):
+        raise click.ClickException(
+            f"{data_dir} is inside a git checkout and not ignored; keys and data must stay out of git"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key_path = data_dir / KEY_FILE
+    key = NodeKey.load(key_path) if key_path.exists() else NodeKey.generate()
+    if not key_path.exists():
+        key.save(key_path)
+    node_file: dict[str, Any] = {
+        "role": role,
+        "unit": unit,
+        "name": name,
+        "node_id": key.node_id,
+        "secret_key": secrets.token_urlsafe(32),
+    }
+    if parent_url:
+        node_file["parent_url"] = parent_url
+    if port:
+        node_file["port"] = port
+    tmp = settings.node_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(node_file, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o600)  # it holds the session secret
+    os.replace(tmp, settings.node_file)
+    db = open_database(load_settings(data_dir))
+    db.close()
+    where = describe_unit(unit) or "unit not in the 2025 national list (kept as given)"
+    click.echo(f"initialised {role} node {key.node_id}\n  unit {unit}: {where}\n  data  {data_dir}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Listen address (default: HOST setting).")
+@click.option("--port", type=int, default=None, help="Listen port (default: PORT setting).")
+@click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> None:
+    """Run the node's web server (gunicorn, one process, threads)."""
+    from node.app import create_app
+
+    settings = _settings(ctx)
+    node = _open(ctx)
+    app = create_app(settings, node=node)
+    host = host or settings.HOST
+    port = port or settings.PORT
+    click.echo(f"motcua {settings.ROLE} node {node.node_id} on http://{host}:{port}/", err=True)
+    if dev:
+        app.run(host=host, port=port, threaded=True)
+        return
+    from node.wsgi import serve_with_gunicorn
+
+    serve_with_gunicorn(app, host, port, threads=settings.WORKERS)
+
+
+@main.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Print settings and health: key, database, migrations, event log integrity."""
+    from node.db import backend_name, pending_migrations
+    from node.units import describe_unit
+
+    settings = _settings(ctx)
+    problems = 0
+    click.echo(f"motcua {__version__}")
+    click.echo("settings:")
+    for s in SETTINGS:
+        value = settings.values[s.name]
+        if s.name == "SECRET_KEY":
+            value = "(set)" if value else "(missing)"
+        elif s.name == "DATABASE_URL" and value:
+            value = value.split("@")[-1]  # never print a password
+        click.echo(f"  {s.name:<24} {value!s:<34} {s.help}")
+    if not settings.node_file.exists():
+        click.echo(f"FAIL no node in {settings.data_dir}: run motcua init")
+        sys.exit(1)
+    key_path = settings.data_dir / KEY_FILE
+    mode = key_path.stat().st_mode & 0o777 if key_path.exists() else None
+    ok_key = mode is not None and not mode & 0o077
+    problems += not ok_key
+    click.echo(f"{'ok  ' if ok_key else 'FAIL'} key file {key_path} mode {mode and oct(mode)}")
+    click.echo(f"ok   unit {settings.UNIT}: {describe_unit(settings.UNIT) or 'not in the 2025 list'}")
+    node = _open(ctx)
+    click.echo(f"ok   database {backend_name(node.db)}; pending migrations: {pending_migrations(node.db) or 'none'}")
+    status = node.status()
+    click.echo(f"ok   node {status['node_id']}: {status['events']} events, {status['dossiers']} dossiers")
+    for r in node.verify():
+        if not r.ok:
+            problems += 1
+            click.echo(f"FAIL feed {r.origin}:{r.scope}: {r.reason} at {r.ref}: {r.detail}")
+    click.echo(f"{'ok  ' if not problems else 'FAIL'} {problems} problem(s)")
+    sys.exit(1 if problems else 0)
+
+
+@main.command()
+@click.pass_context
+def verify(ctx: click.Context) -> None:
+    """Verify every feed: hash chain, order, completeness and origin signature."""
+    node = _open(ctx)
+    bad = 0
+    for r in node.verify():
+        if r.ok:
+            click.echo(f"ok    {r.origin}:{r.scope}  {r.events} events")
+        else:
+            bad += 1
+            click.echo(f"FAIL  {r.origin}:{r.scope}  {r.reason} at {r.ref}: {r.detail}")
+    sys.exit(1 if bad else 0)
+
+
+@main.command()
+@click.pass_context
+def rebuild(ctx: click.Context) -> None:
+    """Drop and recompute the derived tables from the events; print digests before and after."""
+    node = _open(ctx)
+    before = node.digest()
+    with click.progressbar(length=1, label="rebuilding", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        count = node.rebuild(progress)
+    after = node.digest()
+    click.echo(f"rebuilt {count} dossiers\ndigest before {before}\ndigest after  {after}")
+    if before != after:
+        click.echo("WARNING: derived state differed from the events; the rebuilt state is now in place")
+
+
+@main.command()
+@click.pass_context
+def digest(ctx: click.Context) -> None:
+    """Print the digest of the derived state (equal on replicas holding the same events)."""
+    click.echo(_open(ctx).digest())
+
+
+@main.command("seed-demo")
+@click.option("--count", type=int, default=5, show_default=True, help="Dossiers to create.")
+@click.pass_context
+def seed_demo(ctx: click.Context, count: int) -> None:
+    """Create a few realistic demo dossiers through the normal use cases."""
+    from node.demo_data import seed
+
+    node = _open(ctx)
+    created = seed(node, count)
+    click.echo(f"created {len(created)} demo dossiers: " + ", ".join(d.code for d in created))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

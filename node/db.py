@@ -1,0 +1,90 @@
+"""Opening the node's database and bringing its schema up to date.
+
+SQLite is the embedded default (``<data dir>/motcua.sqlite3``) with WAL and
+``synchronous=FULL``: in WAL mode ``NORMAL`` may lose the last commits on power loss, and a
+commune node acknowledges batches to laptops that may then drop their copy (reliability.md
+§0.1), so a commit the UI or a peer was told about must survive a power cut. PostgreSQL is used
+when the ``DATABASE_URL`` setting names one (the district hub in production).
+
+Migrations are numbered modules in :mod:`node.migrations`, recorded in ``schema_migration``
+and applied each in its own transaction, so an interrupted upgrade resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import peewee as pw
+from playhouse.db_url import connect as connect_url
+
+from node.config import Settings
+from node.migrations import MIGRATIONS
+from sync import store
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": 2,  # FULL
+    "foreign_keys": 1,
+    "busy_timeout": 15000,
+    "cache_size": -32000,  # 32 MiB
+}
+
+
+class SchemaMigration(store.BaseRow):
+    version = pw.IntegerField(primary_key=True)
+    name = pw.CharField(max_length=100)
+    applied_at = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "schema_migration"
+
+
+def make_database(settings: Settings) -> pw.Database:
+    """Create (not yet connect) the database the settings name."""
+    url = settings.DATABASE_URL
+    if url:
+        if not url.startswith(("postgres://", "postgresql://")):
+            raise ValueError("DATABASE_URL must be a postgresql:// URL; SQLite is the default without it")
+        return connect_url(url, autorollback=True)
+    path: Path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return pw.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+
+
+def open_database(settings: Settings, *, migrate_schema: bool = True) -> pw.Database:
+    """Bind the models to the configured database and apply pending migrations."""
+    db = make_database(settings)
+    store.database.initialize(db)
+    db.connect(reuse_if_open=True)
+    if migrate_schema:
+        migrate(db)
+    return db
+
+
+def applied_versions(db: pw.Database) -> set[int]:
+    db.create_tables([SchemaMigration], safe=True)
+    return {m.version for m in SchemaMigration.select(SchemaMigration.version)}
+
+
+def migrate(db: pw.Database) -> list[int]:
+    """Apply migrations not yet recorded; return the versions applied now."""
+    done = applied_versions(db)
+    applied = []
+    for version, name, apply in MIGRATIONS:
+        if version in done:
+            continue
+        with db.atomic():
+            apply(db)
+            SchemaMigration.create(version=version, name=name, applied_at=int(time.time() * 1000))
+        applied.append(version)
+    return applied
+
+
+def pending_migrations(db: pw.Database) -> list[int]:
+    done = applied_versions(db)
+    return [v for v, _, _ in MIGRATIONS if v not in done]
+
+
+def backend_name(db: pw.Database) -> str:
+    return "postgresql" if isinstance(db, pw.PostgresqlDatabase) else "sqlite"

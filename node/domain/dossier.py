@@ -1,0 +1,252 @@
+"""The dossier aggregate: its statuses, the transitions between them, and its state as a
+deterministic fold of its events (pure core: stdlib only).
+
+Rules
+-----
+Rule 1. A dossier's state is a function of the *set* of its events, never of their arrival
+        order: :func:`fold` orders events causally (an event after the parents it names) and
+        breaks ties by ``(hlc, origin, scope, seq)``, a total order every replica computes alike.
+Rule 2. A status change is checked against :data:`TRANSITIONS` when it is made locally
+        (:func:`check_transition` raises). When replicas merge, a change that is no longer
+        allowed from the folded status is skipped by the fold, deterministically; the conflict
+        machinery of the merge issue turns such pairs into conflict records.
+Rule 3. Event types and their bodies:
+
+        ``dossier.received``       procedure {code, name}, applicant {name, id_number, phone,
+                                   address}, code, received_at (ms), due_at (ms or null),
+                                   channel (desk | mobile | online), note
+        ``dossier.status_changed`` to (a status below), reason
+        ``dossier.updated``        fields {applicant.phone | applicant.address | note: value}
+
+The national status codes (domain.md §2.1) are given per internal status in
+:data:`NATIONAL_CODE`; the full configurable mapping lives with the procedure catalogue.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from node.domain.errors import DomainError, InvalidTransition
+from node.domain.text import fold as fold_text
+
+KIND = "dossier"
+RECEIVED = "dossier.received"
+STATUS_CHANGED = "dossier.status_changed"
+UPDATED = "dossier.updated"
+
+# Internal statuses (domain.md §2.2) and the national code each maps to by default.
+NATIONAL_CODE: Mapping[str, int] = {
+    "online_filed": 1,
+    "received": 2,
+    "refused": 3,
+    "processing": 4,
+    "supplement_requested": 5,
+    "fees_pending": 6,
+    "withdrawal_requested": 7,
+    "stopped": 8,
+    "resolved": 9,
+    "returned": 10,
+}
+STATUSES = tuple(NATIONAL_CODE)
+TERMINAL = frozenset({"refused", "stopped", "returned"})
+
+TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "online_filed": frozenset({"received", "refused"}),
+    "received": frozenset({"processing", "supplement_requested", "withdrawal_requested", "refused"}),
+    # processing -> processing is a transfer to another office (liên thông)
+    "processing": frozenset(
+        {"processing", "supplement_requested", "fees_pending", "resolved", "withdrawal_requested", "stopped"}
+    ),
+    "supplement_requested": frozenset({"processing", "withdrawal_requested", "stopped"}),
+    "fees_pending": frozenset({"processing", "resolved", "withdrawal_requested"}),
+    "withdrawal_requested": frozenset({"stopped", "processing"}),
+    "resolved": frozenset({"returned"}),
+    "refused": frozenset(),
+    "stopped": frozenset(),
+    "returned": frozenset(),
+}
+
+CHANNELS = ("desk", "mobile", "online")
+UPDATABLE_FIELDS = ("applicant.phone", "applicant.address", "note")
+_ID_NUMBER = re.compile(r"^[0-9]{12}$")
+
+
+@dataclass(frozen=True, slots=True)
+class DossierState:
+    id: str
+    scope: str
+    origin: str
+    code: str
+    procedure_code: str
+    procedure_name: str
+    applicant_name: str
+    applicant_name_folded: str
+    id_number: str
+    phone: str
+    address: str
+    channel: str
+    note: str
+    status: str
+    received_at: int
+    due_at: int | None
+    updated_at: int
+    updated_hlc: int
+    event_count: int
+    heads: tuple[str, ...]
+
+    @property
+    def national_code(self) -> int:
+        return NATIONAL_CODE[self.status]
+
+
+def _text(body: Mapping[str, Any], key: str, *, required: bool, limit: int, field: str) -> str:
+    value = body.get(key, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise DomainError(f"{field} must be text", field)
+    value = " ".join(value.split())
+    if required and not value:
+        raise DomainError(f"{field} is required", field)
+    if len(value) > limit:
+        raise DomainError(f"{field} is longer than {limit} characters", field)
+    return value
+
+
+def validate_received(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Check and normalise the body of a new dossier; raise :class:`DomainError` on bad input."""
+    procedure = body.get("procedure")
+    applicant = body.get("applicant")
+    if not isinstance(procedure, Mapping):
+        raise DomainError("procedure is required", "procedure")
+    if not isinstance(applicant, Mapping):
+        raise DomainError("applicant is required", "applicant")
+    id_number = _text(applicant, "id_number", required=False, limit=12, field="applicant.id_number")
+    if id_number and not _ID_NUMBER.match(id_number):
+        raise DomainError("the personal ID number must be exactly 12 digits", "applicant.id_number")
+    channel = body.get("channel", "desk")
+    if channel not in CHANNELS:
+        raise DomainError(f"channel must be one of {', '.join(CHANNELS)}", "channel")
+    received_at = body.get("received_at")
+    due_at = body.get("due_at")
+    if type(received_at) is not int or received_at <= 0:
+        raise DomainError("received_at must be epoch milliseconds", "received_at")
+    if due_at is not None and (type(due_at) is not int or due_at < received_at):
+        raise DomainError("due_at must be epoch milliseconds after received_at", "due_at")
+    return {
+        "procedure": {
+            "code": _text(procedure, "code", required=True, limit=40, field="procedure.code"),
+            "name": _text(procedure, "name", required=False, limit=300, field="procedure.name"),
+        },
+        "applicant": {
+            "name": _text(applicant, "name", required=True, limit=200, field="applicant.name"),
+            "id_number": id_number,
+            "phone": _text(applicant, "phone", required=False, limit=20, field="applicant.phone"),
+            "address": _text(applicant, "address", required=False, limit=300, field="applicant.address"),
+        },
+        "code": _text(body, "code", required=False, limit=40, field="code"),
+        "received_at": received_at,
+        "due_at": due_at,
+        "channel": channel,
+        "note": _text(body, "note", required=False, limit=2000, field="note"),
+    }
+
+
+def check_transition(current: str, to: str) -> None:
+    """Raise :class:`InvalidTransition` unless ``current -> to`` is allowed."""
+    if to not in TRANSITIONS:
+        raise InvalidTransition(f"unknown status {to!r}", "to")
+    if to not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final status)"
+        raise InvalidTransition(f"cannot go from {current} to {to}; allowed: {allowed}", "to")
+
+
+def validate_update(fields: Mapping[str, Any]) -> dict[str, str]:
+    if not fields:
+        raise DomainError("nothing to update", "fields")
+    out: dict[str, str] = {}
+    for key, value in fields.items():
+        if key not in UPDATABLE_FIELDS:
+            raise DomainError(f"{key} cannot be changed; allowed: {', '.join(UPDATABLE_FIELDS)}", key)
+        out[key] = _text({"v": value}, "v", required=False, limit=2000 if key == "note" else 300, field=key)
+    return out
+
+
+def causal_order(events: Iterable[Any]) -> list[Any]:
+    """Events after their (present) parents; ties by (hlc, origin, scope, seq). Rule 1."""
+    by_ref = {e.ref: e for e in events}
+    waiting = {ref: {p for p in e.parents if p in by_ref} for ref, e in by_ref.items()}
+    children: dict[str, list[str]] = {ref: [] for ref in by_ref}
+    for ref, parents in waiting.items():
+        for p in parents:
+            children[p].append(ref)
+
+    def key(e: Any) -> tuple[int, str, str, int]:
+        return (e.hlc, e.origin, e.scope, e.seq)
+
+    ready = [(key(by_ref[r]), r) for r, ps in waiting.items() if not ps]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+        _, ref = heapq.heappop(ready)
+        out.append(by_ref[ref])
+        for child in children[ref]:
+            waiting[child].discard(ref)
+            if not waiting[child]:
+                heapq.heappush(ready, (key(by_ref[child]), child))
+    if len(out) != len(by_ref):  # a parent cycle can only come from forged data; stay total
+        seen = {e.ref for e in out}
+        out.extend(sorted((e for e in by_ref.values() if e.ref not in seen), key=key))
+    return out
+
+
+def fold(entity_id: str, events: Iterable[Any]) -> DossierState | None:
+    """The dossier's state from its events, or None if its creation event is not held."""
+    ordered = causal_order(events)
+    creation = next((e for e in ordered if e.type == RECEIVED), None)
+    if creation is None:
+        return None
+    b = creation.body
+    state = DossierState(
+        id=entity_id,
+        scope=creation.scope,
+        origin=creation.origin,
+        code=b["code"],
+        procedure_code=b["procedure"]["code"],
+        procedure_name=b["procedure"]["name"],
+        applicant_name=b["applicant"]["name"],
+        applicant_name_folded=fold_text(b["applicant"]["name"]),
+        id_number=b["applicant"]["id_number"],
+        phone=b["applicant"]["phone"],
+        address=b["applicant"]["address"],
+        channel=b["channel"],
+        note=b["note"],
+        status="received" if b["channel"] != "online" else "online_filed",
+        received_at=b["received_at"],
+        due_at=b["due_at"],
+        updated_at=creation.at,
+        updated_hlc=creation.hlc,
+        event_count=0,
+        heads=(),
+    )
+    refs = {e.ref for e in ordered}
+    superseded = {p for e in ordered for p in e.parents}
+    for e in ordered:
+        if e.type == STATUS_CHANGED:
+            to = e.body.get("to")
+            if to in TRANSITIONS.get(state.status, ()):
+                state = replace(state, status=to)
+        elif e.type == UPDATED:
+            f = e.body.get("fields", {})
+            state = replace(
+                state,
+                phone=f.get("applicant.phone", state.phone),
+                address=f.get("applicant.address", state.address),
+                note=f.get("note", state.note),
+            )
+        state = replace(state, updated_at=max(state.updated_at, e.at), updated_hlc=max(state.updated_hlc, e.hlc))
+    return replace(state, event_count=len(ordered), heads=tuple(sorted(refs - superseded)))

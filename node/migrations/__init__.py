@@ -1,0 +1,17 @@
+"""Schema migrations, in order. Each module exposes ``apply(db)``; never edit a released one.
+
+Migration 1 creates the tables from the models as they stand at the first release; every later
+schema change is a new module using ``playhouse.migrate`` so existing nodes upgrade in place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee as pw
+
+from node.migrations import m0001_initial
+
+MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
+    (1, "initial", m0001_initial.apply),
+)

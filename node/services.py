@@ -1,0 +1,269 @@
+"""Use cases of a node: every change goes through the event log, in one transaction.
+
+Each write use case (:meth:`Node.create_dossier`, :meth:`Node.change_status`,
+:meth:`Node.update_dossier`) validates with the pure domain, appends one event to this node's
+feed for the dossier's unit and refreshes the derived row, inside one
+:meth:`sync.log.LocalLog.transaction`. If anything fails in between, the transaction rolls back
+and neither the event nor the state is left behind.
+
+Reads come from the derived tables (lists, search) or from the events (timeline). The clock is
+injected (``wall_ms``) so tests need no sleeps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import peewee as pw
+
+from node import projection
+from node.config import Settings
+from node.db import open_database
+from node.domain import dossier as domain
+from node.domain.errors import DomainError, DossierNotFound
+from node.domain.text import fold as fold_text
+from node.models import DossierRow
+from node.signing import KEY_FILE, NodeKey, verify_signature
+from sync import store
+from sync.chain import ChainError, verify_stored_feed
+from sync.log import LocalLog
+from sync.wire import make_ref
+
+VN_TZ = timezone(timedelta(hours=7), "ICT")  # Vietnam keeps UTC+7 all year (no daylight saving)
+
+
+def system_wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    origin: str
+    scope: str
+    events: int
+    ok: bool
+    reason: str = ""
+    ref: str = ""
+    detail: str = ""
+
+
+class Node:
+    """A running node: settings, database, key and log, wired once."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: pw.Database,
+        key: NodeKey,
+        wall_ms: Callable[[], int] = system_wall_ms,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.key = key
+        self.wall_ms = wall_ms
+        self.log = LocalLog(key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
+
+    @property
+    def node_id(self) -> str:
+        return self.key.node_id
+
+    @property
+    def scope(self) -> str:
+        return self.settings.UNIT
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+    # -- writes -------------------------------------------------------------------------
+
+    def create_dossier(self, author: str, data: Mapping[str, Any]) -> domain.DossierState:
+        """Receive a new dossier at this node's desk."""
+        now = self.wall_ms()
+        body = domain.validate_received({"received_at": now, **data})
+        with self.log.transaction():
+            seq = store.feed_head(self.node_id, self.scope, for_update=True).seq + 1
+            entity_id = make_ref(self.node_id, self.scope, seq)
+            if not body["code"]:
+                body["code"] = provisional_code(self.node_id, now, seq)
+            event = self.log.append(
+                scope=self.scope,
+                entity=f"{domain.KIND}/{entity_id}",
+                type=domain.RECEIVED,
+                body=body,
+                author=author,
+                at=now,
+            )
+            projection.project([event])
+        return self.get_dossier(entity_id)
+
+    def change_status(self, author: str, dossier_id: str, to: str, reason: str = "") -> domain.DossierState:
+        with self.log.transaction():
+            current = self._row(dossier_id)
+            domain.check_transition(current.status, to)
+            event = self.log.append(
+                scope=current.scope,
+                entity=f"{domain.KIND}/{dossier_id}",
+                type=domain.STATUS_CHANGED,
+                body={"to": to, "reason": " ".join(str(reason or "").split())[:2000]},
+                author=author,
+                parents=current.heads.split(),
+            )
+            projection.project([event])
+        return self.get_dossier(dossier_id)
+
+    def update_dossier(self, author: str, dossier_id: str, fields: Mapping[str, Any]) -> domain.DossierState:
+        clean = domain.validate_update(fields)
+        with self.log.transaction():
+            current = self._row(dossier_id)
+            event = self.log.append(
+                scope=current.scope,
+                entity=f"{domain.KIND}/{dossier_id}",
+                type=domain.UPDATED,
+                body={"fields": clean},
+                author=author,
+                parents=current.heads.split(),
+            )
+            projection.project([event])
+        return self.get_dossier(dossier_id)
+
+    # -- reads --------------------------------------------------------------------------
+
+    def _row(self, dossier_id: str) -> DossierRow:
+        row = DossierRow.get_or_none(DossierRow.id == dossier_id)
+        if row is None:
+            raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
+        return row
+
+    def get_dossier(self, dossier_id: str) -> domain.DossierState:
+        events = store.events_for_entities([f"{domain.KIND}/{dossier_id}"])[f"{domain.KIND}/{dossier_id}"]
+        state = domain.fold(dossier_id, events)
+        if state is None:
+            raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
+        return state
+
+    def timeline(self, dossier_id: str) -> list[dict[str, Any]]:
+        """The dossier's events in causal order, as plain dicts for display."""
+        events = store.events_for_entities([f"{domain.KIND}/{dossier_id}"])[f"{domain.KIND}/{dossier_id}"]
+        if not events:
+            raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
+        return [
+            {
+                "ref": e.ref,
+                "type": e.type,
+                "at": e.at,
+                "hlc": e.hlc,
+                "author": e.author,
+                "origin": e.origin,
+                "body": e.body,
+                "parents": list(e.parents),
+            }
+            for e in domain.causal_order(events)
+        ]
+
+    def list_dossiers(
+        self, *, q: str = "", status: str = "", limit: int = 50, offset: int = 0
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Dossiers newest first, filtered by a search text (code, ID number or folded name)."""
+        if status and status not in domain.STATUSES:
+            raise DomainError(f"unknown status {status!r}", "status")
+        limit = max(1, min(int(limit), 500))
+        query = DossierRow.select()
+        if status:
+            query = query.where(DossierRow.status == status)
+        q = " ".join(q.split())
+        if q:
+            if q.isdigit() and len(q) == 12:
+                query = query.where(DossierRow.id_number == q)
+            elif any(c.isdigit() for c in q) and "-" in q:
+                query = query.where(DossierRow.code.startswith(q))
+            else:
+                query = query.where(DossierRow.applicant_name_folded.contains(fold_text(q)))
+        total = query.count()
+        rows = query.order_by(DossierRow.received_at.desc(), DossierRow.id).limit(limit).offset(max(0, offset))
+        return [row_to_dict(r) for r in rows.dicts()], total
+
+    # -- integrity ----------------------------------------------------------------------
+
+    def verify(self) -> list[FeedReport]:
+        """Verify every feed this node holds (hash chains, order, completeness, signatures)."""
+        reports = []
+        for head in store.feeds():
+            signed = store.latest_signed_head(head.origin, head.scope)
+            try:
+                n = verify_stored_feed(
+                    head.origin, head.scope, store.stored_feed(head.origin, head.scope), signed, verify_signature
+                )
+            except ChainError as e:
+                reports.append(
+                    FeedReport(head.origin, head.scope, 0, False, e.reason.value, e.ref, e.detail)
+                )
+                continue
+            if n != head.seq:
+                reports.append(
+                    FeedReport(head.origin, head.scope, n, False, "truncated", "", f"feed head says {head.seq}")
+                )
+            else:
+                reports.append(FeedReport(head.origin, head.scope, n, True))
+        return reports
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+        with self.log.transaction():
+            return projection.rebuild(progress)
+
+    def digest(self) -> str:
+        return projection.derived_digest()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id,
+            "role": self.settings.ROLE,
+            "unit": self.settings.UNIT,
+            "name": self.settings.NAME,
+            "events": store.count_events(),
+            "dossiers": DossierRow.select().count(),
+            "feeds": len(store.feeds()),
+        }
+
+
+def row_to_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    data = dict(row)
+    data.pop("applicant_name_folded", None)
+    data["heads"] = data["heads"].split() if isinstance(data.get("heads"), str) else data.get("heads")
+    return data
+
+
+def state_to_dict(state: domain.DossierState) -> dict[str, Any]:
+    data = asdict(state)
+    data.pop("applicant_name_folded")
+    data["heads"] = list(state.heads)
+    data["national_code"] = state.national_code
+    return data
+
+
+def provisional_code(node_id: str, now_ms: int, seq: int) -> str:
+    """A local code that can never collide with a legal one nor with another node's.
+
+    Legal codes come from number blocks the district leases (the domain issue); until one is
+    held, the receipt carries this provisional code and the final one is assigned at sync.
+    """
+    day = datetime.fromtimestamp(now_ms / 1000, VN_TZ).strftime("%y%m%d")
+    return f"TAM-{node_id[:8]}-{day}-{seq}"
+
+
+class NodeNotInitialised(RuntimeError):
+    """Raised when the data directory holds no node (``motcua init`` was not run)."""
+
+
+def open_node(settings: Settings, wall_ms: Callable[[], int] = system_wall_ms) -> Node:
+    """Open the node in ``settings.data_dir``: key, database (migrated), log."""
+    key_path = settings.data_dir / KEY_FILE
+    if not settings.node_file.exists() or not key_path.exists():
+        raise NodeNotInitialised(f"no node in {settings.data_dir}; run: motcua init --role … --unit … --name …")
+    key = NodeKey.load(key_path)
+    db = open_database(settings)
+    return Node(settings, db, key, wall_ms)

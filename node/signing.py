@@ -1,0 +1,85 @@
+"""The node's Ed25519 key: the one door (with ``certs/``) through which cryptography enters.
+
+Invariants
+----------
+* The private key file is created with mode 0600 before a single key byte is written (no
+  window in which another local user could read it) and is never overwritten: a node's identity
+  is its key, and replacing it silently would fork every feed it ever wrote.
+* Verification raises :class:`SignatureInvalid`; it never returns a boolean that a caller could
+  forget to check.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from sync.wire import node_id_from_public_key
+
+KEY_FILE = "node.key"
+
+
+class SignatureInvalid(Exception):
+    """Raised when a signature does not verify under the given public key."""
+
+
+class KeyFileError(Exception):
+    """Raised when the key file is missing, unreadable, too widely readable or not Ed25519."""
+
+
+class NodeKey:
+    """A node's signing key and the identity derived from it."""
+
+    def __init__(self, private_key: Ed25519PrivateKey) -> None:
+        self._private = private_key
+        self.public_key: bytes = private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self.node_id: str = node_id_from_public_key(self.public_key)
+
+    @classmethod
+    def generate(cls) -> NodeKey:
+        return cls(Ed25519PrivateKey.generate())
+
+    def sign(self, message: bytes) -> bytes:
+        return self._private.sign(message)
+
+    def save(self, path: Path) -> None:
+        """Write the private key as PKCS#8 PEM with mode 0600; refuse to overwrite."""
+        pem = self._private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+
+    @classmethod
+    def load(cls, path: Path) -> NodeKey:
+        try:
+            mode = path.stat().st_mode & 0o777
+            data = path.read_bytes()
+        except OSError as e:
+            raise KeyFileError(f"cannot read node key {path}: {e.strerror}") from e
+        if mode & 0o077:
+            raise KeyFileError(f"node key {path} is readable by others (mode {mode:o}); run chmod 600")
+        try:
+            key = serialization.load_pem_private_key(data, password=None)
+        except ValueError as e:
+            raise KeyFileError(f"node key {path} is not a valid PEM private key") from e
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyFileError(f"node key {path} is not an Ed25519 key")
+        return cls(key)
+
+
+def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> None:
+    """Verify an Ed25519 signature; raise :class:`SignatureInvalid` if it does not hold."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError) as e:
+        raise SignatureInvalid("signature does not verify") from e

@@ -1,0 +1,42 @@
+"""WSGI entry points: ``node.wsgi:app`` for an external server, and the embedded gunicorn
+used by ``motcua serve``. One process only: SQLite has one writer, and the background sync
+scheduler must run once per node; concurrency comes from threads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Embedded(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options = {
+                "bind": f"{host}:{port}",
+                "workers": 1,
+                "worker_class": "gthread",
+                "threads": threads,
+                "timeout": 120,
+                "graceful_timeout": 20,
+                "accesslog": "-",
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return app
+
+    _Embedded().run()
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first access, not at import, so importing this module has no side effects.
+    if name == "app":
+        from node.app import create_app
+
+        return create_app()
+    raise AttributeError(name)

@@ -1,0 +1,1 @@
+"""HTTP delivery: blueprints per audience. Views parse input, call ``node.services``, render."""

@@ -1,0 +1,103 @@
+"""A small JSON API over the node's use cases: create, change status, update, read, list.
+
+Every write goes through :mod:`node.services` and so through the event log. Errors have one
+shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``invalid_input`` (422),
+``invalid_transition`` (409), ``not_found`` (404), ``bad_json`` (400).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from node.domain.errors import DomainError, DossierNotFound, InvalidTransition
+from node.services import Node, state_to_dict
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def _node() -> Node:
+    return current_app.extensions["motcua.node"]
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> tuple[Response, int]:
+    return jsonify({"error": {"code": code, "message": message, "field": field}}), status
+
+
+@bp.errorhandler(DossierNotFound)
+def _not_found(e: DossierNotFound) -> tuple[Response, int]:
+    return _error(404, "not_found", e.message, e.field)
+
+
+@bp.errorhandler(InvalidTransition)
+def _invalid_transition(e: InvalidTransition) -> tuple[Response, int]:
+    return _error(409, "invalid_transition", e.message, e.field)
+
+
+@bp.errorhandler(DomainError)
+def _invalid(e: DomainError) -> tuple[Response, int]:
+    return _error(422, "invalid_input", e.message, e.field)
+
+
+def _json_body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise DomainError("the request body must be a JSON object", None)
+    return data
+
+
+def _author() -> str:
+    # Personal staff accounts arrive with the web UI issue; until then the caller names itself.
+    return (request.headers.get("X-Motcua-Author") or "api").strip()[:120] or "api"
+
+
+@bp.post("/dossiers")
+def create_dossier() -> tuple[Response, int]:
+    state = _node().create_dossier(_author(), _json_body())
+    return jsonify(state_to_dict(state)), 201
+
+
+@bp.get("/dossiers")
+def list_dossiers() -> Response:
+    try:
+        limit = int(request.args.get("limit", 50))
+        offset = int(request.args.get("offset", 0))
+    except ValueError:
+        raise DomainError("limit and offset must be integers", "limit") from None
+    items, total = _node().list_dossiers(
+        q=request.args.get("q", ""), status=request.args.get("status", ""), limit=limit, offset=offset
+    )
+    return jsonify({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+@bp.get("/dossiers/<dossier_id>")
+def get_dossier(dossier_id: str) -> Response:
+    node = _node()
+    data = state_to_dict(node.get_dossier(dossier_id))
+    data["timeline"] = node.timeline(dossier_id)
+    return jsonify(data)
+
+
+@bp.post("/dossiers/<dossier_id>/status")
+def change_status(dossier_id: str) -> Response:
+    body = _json_body()
+    to = body.get("to")
+    if not isinstance(to, str):
+        raise DomainError("'to' (the new status) is required", "to")
+    state = _node().change_status(_author(), dossier_id, to, str(body.get("reason", "")))
+    return jsonify(state_to_dict(state))
+
+
+@bp.patch("/dossiers/<dossier_id>")
+def update_dossier(dossier_id: str) -> Response:
+    body = _json_body()
+    fields = body.get("fields")
+    if not isinstance(fields, dict):
+        raise DomainError("'fields' must be an object", "fields")
+    return jsonify(state_to_dict(_node().update_dossier(_author(), dossier_id, fields)))
+
+
+@bp.get("/node")
+def node_status() -> Response:
+    return jsonify(_node().status())
