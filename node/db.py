@@ -46,7 +46,7 @@ def make_database(settings: Settings) -> pw.Database:
     if url:
         if not url.startswith(("postgres://", "postgresql://")):
             raise ValueError("DATABASE_URL must be a postgresql:// URL; SQLite is the default without it")
-        return connect_url(url, autorollback=True)
+        return connect_url(url)
     path: Path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
     return pw.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False)

@@ -70,7 +70,7 @@ class HybridClock:
         """Merge a received stamp into the local clock, within the skew bound."""
         remote_phys, _ = unpack(remote)
         ahead = remote_phys - now_ms
-        bound = pack(now_ms + self.max_forward_skew_ms, LOGICAL_MAX)
+        bound = pack(now_ms + self.max_forward_skew_ms, 0)
         clamped = remote > bound
         candidate = min(remote, bound)
         if candidate > self.last:

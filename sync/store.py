@@ -103,6 +103,15 @@ class FeedHead:
     hash: str
 
 
+def as_bytes(value: bytes | memoryview | str) -> bytes:
+    """Column value as bytes. A text value in ``raw`` can only come from outside tampering
+    (SQLite has dynamic typing); it is encoded so verification reports it instead of crashing.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return bytes(value)
+
+
 def write_transaction() -> pw._transaction:
     """A transaction that takes the write lock at BEGIN, so reads inside it are not stale."""
     db = database.obj
@@ -203,7 +212,7 @@ def stored_feed(origin: str, scope: str) -> Iterator[StoredEvent]:
         .order_by(EventRow.seq)
     )
     for row in query.iterator():
-        yield StoredEvent(seq=row.seq, hash=row.hash, raw=bytes(row.raw))
+        yield StoredEvent(seq=row.seq, hash=row.hash, raw=as_bytes(row.raw))
 
 
 def events_for_entities(entities: Iterable[str]) -> dict[str, list[Event]]:
@@ -213,7 +222,7 @@ def events_for_entities(entities: Iterable[str]) -> dict[str, list[Event]]:
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         for row in EventRow.select(EventRow.raw).where(EventRow.entity.in_(chunk)).iterator():
-            event = parse_event(bytes(row.raw))
+            event = parse_event(as_bytes(row.raw))
             out[event.entity].append(event)
     return out
 

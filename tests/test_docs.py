@@ -1,0 +1,28 @@
+"""The README documents every setting and every CLI command (the Datasette habit)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from node.cli import main
+from node.config import SETTINGS
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", [s.name for s in SETTINGS])
+def test_setting_is_documented(name):
+    assert f"MOTCUA_{name}" in README
+
+
+@pytest.mark.parametrize("command", sorted(main.commands))
+def test_command_is_documented(command):
+    assert f"motcua {command}" in README
+
+
+def test_readme_starts_with_the_two_setup_commands():
+    setup = README.index("## Set up")
+    next_section = README.index("## ", setup + 5)
+    assert README.index("./scripts/demo", setup) < README.index("./scripts/test", setup) < next_section
