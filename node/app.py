@@ -30,10 +30,13 @@ def create_app(
     app.json.sort_keys = False
     node = node or open_node(settings, wall_ms)
     app.extensions["motcua.node"] = node
+    app.extensions["motcua.replica"] = node.replica
 
+    from sync.server import bp as sync_bp
     from web.api import bp as api_bp
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(sync_bp)
 
     @app.get("/healthz")
     def healthz() -> Response:

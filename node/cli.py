@@ -225,6 +225,64 @@ def digest(ctx: click.Context) -> None:
     click.echo(_open(ctx).digest())
 
 
+@main.command()
+@click.option("--peer", "peer_url", default=None, help="Peer base URL (default: PARENT_URL setting).")
+@click.pass_context
+def sync(ctx: click.Context, peer_url: str | None) -> None:
+    """Sync once with the parent (or --peer) and print what moved; exit 1 on failure."""
+    node = _open(ctx)
+    url = peer_url or node.settings.PARENT_URL
+    if not url:
+        raise click.ClickException("no peer: pass --peer URL or set PARENT_URL (motcua init --parent-url)")
+    bar = None
+
+    def progress(summary, remaining: int) -> None:
+        nonlocal bar
+        if bar is None and remaining > 1000:
+            bar = click.progressbar(length=summary.events_out + remaining, label="sending", file=sys.stderr)
+            bar.__enter__()
+        if bar is not None:
+            bar.update(summary.events_out - bar.pos)
+
+    try:
+        summary = node.sync_with(url, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(
+        f"{summary.outcome}: session {summary.session} with {summary.peer or url}: "
+        f"sent {summary.events_out} events, received {summary.events_in}, "
+        f"{summary.exchanges} exchange(s), {summary.bytes_out} B up / {summary.bytes_in} B down"
+    )
+    if not summary.ok:
+        click.echo(f"error {summary.error_code}: {summary.error}", err=True)
+        sys.exit(1)
+
+
+@main.command("sync-log")
+@click.option("--limit", type=int, default=20, show_default=True, help="Sessions to show, newest first.")
+@click.option("--peer", default="", help="Only sessions with this node id (prefix).")
+@click.option("--outcome", type=click.Choice(["ok", "partial", "failed", "running"]), default=None)
+@click.pass_context
+def sync_log(ctx: click.Context, limit: int, peer: str, outcome: str | None) -> None:
+    """Show the sync log: session, peer, times, events and bytes each way, outcome, error."""
+    from node.reports import format_ms, sync_sessions
+
+    node = _open(ctx)
+    rows = sync_sessions(limit=limit, peer=peer, outcome=outcome)
+    click.echo(f"{'started':<19} {'side':<6} {'peer':<20} {'ev in':>7} {'ev out':>7} {'B in':>9} {'B out':>9} "
+               f"{'exch':>4} {'cfl':>3} outcome  error")
+    for r in rows:
+        click.echo(
+            f"{format_ms(r['started_at']):<19} {r['side']:<6} {(r['peer_name'] or r['peer'])[:20]:<20} "
+            f"{r['events_in']:>7} {r['events_out']:>7} {r['bytes_in']:>9} {r['bytes_out']:>9} "
+            f"{r['exchanges']:>4} {r['conflicts']:>3} {r['outcome']:<8} {r['error_code']} {r['error'][:60]}"
+        )
+    if not rows:
+        click.echo("(no sessions yet)")
+    node.close()
+
+
 @main.command("seed-demo")
 @click.option("--count", type=int, default=5, show_default=True, help="Dossiers to create.")
 @click.pass_context

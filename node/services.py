@@ -31,6 +31,8 @@ from node.signing import KEY_FILE, NodeKey, verify_signature
 from sync import store
 from sync.chain import ChainError, verify_stored_feed
 from sync.log import LocalLog
+from sync.protocol import Profile
+from sync.replica import Replica
 from sync.wire import make_ref
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")  # Vietnam keeps UTC+7 all year (no daylight saving)
@@ -66,6 +68,8 @@ class Node:
         self.key = key
         self.wall_ms = wall_ms
         self.log = LocalLog(key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
+        self.profile = make_profile(key, settings)
+        self.replica = Replica(self.profile, self.log, verify_signature, projection.project, wall_ms)
 
     @property
     def node_id(self) -> str:
@@ -187,6 +191,21 @@ class Node:
         rows = query.order_by(DossierRow.received_at.desc(), DossierRow.id).limit(limit).offset(max(0, offset))
         return [row_to_dict(r) for r in rows.dicts()], total
 
+    # -- sync -----------------------------------------------------------------------------
+
+    def sync_with(self, url: str, progress=None, transport=None):  # -> SessionSummary
+        """One sync session with the peer at ``url`` (see :mod:`sync.engine`)."""
+        from sync.engine import SyncClient
+        from sync.transport import HttpTransport
+
+        transport = transport or HttpTransport(
+            url, self.key, self.wall_ms, read_timeout=self.settings.HTTP_TIMEOUT_SECONDS
+        )
+        try:
+            return SyncClient(self.replica, transport, url).sync(progress)
+        finally:
+            transport.close()
+
     # -- integrity ----------------------------------------------------------------------
 
     def verify(self) -> list[FeedReport]:
@@ -253,6 +272,15 @@ def provisional_code(node_id: str, now_ms: int, seq: int) -> str:
     """
     day = datetime.fromtimestamp(now_ms / 1000, VN_TZ).strftime("%y%m%d")
     return f"TAM-{node_id[:8]}-{day}-{seq}"
+
+
+def make_profile(key: NodeKey, settings: Settings) -> Profile:
+    """This node's signed statement of identity, carried with its events to every peer."""
+    unsigned = Profile(key.node_id, key.public_key, settings.ROLE, settings.UNIT, settings.NAME or key.node_id)
+    return Profile(
+        unsigned.node_id, unsigned.public_key, unsigned.role, unsigned.unit, unsigned.name,
+        key.sign(unsigned.statement()),
+    )
 
 
 class NodeNotInitialised(RuntimeError):

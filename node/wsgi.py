@@ -24,6 +24,10 @@ def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4) -> N
                 "graceful_timeout": 20,
                 "accesslog": "-",
             }
+            # gunicorn >= 23 opens one control socket per user in ~/.gunicorn by default; several
+            # nodes on one machine (the demo, tests) would fight over it, and we do not use it.
+            if "control_socket_disable" in self.cfg.settings:
+                options["control_socket_disable"] = True
             for key, value in options.items():
                 self.cfg.set(key, value)
 

@@ -1,4 +1,4 @@
-"""Initial schema: event store (events, feeds, signed heads, origins) and derived dossiers."""
+"""Initial schema: event store, sync ledger (profiles, peers, sessions, quarantine), dossiers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import peewee as pw
 
 def apply(db: pw.Database) -> None:
     from node.models import DERIVED_MODELS
+    from sync.ledger import LEDGER_MODELS
     from sync.store import EVENT_MODELS
 
-    db.create_tables([*EVENT_MODELS, *DERIVED_MODELS])
+    db.create_tables([*EVENT_MODELS, *LEDGER_MODELS, *DERIVED_MODELS])

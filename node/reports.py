@@ -1,0 +1,25 @@
+"""Read models for operators: the sync log and node health, shared by the CLI and the web UI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from node.services import VN_TZ
+from sync.ledger import SyncSessionRow
+
+
+def format_ms(ms: int | None) -> str:
+    """dd/MM/yyyy HH:mm:ss in Vietnam time (the form staff read on every screen)."""
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
+
+
+def sync_sessions(limit: int = 50, peer: str = "", outcome: str | None = None) -> list[dict[str, Any]]:
+    query = SyncSessionRow.select()
+    if peer:
+        query = query.where(SyncSessionRow.peer.startswith(peer))
+    if outcome:
+        query = query.where(SyncSessionRow.outcome == outcome)
+    return list(query.order_by(SyncSessionRow.started_at.desc(), SyncSessionRow.id.desc()).limit(limit).dicts())

@@ -1,0 +1,213 @@
+"""Applying received runs: verify everything, then store everything, in one transaction.
+
+Order of checks for a batch (any failure refuses the whole batch and stores nothing of it):
+
+1. profiles: each presented profile's self-signature verifies and its key hashes to its id;
+2. per run: the origin's profile is known (presented now or held) — else ``unknown_origin``;
+   the origin may write the run's scope, the sender may hold it, and so may this node — else
+   ``scope_denied``;
+3. under the write lock: the run starts at or before our head + 1 — else ``gap``; every event
+   is rebuilt from its compact form, its hash chained to the previous one (the stated ``prev``
+   must equal the hash we hold before the run — else ``fork``), and the origin's head signature
+   checked against the recomputed last hash — else ``bad_signature``;
+4. events we already hold are compared by hash: equal means a replay (skipped: idempotent by
+   ``(origin, scope, seq)``), different means a second signed history: ``fork``. Its events
+   are written to the quarantine in a separate transaction after the rollback, for the admin;
+5. new events are inserted, the head signature kept for relaying, the derived state updated
+   (``on_events``), all before commit. The caller acknowledges only after this returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sync import ledger, store
+from sync.chain import ChainError, SignatureVerifier, SignedHead, check_head
+from sync.protocol import Code, Profile, ProtocolError, Run, may_hold, may_write
+from sync.wire import GENESIS, MAX_EVENT_BYTES, Event, WireError, canonical_bytes, event_from_dict, hash_bytes
+
+
+@dataclass
+class IngestResult:
+    new_events: list[Event] = field(default_factory=list)
+    skipped: int = 0
+    max_hlc: int = 0
+
+    @property
+    def applied(self) -> int:
+        return len(self.new_events)
+
+
+@dataclass
+class _Prepared:
+    run: Run
+    events: list[Event]
+    raws: list[bytes]
+    hashes: list[str]
+    first_new: int  # index of the first event we do not hold yet
+
+
+class ForkDetected(ProtocolError):
+    """A verified run contradicts events we hold: a second history of the feed."""
+
+    def __init__(self, run: Run, seq: int, prepared: _Prepared | None, message: str) -> None:
+        super().__init__(Code.FORK, message, run.feed)
+        self.run = run
+        self.seq = seq
+        self.prepared = prepared
+
+
+def check_profiles(profiles: Iterable[Profile], verify_signature: SignatureVerifier) -> None:
+    for p in profiles:
+        try:
+            verify_signature(p.public_key, p.statement(), p.signature)
+        except Exception as e:
+            raise ProtocolError(Code.BAD_PROFILE, f"profile of {p.node_id} is not signed by its key") from e
+
+
+def _prev_hash_before(run: Run, head: store.FeedHead) -> str:
+    before = run.start - 1
+    if before == 0:
+        return GENESIS
+    if before == head.seq:
+        return head.hash
+    row = (
+        store.EventRow.select(store.EventRow.hash)
+        .where(
+            (store.EventRow.origin == run.origin)
+            & (store.EventRow.scope == run.scope)
+            & (store.EventRow.seq == before)
+        )
+        .first()
+    )
+    return row.hash if row else ""
+
+
+def _held_hashes(run: Run, upto: int) -> dict[int, str]:
+    rows = store.EventRow.select(store.EventRow.seq, store.EventRow.hash).where(
+        (store.EventRow.origin == run.origin)
+        & (store.EventRow.scope == run.scope)
+        & (store.EventRow.seq >= run.start)
+        & (store.EventRow.seq <= upto)
+    )
+    return {r.seq: r.hash for r in rows}
+
+
+def _prepare(run: Run, head: store.FeedHead, origin: Profile, verify_signature: SignatureVerifier) -> _Prepared:
+    if run.start > head.seq + 1:
+        raise ProtocolError(Code.GAP, f"run of {run.feed} starts at {run.start}, we hold up to {head.seq}", run.feed)
+    expected_prev = _prev_hash_before(run, head)
+    prev = run.prev  # chain from what the sender states, so a fork is still verified as signed
+    events, raws, hashes = [], [], []
+    for d in run.full_event_dicts():
+        d["prev"] = prev
+        try:
+            event = event_from_dict(d)
+        except WireError as e:
+            raise ProtocolError(Code.MALFORMED, f"{run.feed} seq {d['seq']}: {e}", run.feed) from e
+        raw = canonical_bytes(event)
+        if len(raw) > MAX_EVENT_BYTES:
+            raise ProtocolError(Code.TOO_LARGE, f"{run.feed} seq {event.seq} exceeds {MAX_EVENT_BYTES} bytes")
+        prev = hash_bytes(raw)
+        events.append(event)
+        raws.append(raw)
+        hashes.append(prev)
+    try:
+        check_head(SignedHead(run.origin, run.scope, run.end, prev, origin.public_key, run.signature),
+                   verify_signature)
+    except ChainError as e:
+        raise ProtocolError(Code.BAD_SIGNATURE, f"{run.feed} up to seq {run.end}: {e.detail}", run.feed) from e
+    first_new = max(0, head.seq - run.start + 1)
+    if run.prev != expected_prev:
+        raise ForkDetected(run, run.start, _Prepared(run, events, raws, hashes, first_new),
+                           f"{run.feed}: history before seq {run.start} differs from ours")
+    if first_new:
+        held = _held_hashes(run, min(head.seq, run.end))
+        for i in range(min(first_new, len(events))):
+            if held.get(events[i].seq) != hashes[i]:
+                prepared = _Prepared(run, events, raws, hashes, first_new)
+                raise ForkDetected(run, events[i].seq, prepared,
+                                   f"{run.feed}: seq {events[i].seq} differs from the event we hold")
+    return _Prepared(run, events, raws, hashes, first_new)
+
+
+class Ingestor:
+    """Applies batches of runs for one node; see the module docstring for the rules."""
+
+    def __init__(
+        self,
+        me: Profile,
+        verify_signature: SignatureVerifier,
+        on_events: Callable[[list[Event]], object],
+        wall_ms: Callable[[], int],
+    ) -> None:
+        self.me = me
+        self.verify_signature = verify_signature
+        self.on_events = on_events
+        self.wall_ms = wall_ms
+
+    def apply(self, runs: Iterable[Run], profiles: Iterable[Profile], sender: Profile, session: str) -> IngestResult:
+        runs, profiles = list(runs), list(profiles)
+        check_profiles(profiles, self.verify_signature)
+        if len({r.feed for r in runs}) != len(runs):
+            raise ProtocolError(Code.MALFORMED, "a batch carries at most one run per feed")
+        try:
+            with store.write_transaction():
+                return self._apply_locked(runs, profiles, sender)
+        except ForkDetected as fork:
+            self._quarantine(fork, sender, session)
+            raise
+
+    def _apply_locked(self, runs: list[Run], profiles: list[Profile], sender: Profile) -> IngestResult:
+        known = ledger.load_profiles({r.origin for r in runs} - {p.node_id for p in profiles})
+        known.update({p.node_id: p for p in profiles})
+        known.setdefault(sender.node_id, sender)
+        for run in runs:
+            origin = known.get(run.origin)
+            if origin is None:
+                raise ProtocolError(Code.UNKNOWN_ORIGIN, f"no profile for origin {run.origin}", run.feed)
+            if not may_write(origin, run.scope):
+                raise ProtocolError(Code.SCOPE_DENIED, f"{origin.role} {run.origin} may not write unit {run.scope}",
+                                    run.feed)
+            if not may_hold(sender, run.scope) or not may_hold(self.me, run.scope):
+                raise ProtocolError(Code.SCOPE_DENIED, f"unit {run.scope} is not shared between these nodes",
+                                    run.feed)
+        ledger.save_profiles(p for p in profiles if p.node_id != self.me.node_id)
+        result = IngestResult()
+        new_events: list[Event] = []
+        new_raws: list[bytes] = []
+        for run in runs:
+            head = store.feed_head(run.origin, run.scope, for_update=True)
+            prepared = _prepare(run, head, known[run.origin], self.verify_signature)
+            result.skipped += min(prepared.first_new, len(prepared.events))
+            fresh = slice(prepared.first_new, None)
+            if not prepared.events[fresh]:
+                continue
+            new_events.extend(prepared.events[fresh])
+            new_raws.extend(prepared.raws[fresh])
+            store.put_head_signature(
+                SignedHead(run.origin, run.scope, run.end, prepared.hashes[-1], known[run.origin].public_key,
+                           run.signature)
+            )
+        if new_events:
+            store.insert_events(new_events, new_raws)
+            self.on_events(new_events)
+            result.new_events = new_events
+            result.max_hlc = max(e.hlc for e in new_events)
+        return result
+
+    def _quarantine(self, fork: ForkDetected, sender: Profile, session: str) -> None:
+        prepared = fork.prepared
+        rows = [] if prepared is None else [
+                {
+                    "origin": e.origin, "scope": e.scope, "seq": e.seq, "hash": h, "raw": raw,
+                    "reason": "fork", "sender": sender.node_id, "session": session,
+                    "received_at": self.wall_ms(),
+                }
+                for e, raw, h in zip(prepared.events, prepared.raws, prepared.hashes, strict=True)
+                if e.seq >= fork.seq
+            ]
+        with store.write_transaction():
+            for start in range(0, len(rows), 100):
+                ledger.QuarantineRow.insert_many(rows[start : start + 100]).on_conflict_ignore().execute()

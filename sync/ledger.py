@@ -1,0 +1,181 @@
+"""What sync remembers besides events: known node profiles, peers, session logs, quarantine.
+
+* ``ProfileRow``: every node whose events we hold or relay, with the statement it signed.
+* ``PeerRow``: each node we exchange with directly, and the vector it last *acknowledged*
+  (its answer after a durable commit). The client pushes from there, so a dropped connection
+  costs at most the batch in flight, never an acknowledged one.
+* ``SyncSessionRow``: one row per session per side: peer, times, events and bytes each way,
+  exchanges, conflicts, outcome and error; what district admins read.
+* ``QuarantineRow``: events of a second history of a feed (a restored or cloned node). They are
+  kept for the admin, never applied.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import peewee as pw
+
+from sync.protocol import Profile, Vector
+from sync.store import BaseRow
+
+
+class ProfileRow(BaseRow):
+    node_id = pw.CharField(max_length=32, primary_key=True)
+    public_key = pw.BlobField()
+    role = pw.CharField(max_length=10)
+    unit = pw.CharField(max_length=40)
+    name = pw.CharField(max_length=200)
+    signature = pw.BlobField()
+
+    class Meta:
+        table_name = "node_profile"
+
+
+class PeerRow(BaseRow):
+    node_id = pw.CharField(max_length=32, primary_key=True)
+    url = pw.CharField(max_length=300, default="")
+    vector = pw.TextField(default="{}")  # JSON: what the peer durably holds, as it last said
+    last_seen = pw.BigIntegerField(default=0)
+    last_success = pw.BigIntegerField(default=0)
+    last_error = pw.TextField(default="")
+    clock_skew_ms = pw.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "peer"
+
+
+class SyncSessionRow(BaseRow):
+    id = pw.BigAutoField()
+    session = pw.CharField(max_length=64, index=True)
+    side = pw.CharField(max_length=6)  # client | server
+    peer = pw.CharField(max_length=32, index=True)
+    peer_name = pw.CharField(max_length=200, default="")
+    started_at = pw.BigIntegerField(index=True)
+    ended_at = pw.BigIntegerField(null=True)
+    events_in = pw.IntegerField(default=0)
+    events_out = pw.IntegerField(default=0)
+    bytes_in = pw.BigIntegerField(default=0)
+    bytes_out = pw.BigIntegerField(default=0)
+    exchanges = pw.IntegerField(default=0)
+    conflicts = pw.IntegerField(default=0)
+    outcome = pw.CharField(max_length=12, default="running", index=True)  # running|ok|partial|failed
+    error_code = pw.CharField(max_length=40, default="")
+    error = pw.TextField(default="")
+
+    class Meta:
+        table_name = "sync_session"
+        indexes = ((("session", "side"), True),)
+
+
+class QuarantineRow(BaseRow):
+    id = pw.BigAutoField()
+    origin = pw.CharField(max_length=32, index=True)
+    scope = pw.CharField(max_length=40)
+    seq = pw.BigIntegerField()
+    hash = pw.CharField(max_length=64)
+    raw = pw.BlobField()
+    reason = pw.CharField(max_length=40)
+    sender = pw.CharField(max_length=32)
+    session = pw.CharField(max_length=64)
+    received_at = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "quarantine"
+        indexes = ((("origin", "scope", "seq", "hash"), True),)
+
+
+LEDGER_MODELS: tuple[type[BaseRow], ...] = (ProfileRow, PeerRow, SyncSessionRow, QuarantineRow)
+
+
+def save_profiles(profiles: Iterable[Profile]) -> None:
+    for p in profiles:
+        ProfileRow.insert(
+            node_id=p.node_id, public_key=p.public_key, role=p.role, unit=p.unit, name=p.name, signature=p.signature
+        ).on_conflict_ignore().execute()
+
+
+def load_profiles(node_ids: Iterable[str]) -> dict[str, Profile]:
+    ids = sorted(set(node_ids))
+    out = {}
+    for start in range(0, len(ids), 500):
+        for r in ProfileRow.select().where(ProfileRow.node_id.in_(ids[start : start + 500])):
+            out[r.node_id] = Profile(
+                r.node_id, bytes(r.public_key), r.role, r.unit, r.name, bytes(r.signature)
+            )
+    return out
+
+
+@dataclass
+class PeerState:
+    node_id: str
+    vector: Vector
+    known: bool
+
+
+def peer_state(node_id: str) -> PeerState:
+    row = PeerRow.get_or_none(PeerRow.node_id == node_id)
+    if row is None:
+        return PeerState(node_id, {}, False)
+    return PeerState(node_id, json.loads(row.vector), True)
+
+
+def remember_peer(node_id: str, *, url: str = "", vector: Vector | None = None, now: int, ok: bool,
+                  error: str = "", skew_ms: int | None = None) -> None:
+    values: dict = {PeerRow.last_seen: now}
+    if url:
+        values[PeerRow.url] = url
+    if vector is not None:
+        values[PeerRow.vector] = json.dumps(vector, sort_keys=True)
+    if ok:
+        values[PeerRow.last_success] = now
+        values[PeerRow.last_error] = ""
+    elif error:
+        values[PeerRow.last_error] = error[:2000]
+    if skew_ms is not None:
+        values[PeerRow.clock_skew_ms] = skew_ms
+    insert = {f.name: v for f, v in values.items()}
+    PeerRow.insert(node_id=node_id, **insert).on_conflict(
+        conflict_target=[PeerRow.node_id], update=values
+    ).execute()
+
+
+def open_session(session: str, side: str, peer: str, peer_name: str, now: int) -> None:
+    SyncSessionRow.insert(
+        session=session, side=side, peer=peer, peer_name=peer_name, started_at=now
+    ).on_conflict_ignore().execute()
+
+
+def add_to_session(session: str, side: str, *, now: int, events_in: int = 0, events_out: int = 0,
+                   bytes_in: int = 0, bytes_out: int = 0, conflicts: int = 0, outcome: str | None = None,
+                   error_code: str = "", error: str = "") -> None:
+    values: dict = {
+        SyncSessionRow.events_in: SyncSessionRow.events_in + events_in,
+        SyncSessionRow.events_out: SyncSessionRow.events_out + events_out,
+        SyncSessionRow.bytes_in: SyncSessionRow.bytes_in + bytes_in,
+        SyncSessionRow.bytes_out: SyncSessionRow.bytes_out + bytes_out,
+        SyncSessionRow.exchanges: SyncSessionRow.exchanges + 1,
+        SyncSessionRow.conflicts: SyncSessionRow.conflicts + conflicts,
+        SyncSessionRow.ended_at: now,
+    }
+    if outcome:
+        values[SyncSessionRow.outcome] = outcome
+    if error_code or error:
+        values[SyncSessionRow.error_code] = error_code
+        values[SyncSessionRow.error] = error[:4000]
+    SyncSessionRow.update(values).where(
+        (SyncSessionRow.session == session) & (SyncSessionRow.side == side)
+    ).execute()
+
+
+def record_bytes_out(session: str, side: str, n: int) -> None:
+    SyncSessionRow.update({SyncSessionRow.bytes_out: SyncSessionRow.bytes_out + n}).where(
+        (SyncSessionRow.session == session) & (SyncSessionRow.side == side)
+    ).execute()
+
+
+def find_peer_by_url(url: str) -> str | None:
+    row = PeerRow.select(PeerRow.node_id).where(PeerRow.url == url).order_by(PeerRow.last_seen.desc()).first()
+    return row.node_id if row else None

@@ -1,0 +1,129 @@
+"""Choosing what a peer lacks and cutting it into runs under a byte budget.
+
+Invariants
+----------
+* A run always ends at a seq the origin signed. For this node's own feeds any seq will do (we
+  sign the head on demand); for relayed feeds the cut falls on a head signature we received,
+  so a relay never needs the origin's key. If the first signed seq lies past the budget, the run
+  runs over the budget to it rather than stall: progress beats a strict bound.
+* Feeds are visited in a fixed order (own feeds first, then by key), so two builds from the same
+  state produce the same batches: a retried exchange resends the same bytes.
+* The budget counts the stored canonical bytes, an upper bound of the compact wire form.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sync import ledger, store
+from sync.protocol import Profile, Run, Vector, compact, feed_key
+
+
+@dataclass
+class Outgoing:
+    runs: list[Run]
+    profiles: list[Profile]
+    more: bool
+    events: int
+
+
+def local_vector(holdable: Callable[[str], bool] | None = None) -> Vector:
+    return {
+        feed_key(h.origin, h.scope): h.seq
+        for h in store.feeds()
+        if holdable is None or holdable(h.scope)
+    }
+
+
+def _signed_seqs(origin: str, scope: str, after: int) -> list[int]:
+    rows = (
+        store.HeadSignatureRow.select(store.HeadSignatureRow.seq)
+        .where(
+            (store.HeadSignatureRow.origin == origin)
+            & (store.HeadSignatureRow.scope == scope)
+            & (store.HeadSignatureRow.seq > after)
+        )
+        .order_by(store.HeadSignatureRow.seq)
+    )
+    return [r.seq for r in rows]
+
+
+def _hash_at(origin: str, scope: str, seq: int) -> str:
+    if seq == 0:
+        return ""
+    row = store.EventRow.get_or_none(
+        (store.EventRow.origin == origin) & (store.EventRow.scope == scope) & (store.EventRow.seq == seq)
+    )
+    return row.hash if row else ""
+
+
+def build_outgoing(
+    peer_vector: Vector,
+    holdable: Callable[[str], bool],
+    budget: int,
+    own_origin: str,
+    sign_own_head: Callable[[store.FeedHead], bytes],
+    peer_knows: Callable[[str], bool],
+) -> Outgoing:
+    """Runs of the events ``peer_vector`` lacks, in scopes the peer may hold, within ``budget``."""
+    heads = [h for h in store.feeds() if holdable(h.scope) and h.seq > peer_vector.get(feed_key(h.origin, h.scope), 0)]
+    heads.sort(key=lambda h: (h.origin != own_origin, h.origin, h.scope))
+    runs: list[Run] = []
+    used, more, count = 0, False, 0
+    for head in heads:
+        if used >= budget:
+            more = True
+            break
+        start = peer_vector.get(feed_key(head.origin, head.scope), 0) + 1
+        own = head.origin == own_origin
+        signed = [] if own else _signed_seqs(head.origin, head.scope, start - 1)
+        if not own and not signed:
+            continue  # nothing signed to forward yet (cannot happen for data we verified)
+        rows = (
+            store.EventRow.select(store.EventRow.seq, store.EventRow.hash, store.EventRow.raw)
+            .where(
+                (store.EventRow.origin == head.origin)
+                & (store.EventRow.scope == head.scope)
+                & (store.EventRow.seq >= start)
+            )
+            .order_by(store.EventRow.seq)
+        )
+        events, hashes = [], []
+        last_allowed = head.seq if own else signed[-1]
+        for row in rows.iterator():
+            if row.seq > last_allowed:
+                break
+            raw = store.as_bytes(row.raw)
+            events.append(compact(json.loads(raw)))
+            hashes.append(row.hash)
+            used += len(raw)
+            if used >= budget and (own or row.seq in signed):
+                break
+        if not events:
+            continue
+        end = start + len(events) - 1
+        if not own:
+            # cut back to the last signed seq inside what we took (overshoot only if none)
+            inside = [s for s in signed if s <= end]
+            cut = inside[-1] if inside else signed[0]
+            if cut < end:
+                events, hashes = events[: cut - start + 1], hashes[: cut - start + 1]
+                end = cut
+        if own:
+            signature = sign_own_head(store.FeedHead(head.origin, head.scope, end, hashes[-1]))
+        else:
+            sig_row = store.HeadSignatureRow.get(
+                (store.HeadSignatureRow.origin == head.origin)
+                & (store.HeadSignatureRow.scope == head.scope)
+                & (store.HeadSignatureRow.seq == end)
+            )
+            signature = bytes(sig_row.signature)
+        runs.append(Run(head.origin, head.scope, start, _hash_at(head.origin, head.scope, start - 1),
+                        tuple(events), signature))
+        count += len(events)
+        if end < head.seq:
+            more = True
+    origins = {r.origin for r in runs if not peer_knows(r.origin)}
+    return Outgoing(runs, list(ledger.load_profiles(origins).values()), more, count)

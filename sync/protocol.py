@@ -1,0 +1,409 @@
+"""Sync protocol v1: messages, runs, profiles, scope policy and error codes (pure core).
+
+One exchange is one HTTP request. The caller sends its version vector (feed -> highest
+contiguous seq it holds) and the runs of events it believes the peer lacks; the answer carries
+the peer's vector after durably applying that push, and the runs the caller lacks. The caller's
+vector *is* its acknowledgement of earlier answers, so the server keeps no per-client cursor
+and no checkpoint document can disagree with the data (the PouchDB failure mode). The full
+contract, with examples, is ``docs/sync-protocol.md``.
+
+Runs
+----
+A *run* is a contiguous slice ``from .. from+n-1`` of one feed plus the origin's signature on
+its last hash. On the wire an event drops the fields the receiver can derive (``v``, origin,
+scope, seq, prev): the receiver rebuilds them, recomputes every hash, and checks the one head
+signature, which therefore authenticates every event of the run (see :mod:`sync.chain`).
+
+Profiles
+--------
+A profile is a node's signed statement of who it is (id, public key, role, unit, name). It
+travels with the runs of its origin so that relays can forward a laptop's work to the district
+verbatim. Until certificates arrive (the trust issue), a profile is self-signed: it proves
+possession of the key whose hash is the node id, and the role and unit are taken as declared;
+the certificate will take the same slot and make the role and unit authoritative.
+
+Invariants
+----------
+* Everything here is a pure function of its inputs; compression and I/O live elsewhere.
+* Parsing never trusts shapes: every malformed message raises :class:`ProtocolError` with a
+  stable :class:`Code`, which the server answers as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sync.wire import (
+    EVENT_FORMAT,
+    NODE_ID_RE,
+    SCOPE_RE,
+    SHARED_SCOPE,
+    WireError,
+    canonical_json,
+    node_id_from_public_key,
+)
+
+PROTOCOL_VERSION = 1
+PROFILE_SIGN_PREFIX = b"motcua/profile/v1\x00"
+REQUEST_SIGN_PREFIX = b"motcua/request/v1\x00"
+ROLES = ("commune", "mobile", "district")
+MAX_REQUEST_BYTES = 32 * 1024 * 1024  # decompressed; a batch is bounded far below this
+DEFAULT_BATCH_BYTES = 4 * 1024 * 1024  # uncompressed JSON per direction per exchange
+
+
+class Code(enum.StrEnum):
+    """Stable error codes (documented in docs/sync-protocol.md; never renumber or reuse)."""
+
+    BAD_REQUEST = "bad_request"  # not a protocol message at all
+    UNSUPPORTED_VERSION = "unsupported_version"
+    TOO_LARGE = "too_large"
+    MALFORMED = "malformed"  # a field or event has the wrong shape
+    UNAUTHENTICATED = "unauthenticated"  # the request signature is missing or wrong
+    UNKNOWN_NODE = "unknown_node"  # the caller has not presented its profile
+    UNKNOWN_ORIGIN = "unknown_origin"  # a run's origin has no known profile
+    BAD_PROFILE = "bad_profile"
+    BAD_SIGNATURE = "bad_signature"  # a run's head signature does not verify
+    BROKEN_CHAIN = "broken_chain"
+    SCOPE_DENIED = "scope_denied"  # an event outside what the sender or its origin may write
+    GAP = "gap"  # a run does not start right after what the receiver holds
+    FORK = "fork"  # a second history of a feed: quarantined, never merged
+    WRITE_BLOCKED = "write_blocked"
+    INTERNAL = "internal"
+
+
+HTTP_STATUS: Mapping[Code, int] = {
+    Code.BAD_REQUEST: 400,
+    Code.UNSUPPORTED_VERSION: 400,
+    Code.TOO_LARGE: 413,
+    Code.MALFORMED: 400,
+    Code.UNAUTHENTICATED: 401,
+    Code.UNKNOWN_NODE: 401,
+    Code.UNKNOWN_ORIGIN: 422,
+    Code.BAD_PROFILE: 422,
+    Code.BAD_SIGNATURE: 422,
+    Code.BROKEN_CHAIN: 422,
+    Code.SCOPE_DENIED: 403,
+    Code.GAP: 409,
+    Code.FORK: 409,
+    Code.WRITE_BLOCKED: 503,
+    Code.INTERNAL: 500,
+}
+
+
+class ProtocolError(Exception):
+    """A message or batch was refused; ``code`` is stable, ``message`` is for the log."""
+
+    def __init__(self, code: Code, message: str, feed: str = "") -> None:
+        super().__init__(f"{code.value}: {message}")
+        self.code = code
+        self.message = message
+        self.feed = feed
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: Any, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise ProtocolError(Code.MALFORMED, f"{what} must be base64 text")
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as e:
+        raise ProtocolError(Code.MALFORMED, f"{what} is not valid base64") from e
+
+
+def feed_key(origin: str, scope: str) -> str:
+    return f"{origin}:{scope}"
+
+
+def split_feed_key(key: str) -> tuple[str, str]:
+    origin, sep, scope = key.partition(":")
+    if not (sep and NODE_ID_RE.match(origin) and SCOPE_RE.match(scope)):
+        raise ProtocolError(Code.MALFORMED, f"bad feed key {key!r}")
+    return origin, scope
+
+
+Vector = dict[str, int]
+
+
+def parse_vector(value: Any) -> Vector:
+    if not isinstance(value, Mapping):
+        raise ProtocolError(Code.MALFORMED, "vector must be an object")
+    out: Vector = {}
+    for key, seq in value.items():
+        split_feed_key(key)
+        if type(seq) is not int or seq < 0:
+            raise ProtocolError(Code.MALFORMED, f"vector entry {key} must be a non-negative integer")
+        out[key] = seq
+    return out
+
+
+# -- profiles ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    node_id: str
+    public_key: bytes
+    role: str
+    unit: str
+    name: str
+    signature: bytes = b""
+
+    def statement(self) -> bytes:
+        return PROFILE_SIGN_PREFIX + canonical_json(
+            {
+                "node_id": self.node_id,
+                "public_key": b64(self.public_key),
+                "role": self.role,
+                "unit": self.unit,
+                "name": self.name,
+            }
+        )
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "node_id": self.node_id,
+            "public_key": b64(self.public_key),
+            "role": self.role,
+            "unit": self.unit,
+            "name": self.name,
+            "sig": b64(self.signature),
+        }
+
+
+def profile_from_wire(d: Any) -> Profile:
+    if not isinstance(d, Mapping):
+        raise ProtocolError(Code.BAD_PROFILE, "a profile must be an object")
+    try:
+        p = Profile(
+            node_id=str(d["node_id"]),
+            public_key=unb64(d["public_key"], "profile key"),
+            role=str(d["role"]),
+            unit=str(d["unit"]),
+            name=str(d["name"])[:200],
+            signature=unb64(d["sig"], "profile signature"),
+        )
+    except KeyError as e:
+        raise ProtocolError(Code.BAD_PROFILE, f"profile lacks {e.args[0]}") from e
+    if p.role not in ROLES:
+        raise ProtocolError(Code.BAD_PROFILE, f"unknown role {p.role!r}")
+    if not SCOPE_RE.match(p.unit) or p.unit == SHARED_SCOPE:
+        raise ProtocolError(Code.BAD_PROFILE, f"bad unit {p.unit!r}")
+    if node_id_from_public_key(p.public_key) != p.node_id:
+        raise ProtocolError(Code.BAD_PROFILE, "profile key does not hash to its node id")
+    return p
+
+
+# -- scope policy --------------------------------------------------------------------------
+
+
+def may_hold(profile: Profile, scope: str) -> bool:
+    """Partial replication: a commune or laptop holds its own unit and shared reference data."""
+    if profile.role == "district":
+        return True
+    return scope in (profile.unit, SHARED_SCOPE)
+
+
+def may_write(profile: Profile, scope: str) -> bool:
+    """Which feeds an origin may author: its own unit; the district also any unit and '*'."""
+    if profile.role == "district":
+        return True
+    return scope == profile.unit
+
+
+# -- runs ----------------------------------------------------------------------------------
+
+_COMPACT_FIELDS = ("hlc", "at", "author", "entity", "type", "body", "parents")
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A contiguous slice of one feed, compact events, and the head signature at its end."""
+
+    origin: str
+    scope: str
+    start: int
+    prev: str
+    events: tuple[Mapping[str, Any], ...]
+    signature: bytes
+
+    @property
+    def feed(self) -> str:
+        return feed_key(self.origin, self.scope)
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.events) - 1
+
+    def full_event_dicts(self) -> list[dict[str, Any]]:
+        """Event dicts with the derivable fields restored; ``prev`` is filled by the receiver."""
+        return [
+            {
+                "v": EVENT_FORMAT,
+                "origin": self.origin,
+                "scope": self.scope,
+                "seq": self.start + i,
+                "prev": "",
+                **{k: e[k] for k in _COMPACT_FIELDS},
+            }
+            for i, e in enumerate(self.events)
+        ]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "origin": self.origin,
+            "scope": self.scope,
+            "from": self.start,
+            "prev": self.prev,
+            "events": list(self.events),
+            "sig": b64(self.signature),
+        }
+
+
+def compact(event_dict: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: event_dict[k] for k in _COMPACT_FIELDS}
+
+
+def run_from_wire(d: Any) -> Run:
+    if not isinstance(d, Mapping):
+        raise ProtocolError(Code.MALFORMED, "a run must be an object")
+    try:
+        origin, scope, start, prev, events = d["origin"], d["scope"], d["from"], d["prev"], d["events"]
+        signature = unb64(d["sig"], "run signature")
+    except KeyError as e:
+        raise ProtocolError(Code.MALFORMED, f"run lacks {e.args[0]}") from e
+    if not (isinstance(origin, str) and NODE_ID_RE.match(origin)):
+        raise ProtocolError(Code.MALFORMED, "run origin is not a node id")
+    if not (isinstance(scope, str) and SCOPE_RE.match(scope)):
+        raise ProtocolError(Code.MALFORMED, "run scope is not a unit code")
+    if type(start) is not int or start < 1 or not isinstance(prev, str):
+        raise ProtocolError(Code.MALFORMED, "run 'from' must be a positive integer, 'prev' text")
+    if not isinstance(events, list) or not events:
+        raise ProtocolError(Code.MALFORMED, "run events must be a non-empty list")
+    for e in events:
+        if not isinstance(e, Mapping) or set(e) != set(_COMPACT_FIELDS):
+            raise ProtocolError(Code.MALFORMED, f"compact events have exactly the fields {_COMPACT_FIELDS}")
+    return Run(origin, scope, start, prev, tuple(events), signature)
+
+
+# -- exchange messages ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExchangeRequest:
+    session: str
+    vector: Vector
+    push: tuple[Run, ...] = ()
+    profiles: tuple[Profile, ...] = ()  # the caller's own on first contact, and push origins'
+    max_bytes: int = DEFAULT_BATCH_BYTES
+    protocol: int = PROTOCOL_VERSION
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"protocol": self.protocol, "session": self.session, "vector": self.vector}
+        if self.push:
+            out["push"] = [r.to_wire() for r in self.push]
+        if self.profiles:
+            out["profiles"] = [p.to_wire() for p in self.profiles]
+        if self.max_bytes != DEFAULT_BATCH_BYTES:
+            out["max_bytes"] = self.max_bytes
+        return out
+
+
+@dataclass(frozen=True)
+class ExchangeResponse:
+    session: str
+    vector: Vector
+    pull: tuple[Run, ...] = ()
+    profiles: tuple[Profile, ...] = ()
+    more: bool = False
+    error: Mapping[str, str] | None = None  # {"code", "message", "feed"} if the push was refused
+    node: Profile | None = None  # the answering node, so the caller learns its peer
+    time: int = 0  # the answering node's wall clock (ms), for skew reports
+    protocol: int = PROTOCOL_VERSION
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"protocol": self.protocol, "session": self.session, "vector": self.vector}
+        if self.pull:
+            out["pull"] = [r.to_wire() for r in self.pull]
+        if self.profiles:
+            out["profiles"] = [p.to_wire() for p in self.profiles]
+        if self.more:
+            out["more"] = True
+        if self.error:
+            out["error"] = dict(self.error)
+        if self.node:
+            out["node"] = self.node.to_wire()
+        if self.time:
+            out["time"] = self.time
+        return out
+
+
+_SESSION_RE = re.compile(r"^[0-9A-Za-z-]{8,64}$")
+
+
+def _check_version(d: Mapping[str, Any]) -> None:
+    if d.get("protocol") != PROTOCOL_VERSION:
+        raise ProtocolError(
+            Code.UNSUPPORTED_VERSION,
+            f"protocol {d.get('protocol')!r} is not supported; this node speaks {PROTOCOL_VERSION}",
+        )
+
+
+def request_from_wire(d: Any) -> ExchangeRequest:
+    if not isinstance(d, Mapping):
+        raise ProtocolError(Code.BAD_REQUEST, "the request must be a JSON object")
+    _check_version(d)
+    session = d.get("session")
+    if not (isinstance(session, str) and _SESSION_RE.match(session)):
+        raise ProtocolError(Code.MALFORMED, "session must be 8-64 characters of [0-9A-Za-z-]")
+    max_bytes = d.get("max_bytes", DEFAULT_BATCH_BYTES)
+    if type(max_bytes) is not int or not 1024 <= max_bytes <= MAX_REQUEST_BYTES:
+        raise ProtocolError(Code.MALFORMED, "max_bytes out of range")
+    push, profiles = d.get("push", []), d.get("profiles", [])
+    if not isinstance(push, list) or not isinstance(profiles, list):
+        raise ProtocolError(Code.MALFORMED, "push and profiles must be lists")
+    return ExchangeRequest(
+        session=session,
+        vector=parse_vector(d.get("vector")),
+        push=tuple(run_from_wire(r) for r in push),
+        profiles=tuple(profile_from_wire(p) for p in profiles),
+        max_bytes=max_bytes,
+    )
+
+
+def response_from_wire(d: Any) -> ExchangeResponse:
+    if not isinstance(d, Mapping):
+        raise ProtocolError(Code.BAD_REQUEST, "the response must be a JSON object")
+    _check_version(d)
+    error = d.get("error")
+    if error is not None and not isinstance(error, Mapping):
+        raise ProtocolError(Code.MALFORMED, "error must be an object")
+    pull, profiles = d.get("pull", []), d.get("profiles", [])
+    if not isinstance(pull, list) or not isinstance(profiles, list):
+        raise ProtocolError(Code.MALFORMED, "pull and profiles must be lists")
+    return ExchangeResponse(
+        session=str(d.get("session", "")),
+        vector=parse_vector(d.get("vector", {})),
+        pull=tuple(run_from_wire(r) for r in pull),
+        profiles=tuple(profile_from_wire(p) for p in profiles),
+        more=bool(d.get("more", False)),
+        error=error,
+        node=profile_from_wire(d["node"]) if d.get("node") else None,
+        time=int(d.get("time", 0)) if type(d.get("time", 0)) is int else 0,
+    )
+
+
+def request_signing_bytes(node_id: str, time_ms: int, path: str, body_digest: bytes) -> bytes:
+    """What a caller signs to prove it holds its node key (replay protection: trust issue)."""
+    return REQUEST_SIGN_PREFIX + f"{node_id}\n{time_ms}\n{path}\n".encode() + body_digest
+
+
+__all__ = ["WireError"]

@@ -1,0 +1,135 @@
+"""A node as a sync participant: its profile, log, ingest and outbox, and the server side of an
+exchange. Both the HTTP blueprint and the client engine go through a :class:`Replica`.
+
+The server side is stateless per caller: what to send is computed from the vector in the
+request, what was received is acknowledged by the vector in the answer, written only after the
+push committed. A replayed request therefore changes nothing and gets the same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sync import ledger, store
+from sync.chain import SignatureVerifier, SignedHead
+from sync.ingest import Ingestor, IngestResult
+from sync.log import LocalLog
+from sync.outbox import Outgoing, build_outgoing, local_vector
+from sync.protocol import (
+    DEFAULT_BATCH_BYTES,
+    Code,
+    ExchangeRequest,
+    ExchangeResponse,
+    Profile,
+    ProtocolError,
+    Vector,
+    may_hold,
+    split_feed_key,
+)
+from sync.wire import Event, head_message
+
+
+class Replica:
+    def __init__(
+        self,
+        me: Profile,
+        log: LocalLog,
+        verify_signature: SignatureVerifier,
+        on_events: Callable[[list[Event]], object],
+        wall_ms: Callable[[], int],
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+    ) -> None:
+        self.me = me
+        self.log = log
+        self.verify_signature = verify_signature
+        self.wall_ms = wall_ms
+        self.batch_bytes = batch_bytes
+        self.ingestor = Ingestor(me, verify_signature, self._on_events(on_events), wall_ms)
+        ledger.save_profiles([me])
+
+    def _on_events(self, project: Callable[[list[Event]], object]) -> Callable[[list[Event]], object]:
+        def apply(events: list[Event]) -> object:
+            # Received stamps move our clock forward, within the skew bound (sync.clock).
+            self.log.clock.observe(max(e.hlc for e in events), self.wall_ms())
+            return project(events)
+
+        return apply
+
+    # -- shared helpers ------------------------------------------------------------------
+
+    def sign_own_head(self, head: store.FeedHead) -> bytes:
+        row = store.HeadSignatureRow.get_or_none(
+            (store.HeadSignatureRow.origin == head.origin)
+            & (store.HeadSignatureRow.scope == head.scope)
+            & (store.HeadSignatureRow.seq == head.seq)
+        )
+        if row is not None:
+            return bytes(row.signature)
+        signature = self.log.signer.sign(head_message(head.origin, head.scope, head.seq, head.hash))
+        with store.write_transaction():
+            store.put_head_signature(
+                SignedHead(head.origin, head.scope, head.seq, head.hash, self.me.public_key, signature)
+            )
+        return signature
+
+    def vector_for(self, peer: Profile) -> Vector:
+        return local_vector(lambda scope: may_hold(peer, scope))
+
+    def outgoing_for(self, peer: Profile, peer_vector: Vector, budget: int | None = None) -> Outgoing:
+        known_origins = {split_feed_key(k)[0] for k in peer_vector}
+        return build_outgoing(
+            peer_vector,
+            lambda scope: may_hold(peer, scope),
+            budget or self.batch_bytes,
+            self.me.node_id,
+            self.sign_own_head,
+            lambda origin: origin in known_origins or origin == peer.node_id,
+        )
+
+    def ingest(self, runs, profiles, sender: Profile, session: str) -> IngestResult:
+        return self.ingestor.apply(runs, profiles, sender, session)
+
+    # -- server side ---------------------------------------------------------------------
+
+    def resolve_caller(self, node_id: str, presented: tuple[Profile, ...]) -> Profile:
+        for p in presented:
+            if p.node_id == node_id:
+                return p
+        known = ledger.load_profiles([node_id]).get(node_id)
+        if known is None:
+            raise ProtocolError(Code.UNKNOWN_NODE, f"node {node_id} is not known here; send its profile")
+        return known
+
+    def serve_exchange(self, req: ExchangeRequest, caller: Profile, bytes_in: int) -> tuple[ExchangeResponse, int]:
+        """Apply the caller's push, then answer with our vector and what it lacks.
+
+        Returns the response and the number of events in its pull (for the session log).
+        """
+        now = self.wall_ms()
+        ledger.open_session(req.session, "server", caller.node_id, caller.name, now)
+        error = None
+        received = 0
+        if req.push or req.profiles:
+            try:
+                received = self.ingest(req.push, req.profiles, caller, req.session).applied
+            except ProtocolError as e:
+                error = {"code": e.code.value, "message": e.message, "feed": e.feed}
+        out = self.outgoing_for(caller, req.vector, min(req.max_bytes, self.batch_bytes))
+        response = ExchangeResponse(
+            session=req.session,
+            vector=self.vector_for(caller),
+            pull=tuple(out.runs),
+            profiles=tuple(out.profiles),
+            more=out.more,
+            error=error,
+            node=self.me if req.profiles else None,
+            time=now,
+        )
+        ledger.remember_peer(caller.node_id, vector=req.vector, now=now, ok=error is None,
+                             error=error["message"] if error else "")
+        ledger.add_to_session(
+            req.session, "server", now=self.wall_ms(), events_in=received, events_out=out.events,
+            bytes_in=bytes_in, outcome="failed" if error else "ok",
+            error_code=error["code"] if error else "", error=error["message"] if error else "",
+        )
+        return response, out.events
