@@ -14,7 +14,8 @@ Rule 3. Event types and their bodies:
 
         ``dossier.received``       procedure {code, name}, applicant {name, id_number, phone,
                                    address}, code, received_at (ms), due_at (ms or null),
-                                   channel (desk | mobile | online), note
+                                   channel (desk | mobile | online), note, details
+                                   (procedure-specific form fields)
         ``dossier.status_changed`` to (a status below), reason
         ``dossier.updated``        fields {applicant.phone | applicant.address | note: value}
 
@@ -153,7 +154,24 @@ def validate_received(body: Mapping[str, Any]) -> dict[str, Any]:
         "due_at": due_at,
         "channel": channel,
         "note": _text(body, "note", required=False, limit=2000, field="note"),
+        "details": _details(body.get("details", {})),
     }
+
+
+MAX_DETAILS_CHARS = 16_000
+
+
+def _details(value: Any) -> dict[str, Any]:
+    """Procedure-specific form fields (documents handed in, fee receipt, birth date, …).
+
+    Forms differ per procedure, so these are kept as given, bounded in size; the catalogue
+    decides which are required.
+    """
+    if not isinstance(value, Mapping):
+        raise DomainError("details must be an object", "details")
+    if len(repr(value)) > MAX_DETAILS_CHARS:
+        raise DomainError(f"details are longer than {MAX_DETAILS_CHARS} characters", "details")
+    return dict(value)
 
 
 def check_transition(current: str, to: str) -> None:
