@@ -143,7 +143,7 @@ class StatusMapping:
     """A versioned internal-state → national-code table."""
 
     version: str
-    table: Mapping[InternalState, NationalStatus] = field(default=DEFAULT_MAPPING)
+    table: Mapping[InternalState, NationalStatus] = field(default_factory=lambda: DEFAULT_MAPPING)
 
     def __post_init__(self) -> None:
         missing = set(InternalState) - set(self.table)
@@ -180,7 +180,7 @@ def parse_status_mapping(data: Mapping[str, object]) -> StatusMapping:
         except ValueError:
             raise InvalidStatusMapping(f"Trạng thái không xác định / unknown internal state {key!r}") from None
         # bool is an int subclass; True must not sneak in as code 1.
-        if isinstance(code, bool) or not isinstance(code, int) or code not in NationalStatus._value2member_map_:
+        if isinstance(code, bool) or not isinstance(code, int) or not 1 <= code <= len(NationalStatus):
             raise InvalidStatusMapping(f"Mã trạng thái quốc gia không hợp lệ / bad national code {code!r} for {key}")
         parsed[state] = NationalStatus(code)
     return StatusMapping(version=version, table=parsed)
