@@ -69,7 +69,9 @@ class Node:
         self.wall_ms = wall_ms
         self.log = LocalLog(key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         self.profile = make_profile(key, settings)
-        self.replica = Replica(self.profile, self.log, verify_signature, projection.project, wall_ms)
+        self.replica = Replica(
+            self.profile, self.log, verify_signature, projection.project, wall_ms, settings.SYNC_BATCH_BYTES
+        )
 
     @property
     def node_id(self) -> str:

@@ -1,0 +1,121 @@
+"""Real nodes for scenario tests: each server is its own ``motcua serve`` process on loopback,
+each client action a ``motcua`` command, exactly as staff and the scheduler run them.
+
+A process serves one node (the models are bound to one database per process), so scenarios
+never run two nodes inside the test process; they read each node's events straight from its
+SQLite file with the stdlib ``sqlite3`` module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MOTCUA = [sys.executable, "-m", "node.cli"]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_") and k != "DATABASE_URL"}
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra)
+    return env
+
+
+@dataclass
+class RealNode:
+    name: str
+    role: str
+    unit: str
+    data_dir: Path
+    port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "motcua.sqlite3"
+
+    @property
+    def node_id(self) -> str:
+        return json.loads((self.data_dir / "node.json").read_text())["node_id"]
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [*MOTCUA, "--data-dir", str(self.data_dir), *args],
+            capture_output=True, text=True, timeout=timeout, env=clean_env(**self.env), check=False,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"motcua {' '.join(args)} on {self.name} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def init(self, parent: str = "") -> None:
+        args = ["init", "--role", self.role, "--unit", self.unit, "--name", self.name]
+        if parent:
+            args += ["--parent-url", parent]
+        self.cli(*args)
+
+    def start(self) -> None:
+        self.port = self.port or free_port()
+        with open(self.data_dir / "serve.log", "ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [*MOTCUA, "--data-dir", str(self.data_dir), "serve", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, env=clean_env(**self.env), start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} server died: {(self.data_dir / 'serve.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
+                    if json.load(r)["node_id"] == self.node_id:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError(f"{self.name} did not answer /healthz within 30 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+    def events(self) -> set[tuple[str, str, int, str]]:
+        """The (origin, scope, seq, hash) set this node holds, read from its database file."""
+        con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = con.execute("SELECT origin, scope, seq, hash FROM event").fetchall()
+        finally:
+            con.close()
+        assert len(rows) == len(set(rows)), f"{self.name} holds duplicate events"
+        return set(rows)
+
+    def own_events(self) -> set[tuple[str, str, int, str]]:
+        me = self.node_id
+        return {e for e in self.events() if e[0] == me}
+
+
+def may_hold(role: str, unit: str, scope: str) -> bool:
+    return role == "district" or scope in (unit, "*")
