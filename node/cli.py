@@ -176,6 +176,9 @@ def doctor(ctx: click.Context) -> None:
     click.echo(f"ok   database {backend_name(node.db)}; pending migrations: {pending_migrations(node.db) or 'none'}")
     status = node.status()
     click.echo(f"ok   node {status['node_id']}: {status['events']} events, {status['dossiers']} dossiers")
+    if status["write_block"]:
+        problems += 1
+        click.echo(f"FAIL writes blocked ({status['write_block']}): sync with the parent, or see unblock-writes")
     for r in node.verify():
         if not r.ok:
             problems += 1
@@ -283,15 +286,33 @@ def sync_log(ctx: click.Context, limit: int, peer: str, outcome: str | None) -> 
     node.close()
 
 
+@main.command("unblock-writes")
+@click.option("--reason", required=True, help="Why (kept in the node's log output and audit).")
+@click.pass_context
+def unblock_writes(ctx: click.Context, reason: str) -> None:
+    """Lift the write gate of a restored, moved or forked node (an administrator's decision)."""
+    node = _open(ctx)
+    before = node.gate.reason()
+    if not before:
+        click.echo("writes are not blocked")
+        return
+    node.gate.lift()
+    click.echo(f"write gate lifted (was: {before}); reason given: {reason}")
+
+
 @main.command("seed-demo")
 @click.option("--count", type=int, default=5, show_default=True, help="Dossiers to create.")
 @click.pass_context
 def seed_demo(ctx: click.Context, count: int) -> None:
     """Create a few realistic demo dossiers through the normal use cases."""
     from node.demo_data import seed
+    from node.domain.errors import DomainError
 
     node = _open(ctx)
-    created = seed(node, count)
+    try:
+        created = seed(node, count)
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
     click.echo(f"created {len(created)} demo dossiers: " + ", ".join(d.code for d in created))
 
 

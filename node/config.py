@@ -37,6 +37,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("UNIT", "", "Administrative unit code this node serves, e.g. a commune code (set by init)."),
     Setting("NAME", "", "Human name of the node, e.g. 'UBND xã Tân Phú – một cửa' (set by init)."),
     Setting("DATA_DIR", "", "Data directory: database, keys, node.json. Never inside a git checkout."),
+    Setting("STATE_DIR", "", "Where the write gate keeps its copy of this node's feed heads, outside the data dir "
+            "(default $XDG_STATE_HOME/motcua); a restored data dir is noticed against it."),
     Setting("DATABASE_URL", "", "PostgreSQL URL (postgresql://…); empty means SQLite in the data dir."),
     Setting("HOST", "127.0.0.1", "Address motcua serve listens on (0.0.0.0 for the office LAN)."),
     Setting("PORT", 8750, "TCP port motcua serve listens on."),
@@ -144,6 +146,9 @@ def load_settings(
                 value = _parse(s, layer[s.name])
         values[s.name] = value
     values["DATA_DIR"] = str(resolved_dir)
+    if not values["STATE_DIR"]:
+        state_home = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        values["STATE_DIR"] = str(Path(state_home) / "motcua")
     # The bare DATABASE_URL (what PostgreSQL tooling and PaaS set) is honoured for the district
     # hub only: a commune PC or a laptop is SQLite by design, and a stray variable in a shell
     # must never move a commune's dossiers into some shared server.

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import peewee as pw
@@ -28,6 +29,7 @@ from node.domain.errors import DomainError, DossierNotFound
 from node.domain.text import fold as fold_text
 from node.models import DossierRow
 from node.signing import KEY_FILE, NodeKey, verify_signature
+from node.writegate import WriteGate
 from sync import store
 from sync.chain import ChainError, verify_stored_feed
 from sync.log import LocalLog
@@ -68,6 +70,8 @@ class Node:
         self.key = key
         self.wall_ms = wall_ms
         self.log = LocalLog(key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
+        self.gate = WriteGate(key.node_id, Path(settings.STATE_DIR), has_parent=bool(settings.PARENT_URL))
+        self.log.after_commit = self.gate.after_commit
         self.profile = make_profile(key, settings)
         self.replica = Replica(
             self.profile, self.log, verify_signature, projection.project, wall_ms, settings.SYNC_BATCH_BYTES
@@ -92,6 +96,7 @@ class Node:
         now = self.wall_ms()
         body = domain.validate_received({"received_at": now, **data})
         with self.log.transaction():
+            self.gate.check()
             seq = store.feed_head(self.node_id, self.scope, for_update=True).seq + 1
             entity_id = make_ref(self.node_id, self.scope, seq)
             if not body["code"]:
@@ -109,6 +114,7 @@ class Node:
 
     def change_status(self, author: str, dossier_id: str, to: str, reason: str = "") -> domain.DossierState:
         with self.log.transaction():
+            self.gate.check()
             current = self._row(dossier_id)
             domain.check_transition(current.status, to)
             event = self.log.append(
@@ -125,6 +131,7 @@ class Node:
     def update_dossier(self, author: str, dossier_id: str, fields: Mapping[str, Any]) -> domain.DossierState:
         clean = domain.validate_update(fields)
         with self.log.transaction():
+            self.gate.check()
             current = self._row(dossier_id)
             event = self.log.append(
                 scope=current.scope,
@@ -204,9 +211,16 @@ class Node:
             url, self.key, self.wall_ms, read_timeout=self.settings.HTTP_TIMEOUT_SECONDS
         )
         try:
-            return SyncClient(self.replica, transport, url).sync(progress)
+            summary = SyncClient(self.replica, transport, url).sync(progress)
         finally:
             transport.close()
+        if summary.peer:
+            from sync import ledger
+
+            fork_feed = summary.error_feed if summary.error_code == "fork" else ""
+            if summary.ok or fork_feed:
+                self.gate.after_sync(ledger.peer_state(summary.peer).vector, fork_feed)
+        return summary
 
     # -- integrity ----------------------------------------------------------------------
 
@@ -248,6 +262,7 @@ class Node:
             "events": store.count_events(),
             "dossiers": DossierRow.select().count(),
             "feeds": len(store.feeds()),
+            "write_block": self.gate.reason(),
         }
 
 
@@ -296,4 +311,6 @@ def open_node(settings: Settings, wall_ms: Callable[[], int] = system_wall_ms) -
         raise NodeNotInitialised(f"no node in {settings.data_dir}; run: motcua init --role … --unit … --name …")
     key = NodeKey.load(key_path)
     db = open_database(settings)
-    return Node(settings, db, key, wall_ms)
+    node = Node(settings, db, key, wall_ms)
+    node.gate.check_at_start()
+    return node

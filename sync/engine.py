@@ -53,6 +53,7 @@ class SessionSummary:
     outcome: str = "running"
     error_code: str = ""
     error: str = ""
+    error_feed: str = ""
     pushed_feeds: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -150,6 +151,7 @@ class SyncClient:
             summary.outcome = "ok"
         except ProtocolError as e:
             summary.outcome, summary.error_code, summary.error = self._failed(summary), e.code.value, e.message
+            summary.error_feed = e.feed
         except TransportError as e:
             summary.outcome, summary.error_code, summary.error = self._failed(summary), "transport", str(e)
         finally:

@@ -57,6 +57,9 @@ class LocalLog:
         self.clock = HybridClock(self._last_own_stamp(), max_forward_skew_ms)
         self._lock = threading.RLock()
         self._local = threading.local()
+        # Called with the new heads of this node's feeds after each local commit (the write
+        # gate keeps a copy outside the database to notice a restore from an old backup).
+        self.after_commit: Callable[[list[store.FeedHead]], None] | None = None
 
     def _last_own_stamp(self) -> int:
         return (
@@ -78,8 +81,11 @@ class LocalLog:
                 with store.write_transaction():
                     yield
                     self._sign_dirty_heads()
+                committed = list(self._local.dirty.values())
             finally:
                 self._local.dirty = None
+            if committed and self.after_commit is not None:
+                self.after_commit(committed)
 
     def append(
         self,

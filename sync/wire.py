@@ -231,6 +231,11 @@ def event_from_dict(d: Mapping[str, Any]) -> Event:
         _require(isinstance(d[name], str), f"{name} must be a string")
     _require(isinstance(d["parents"], list), "parents must be a list")
     _require(all(isinstance(p, str) for p in d["parents"]), "parents must be strings")
+    # Received events are checked, not repaired: a float or a non-NFC string would make the
+    # receiver's canonical bytes differ from what peers in other languages compute.
+    _require(_normalise(d["body"], "$.body") == d["body"], "body strings must be in Unicode NFC")
+    for name in ("scope", "author", "entity"):
+        _require(unicodedata.normalize("NFC", d[name]) == d[name], f"{name} must be in Unicode NFC")
     e = Event(
         origin=d["origin"],
         scope=d["scope"],

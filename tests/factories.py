@@ -26,7 +26,10 @@ def make_settings(data_dir: Path, role: str = "commune", unit: str = "17272", **
     return load_settings(
         data_dir,
         environ={},
-        overrides={"ROLE": role, "UNIT": unit, "NAME": f"test {role} {unit}", "SECRET_KEY": "t", **extra},
+        overrides={
+            "ROLE": role, "UNIT": unit, "NAME": f"test {role} {unit}", "SECRET_KEY": "t",
+            "STATE_DIR": str(data_dir.parent / f"{data_dir.name}-state"), **extra,
+        },
     )
 
 

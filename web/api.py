@@ -2,7 +2,8 @@
 
 Every write goes through :mod:`node.services` and so through the event log. Errors have one
 shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``invalid_input`` (422),
-``invalid_transition`` (409), ``not_found`` (404), ``bad_json`` (400).
+``invalid_transition`` (409), ``not_found`` (404), ``write_blocked`` (503: the node must sync
+before writing, see :mod:`node.writegate`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from node.domain.errors import DomainError, DossierNotFound, InvalidTransition
 from node.services import Node, state_to_dict
+from node.writegate import WriteBlocked
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -33,6 +35,11 @@ def _not_found(e: DossierNotFound) -> tuple[Response, int]:
 @bp.errorhandler(InvalidTransition)
 def _invalid_transition(e: InvalidTransition) -> tuple[Response, int]:
     return _error(409, "invalid_transition", e.message, e.field)
+
+
+@bp.errorhandler(WriteBlocked)
+def _write_blocked(e: WriteBlocked) -> tuple[Response, int]:
+    return _error(503, "write_blocked", e.message)
 
 
 @bp.errorhandler(DomainError)

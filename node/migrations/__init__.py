@@ -10,8 +10,9 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from node.migrations import m0001_initial
+from node.migrations import m0001_initial, m0002_node_state
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial", m0001_initial.apply),
+    (2, "node_state", m0002_node_state.apply),
 )

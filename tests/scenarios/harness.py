@@ -33,6 +33,7 @@ def free_port() -> int:
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_") and k != "DATABASE_URL"}
     env["PYTHONPATH"] = str(REPO)
+    env["XDG_STATE_HOME"] = os.environ.get("SCENARIO_STATE_HOME", "/tmp/motcua-scenario-state")
     env.update(extra)
     return env
 
