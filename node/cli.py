@@ -137,12 +137,40 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
     host = host or settings.HOST
     port = port or settings.PORT
     click.echo(f"motcua {settings.ROLE} node {node.node_id} on http://{host}:{port}/", err=True)
+    scheduler = make_scheduler(node, app)
     if dev:
-        app.run(host=host, port=port, threaded=True)
+        if scheduler:
+            scheduler.start()
+        try:
+            app.run(host=host, port=port, threaded=True)
+        finally:
+            if scheduler:
+                scheduler.stop()
         return
     from node.wsgi import serve_with_gunicorn
 
-    serve_with_gunicorn(app, host, port, threads=settings.WORKERS)
+    serve_with_gunicorn(app, host, port, threads=settings.WORKERS, scheduler=scheduler)
+
+
+def make_scheduler(node, app):  # -> SyncScheduler | None
+    """The background sync of ``serve``: only for nodes with a parent to sync with."""
+    import logging
+
+    from sync.scheduler import SyncScheduler
+
+    if not node.settings.PARENT_URL:
+        return None
+    logger = logging.getLogger("motcua.sync")
+
+    def run() -> bool:
+        summary = node.sync_with(node.settings.PARENT_URL)
+        logger.info("sync %s: %s up, %s down, %s", summary.outcome, summary.events_out, summary.events_in,
+                    summary.error or "")
+        return summary.ok
+
+    scheduler = SyncScheduler(run, node.settings.SYNC_INTERVAL_SECONDS)
+    app.extensions["motcua.scheduler"] = scheduler
+    return scheduler
 
 
 @main.command()

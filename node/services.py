@@ -33,7 +33,7 @@ from node.writegate import WriteGate
 from sync import store
 from sync.chain import ChainError, verify_stored_feed
 from sync.log import LocalLog
-from sync.protocol import Profile
+from sync.protocol import Profile, may_hold
 from sync.replica import Replica
 from sync.wire import make_ref
 
@@ -221,6 +221,42 @@ class Node:
             if summary.ok or fork_feed:
                 self.gate.after_sync(ledger.peer_state(summary.peer).vector, fork_feed)
         return summary
+
+    def sync_status(self) -> dict[str, Any]:
+        """What the UI shows: last success, link state, events pending each way (per parent)."""
+        from sync import ledger
+        from sync.protocol import feed_key, split_feed_key
+
+        url = self.settings.PARENT_URL
+        peer_id = ledger.find_peer_by_url(url) if url else None
+        peer = ledger.PeerRow.get_or_none(ledger.PeerRow.node_id == peer_id) if peer_id else None
+        local = {feed_key(h.origin, h.scope): h.seq for h in store.feeds()}
+        vector = ledger.peer_state(peer_id).vector if peer_id else {}
+        profile = ledger.load_profiles([peer_id]).get(peer_id) if peer_id else None
+        pending_up = sum(
+            seq - vector.get(key, 0)
+            for key, seq in local.items()
+            if seq > vector.get(key, 0) and (profile is None or may_hold(profile, split_feed_key(key)[1]))
+        )
+        pending_down = sum(seq - local.get(key, 0) for key, seq in vector.items() if seq > local.get(key, 0))
+        if peer is None:
+            link = "never"
+        elif peer.last_success and peer.last_success >= peer.last_seen:
+            link = "up"
+        else:
+            link = "down"
+        return {
+            "parent_url": url,
+            "peer": peer_id or "",
+            "link": link,
+            "last_success": peer.last_success if peer else 0,
+            "last_attempt": peer.last_seen if peer else 0,
+            "last_error": peer.last_error if peer else "",
+            "pending_up": pending_up,
+            "pending_down_at_last_contact": pending_down,
+            "clock_skew_ms": peer.clock_skew_ms if peer else 0,
+            "write_block": self.gate.reason(),
+        }
 
     # -- integrity ----------------------------------------------------------------------
 

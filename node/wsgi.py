@@ -10,7 +10,8 @@ from typing import Any
 from flask import Flask
 
 
-def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4) -> None:
+def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, scheduler: Any = None) -> None:
+    """Run ``app`` under gunicorn in this process tree; the scheduler runs in the worker."""
     from gunicorn.app.base import BaseApplication
 
     class _Embedded(BaseApplication):  # type: ignore[misc]
@@ -28,6 +29,11 @@ def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4) -> N
             # nodes on one machine (the demo, tests) would fight over it, and we do not use it.
             if "control_socket_disable" in self.cfg.settings:
                 options["control_socket_disable"] = True
+            if scheduler is not None:
+                # Threads do not survive gunicorn's fork: start the scheduler in the worker,
+                # stop it when the worker exits.
+                options["post_worker_init"] = lambda _worker: scheduler.start()
+                options["worker_exit"] = lambda _server, _worker: scheduler.stop()
             for key, value in options.items():
                 self.cfg.set(key, value)
 

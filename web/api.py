@@ -105,6 +105,23 @@ def update_dossier(dossier_id: str) -> Response:
     return jsonify(state_to_dict(_node().update_dossier(_author(), dossier_id, fields)))
 
 
+@bp.get("/sync/status")
+def sync_status() -> Response:
+    data = _node().sync_status()
+    scheduler = current_app.extensions.get("motcua.scheduler")
+    data["scheduler"] = vars(scheduler.state) if scheduler else None
+    return jsonify(data)
+
+
+@bp.post("/sync/now")
+def sync_now() -> tuple[Response, int]:
+    scheduler = current_app.extensions.get("motcua.scheduler")
+    if scheduler is None:
+        return _error(409, "no_scheduler", "background sync is not running on this node (no PARENT_URL)")
+    scheduler.trigger()
+    return jsonify({"triggered": True}), 202
+
+
 @bp.get("/node")
 def node_status() -> Response:
     return jsonify(_node().status())
