@@ -29,6 +29,8 @@ class DossierRow(BaseRow):
     channel = pw.CharField(max_length=10)
     note = pw.TextField()
     status = pw.CharField(max_length=30, index=True)
+    owner = pw.CharField(max_length=40)
+    open_conflicts = pw.IntegerField(default=0, index=True)
     national_code = pw.SmallIntegerField()
     received_at = pw.BigIntegerField(index=True)
     due_at = pw.BigIntegerField(null=True, index=True)
@@ -36,9 +38,33 @@ class DossierRow(BaseRow):
     updated_hlc = pw.BigIntegerField()
     event_count = pw.IntegerField()
     heads = pw.TextField()  # space-separated event refs: the parents of the next local edit
+    foreign_resolutions = pw.TextField(default="{}")  # JSON: resolutions of cross-dossier conflicts
 
     class Meta:
         table_name = "dossier"
+        indexes = ((("id_number", "procedure_code"), False),)
 
 
-DERIVED_MODELS: tuple[type[BaseRow], ...] = (DossierRow,)
+class ConflictRow(BaseRow):
+    """A conflict record (node.domain.merge.Conflict): both versions are kept, by reference."""
+
+    id = pw.CharField(max_length=20, primary_key=True)
+    dossier_id = pw.CharField(max_length=120, index=True)
+    scope = pw.CharField(max_length=40, index=True)
+    kind = pw.CharField(max_length=12)
+    field = pw.CharField(max_length=40)
+    winner = pw.CharField(max_length=120)
+    loser = pw.CharField(max_length=120)
+    winner_value = pw.TextField()  # JSON
+    loser_value = pw.TextField()  # JSON
+    status = pw.CharField(max_length=10, index=True)
+    resolution = pw.CharField(max_length=120)
+    chosen = pw.CharField(max_length=120)
+    resolved_by = pw.CharField(max_length=120)
+    reason = pw.TextField()
+
+    class Meta:
+        table_name = "conflict"
+
+
+DERIVED_MODELS: tuple[type[BaseRow], ...] = (DossierRow, ConflictRow)

@@ -14,20 +14,41 @@ Invariants
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
+from types import SimpleNamespace
 
 from node.domain import dossier as domain
-from node.models import DERIVED_MODELS, DossierRow
+from node.domain.merge import Conflict, Folded, find_duplicates, fold_dossier
+from node.models import DERIVED_MODELS, ConflictRow, DossierRow
 from sync import store
 from sync.wire import Event, canonical_json
 
 
-def _row(state: domain.DossierState) -> dict:
+def _row(folded: Folded) -> dict:
+    state = folded.state
     data = asdict(state)
     data["heads"] = " ".join(state.heads)
     data["national_code"] = state.national_code
+    data["foreign_resolutions"] = json.dumps(folded.resolutions, sort_keys=True, ensure_ascii=False)
     return data
+
+
+def _conflict_row(c: Conflict, scope: str) -> dict:
+    data = asdict(c)
+    data["scope"] = scope
+    data["winner_value"] = json.dumps(c.winner_value, ensure_ascii=False, sort_keys=True)
+    data["loser_value"] = json.dumps(c.loser_value, ensure_ascii=False, sort_keys=True)
+    return data
+
+
+def _upsert(model, rows: list[dict]) -> None:
+    for start in range(0, len(rows), 50):
+        model.insert_many(rows[start : start + 50]).on_conflict(
+            conflict_target=[model._meta.primary_key],
+            preserve=[getattr(model, f) for f in model._meta.sorted_field_names if f != "id"],
+        ).execute()
 
 
 def project(events: Iterable[Event]) -> int:
@@ -36,18 +57,46 @@ def project(events: Iterable[Event]) -> int:
     if not entities:
         return 0
     grouped = store.events_for_entities(entities)
-    rows = []
+    rows, conflicts, ids = [], [], []
     for entity, evs in grouped.items():
-        state = domain.fold(entity.split("/", 1)[1], evs)
-        if state is not None:
-            rows.append(_row(state))
-    for start in range(0, len(rows), 50):
-        chunk = rows[start : start + 50]
-        DossierRow.insert_many(chunk).on_conflict(
-            conflict_target=[DossierRow.id],
-            preserve=[f for f in DossierRow._meta.sorted_field_names if f != "id"],
+        folded = fold_dossier(entity.split("/", 1)[1], evs)
+        if folded is None:
+            continue
+        ids.append(folded.state.id)
+        rows.append(_row(folded))
+        conflicts.extend(_conflict_row(c, folded.state.scope) for c in folded.conflicts)
+    _upsert(DossierRow, rows)
+    for start in range(0, len(ids), 500):
+        ConflictRow.delete().where(
+            ConflictRow.dossier_id.in_(ids[start : start + 500]) & (ConflictRow.kind != "duplicate")
         ).execute()
+    _upsert(ConflictRow, conflicts)
+    _refresh_duplicates({(r["id_number"], r["procedure_code"]) for r in rows if r["id_number"]})
     return len(rows)
+
+
+def _refresh_duplicates(keys: set[tuple[str, str]]) -> None:
+    """Recompute duplicate-application conflicts for the (ID number, procedure) keys touched."""
+    if not keys:
+        return
+    id_numbers = sorted({k[0] for k in keys})
+    for start in range(0, len(id_numbers), 500):
+        members = [
+            r for r in DossierRow.select().where(DossierRow.id_number.in_(id_numbers[start : start + 500]))
+            if (r.id_number, r.procedure_code) in keys
+        ]
+        ids = [r.id for r in members]
+        resolutions: dict = {}
+        for r in members:
+            resolutions.update({k: tuple(v) for k, v in json.loads(r.foreign_resolutions).items()})
+        states = [SimpleNamespace(**{f: getattr(r, f) for f in (
+            "id", "id_number", "procedure_code", "status", "origin", "received_at", "code", "scope")})
+            for r in members]
+        ConflictRow.delete().where(
+            (ConflictRow.kind == "duplicate") & (ConflictRow.winner.in_(ids) | ConflictRow.loser.in_(ids))
+        ).execute()
+        scope_of = {s.id: s.scope for s in states}
+        _upsert(ConflictRow, [_conflict_row(c, scope_of[c.loser]) for c in find_duplicates(states, resolutions)])
 
 
 def rebuild(progress: Callable[[int, int], None] | None = None, chunk: int = 500) -> int:

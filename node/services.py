@@ -26,13 +26,15 @@ from node.config import Settings
 from node.db import open_database
 from node.domain import dossier as domain
 from node.domain.errors import DomainError, DossierNotFound
+from node.domain.merge import CONFLICT_RESOLVED, fold_dossier
 from node.domain.text import fold as fold_text
-from node.models import DossierRow
+from node.models import ConflictRow, DossierRow
 from node.signing import KEY_FILE, NodeKey, verify_signature
 from node.writegate import WriteGate
 from sync import store
 from sync.chain import ChainError, verify_stored_feed
 from sync.log import LocalLog
+from sync.merge import CausalGraph, linearise
 from sync.protocol import Profile, may_hold
 from sync.replica import Replica
 from sync.wire import make_ref
@@ -95,6 +97,7 @@ class Node:
         """Receive a new dossier at this node's desk."""
         now = self.wall_ms()
         body = domain.validate_received({"received_at": now, **data})
+        body.update(self._acting_office())
         with self.log.transaction():
             self.gate.check()
             seq = store.feed_head(self.node_id, self.scope, for_update=True).seq + 1
@@ -112,16 +115,28 @@ class Node:
             projection.project([event])
         return self.get_dossier(entity_id)
 
-    def change_status(self, author: str, dossier_id: str, to: str, reason: str = "") -> domain.DossierState:
+    def _acting_office(self) -> dict[str, str]:
+        """Who acts, as every event body records it: this node's unit and role."""
+        return {"office": self.settings.UNIT, "role": self.settings.ROLE}
+
+    def change_status(
+        self, author: str, dossier_id: str, to: str, reason: str = "", target_office: str = ""
+    ) -> domain.DossierState:
+        """Move a dossier on; ``target_office`` makes a processing -> processing a transfer."""
         with self.log.transaction():
             self.gate.check()
             current = self._row(dossier_id)
             domain.check_transition(current.status, to)
+            body = {"from": current.status, "to": to, "reason": " ".join(str(reason or "").split())[:2000]}
+            if target_office:
+                if to != "processing":
+                    raise DomainError("only a move to processing can name a receiving office", "target_office")
+                body["target_office"] = target_office
             event = self.log.append(
                 scope=current.scope,
                 entity=f"{domain.KIND}/{dossier_id}",
                 type=domain.STATUS_CHANGED,
-                body={"to": to, "reason": " ".join(str(reason or "").split())[:2000]},
+                body={**body, **self._acting_office()},
                 author=author,
                 parents=current.heads.split(),
             )
@@ -137,7 +152,7 @@ class Node:
                 scope=current.scope,
                 entity=f"{domain.KIND}/{dossier_id}",
                 type=domain.UPDATED,
-                body={"fields": clean},
+                body={"fields": clean, **self._acting_office()},
                 author=author,
                 parents=current.heads.split(),
             )
@@ -154,10 +169,57 @@ class Node:
 
     def get_dossier(self, dossier_id: str) -> domain.DossierState:
         events = store.events_for_entities([f"{domain.KIND}/{dossier_id}"])[f"{domain.KIND}/{dossier_id}"]
-        state = domain.fold(dossier_id, events)
-        if state is None:
+        folded = fold_dossier(dossier_id, events)
+        if folded is None:
             raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
-        return state
+        return folded.state
+
+    # -- conflicts ----------------------------------------------------------------------
+
+    def list_conflicts(self, status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
+        query = ConflictRow.select()
+        if status:
+            query = query.where(ConflictRow.status == status)
+        return [conflict_to_dict(r) for r in query.order_by(ConflictRow.id).limit(max(1, min(limit, 1000))).dicts()]
+
+    def get_conflict(self, conflict_id: str) -> dict[str, Any]:
+        row = ConflictRow.select().where(ConflictRow.id == conflict_id).dicts().first()
+        if row is None:
+            raise DomainError(f"no conflict {conflict_id} on this node", "conflict")
+        data = conflict_to_dict(row)
+        events = {e["ref"]: e for e in self.timeline(row["dossier_id"])} if row["kind"] != "duplicate" else {}
+        data["versions"] = {ref: events.get(ref) for ref in (row["winner"], row["loser"])}
+        return data
+
+    def resolve_conflict(self, author: str, conflict_id: str, choose: str, reason: str) -> dict[str, Any]:
+        """Close a conflict by keeping one version; only the owning office or a district may."""
+        reason = " ".join(str(reason or "").split())[:2000]
+        if not reason:
+            raise DomainError("a resolution needs a reason", "reason")
+        with self.log.transaction():
+            self.gate.check()
+            conflict = self.get_conflict(conflict_id)
+            if conflict["status"] != "open":
+                raise DomainError("this conflict is already closed", "conflict")
+            if choose not in (conflict["winner"], conflict["loser"]):
+                raise DomainError("choose must be the winner or the loser version", "choose")
+            target = conflict["loser"] if conflict["kind"] == "duplicate" else conflict["dossier_id"]
+            current = self._row(target)
+            if self.settings.ROLE != "district" and current.owner != self.settings.UNIT:
+                raise DomainError(
+                    f"only the office owning this dossier's stage ({current.owner}) or the district may resolve",
+                    "conflict",
+                )
+            event = self.log.append(
+                scope=current.scope,
+                entity=f"{domain.KIND}/{target}",
+                type=CONFLICT_RESOLVED,
+                body={"conflict": conflict_id, "choose": choose, "reason": reason, **self._acting_office()},
+                author=author,
+                parents=current.heads.split(),
+            )
+            projection.project([event])
+        return self.get_conflict(conflict_id)
 
     def timeline(self, dossier_id: str) -> list[dict[str, Any]]:
         """The dossier's events in causal order, as plain dicts for display."""
@@ -175,7 +237,7 @@ class Node:
                 "body": e.body,
                 "parents": list(e.parents),
             }
-            for e in domain.causal_order(events)
+            for e in linearise(CausalGraph(events), lambda e: (e.hlc, e.origin, e.scope, e.seq))
         ]
 
     def list_dossiers(
@@ -306,6 +368,15 @@ def row_to_dict(row: Mapping[str, Any]) -> dict[str, Any]:
     data = dict(row)
     data.pop("applicant_name_folded", None)
     data["heads"] = data["heads"].split() if isinstance(data.get("heads"), str) else data.get("heads")
+    return data
+
+
+def conflict_to_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    import json
+
+    data = dict(row)
+    data["winner_value"] = json.loads(data["winner_value"])
+    data["loser_value"] = json.loads(data["loser_value"])
     return data
 
 

@@ -43,5 +43,5 @@ def decode(data: bytes, limit: int = MAX_REQUEST_BYTES) -> Any:
         raise ProtocolError(Code.TOO_LARGE, f"decompressed body exceeds {limit} bytes")
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ProtocolError(Code.BAD_REQUEST, f"body is not JSON: {e}") from e

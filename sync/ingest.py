@@ -104,11 +104,14 @@ def _prepare(run: Run, head: store.FeedHead, origin: Profile, verify_signature: 
         d["prev"] = prev
         try:
             event = event_from_dict(d)
-        except WireError as e:
+            # ValueError: a lone surrogate ("\ud800" is a valid JSON escape but no UTF-8), or a
+            # non-finite number should one ever get past event_from_dict: a refusal, not a 500.
+            raw = canonical_bytes(event)
+        except (WireError, ValueError) as e:
             raise ProtocolError(Code.MALFORMED, f"{run.feed} seq {d['seq']}: {e}", run.feed) from e
-        raw = canonical_bytes(event)
         if len(raw) > MAX_EVENT_BYTES:
-            raise ProtocolError(Code.TOO_LARGE, f"{run.feed} seq {event.seq} exceeds {MAX_EVENT_BYTES} bytes")
+            raise ProtocolError(Code.TOO_LARGE, f"{run.feed} seq {event.seq} exceeds {MAX_EVENT_BYTES} bytes",
+                                run.feed)
         prev = hash_bytes(raw)
         events.append(event)
         raws.append(raw)

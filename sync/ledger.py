@@ -67,7 +67,9 @@ class SyncSessionRow(BaseRow):
 
     class Meta:
         table_name = "sync_session"
-        indexes = ((("session", "side"), True),)
+        # Per peer: a session id chosen by one caller must never let another caller's
+        # exchanges be counted in (or overwrite) its line.
+        indexes = ((("session", "side", "peer"), True),)
 
 
 class QuarantineRow(BaseRow):
@@ -148,7 +150,8 @@ def open_session(session: str, side: str, peer: str, peer_name: str, now: int) -
     ).on_conflict_ignore().execute()
 
 
-def add_to_session(session: str, side: str, *, now: int, events_in: int = 0, events_out: int = 0,
+def add_to_session(session: str, side: str, *, now: int, peer: str | None = None, events_in: int = 0,
+                   events_out: int = 0,
                    bytes_in: int = 0, bytes_out: int = 0, conflicts: int = 0, outcome: str | None = None,
                    error_code: str = "", error: str = "") -> None:
     values: dict = {
@@ -165,15 +168,17 @@ def add_to_session(session: str, side: str, *, now: int, events_in: int = 0, eve
     if error_code or error:
         values[SyncSessionRow.error_code] = error_code
         values[SyncSessionRow.error] = error[:4000]
-    SyncSessionRow.update(values).where(
-        (SyncSessionRow.session == session) & (SyncSessionRow.side == side)
-    ).execute()
+    where = (SyncSessionRow.session == session) & (SyncSessionRow.side == side)
+    if peer is not None:
+        where &= SyncSessionRow.peer == peer
+    SyncSessionRow.update(values).where(where).execute()
 
 
-def record_bytes_out(session: str, side: str, n: int) -> None:
-    SyncSessionRow.update({SyncSessionRow.bytes_out: SyncSessionRow.bytes_out + n}).where(
-        (SyncSessionRow.session == session) & (SyncSessionRow.side == side)
-    ).execute()
+def record_bytes_out(session: str, side: str, n: int, peer: str | None = None) -> None:
+    where = (SyncSessionRow.session == session) & (SyncSessionRow.side == side)
+    if peer is not None:
+        where &= SyncSessionRow.peer == peer
+    SyncSessionRow.update({SyncSessionRow.bytes_out: SyncSessionRow.bytes_out + n}).where(where).execute()
 
 
 def find_peer_by_url(url: str) -> str | None:

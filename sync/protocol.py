@@ -198,6 +198,10 @@ def profile_from_wire(d: Any) -> Profile:
         raise ProtocolError(Code.BAD_PROFILE, f"bad unit {p.unit!r}")
     if node_id_from_public_key(p.public_key) != p.node_id:
         raise ProtocolError(Code.BAD_PROFILE, "profile key does not hash to its node id")
+    try:
+        p.name.encode("utf-8")  # a lone surrogate is valid JSON but no database can store it
+    except UnicodeEncodeError as e:
+        raise ProtocolError(Code.BAD_PROFILE, "profile name is not valid Unicode text") from e
     return p
 
 
@@ -346,7 +350,7 @@ class ExchangeResponse:
         return out
 
 
-_SESSION_RE = re.compile(r"^[0-9A-Za-z-]{8,64}$")
+SESSION_RE = re.compile(r"^[0-9A-Za-z-]{8,64}$")
 
 
 def _check_version(d: Mapping[str, Any]) -> None:
@@ -362,7 +366,7 @@ def request_from_wire(d: Any) -> ExchangeRequest:
         raise ProtocolError(Code.BAD_REQUEST, "the request must be a JSON object")
     _check_version(d)
     session = d.get("session")
-    if not (isinstance(session, str) and _SESSION_RE.match(session)):
+    if not (isinstance(session, str) and SESSION_RE.match(session)):
         raise ProtocolError(Code.MALFORMED, "session must be 8-64 characters of [0-9A-Za-z-]")
     max_bytes = d.get("max_bytes", DEFAULT_BATCH_BYTES)
     if type(max_bytes) is not int or not 1024 <= max_bytes <= MAX_REQUEST_BYTES:

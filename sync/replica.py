@@ -128,7 +128,7 @@ class Replica:
         ledger.remember_peer(caller.node_id, vector=req.vector, now=now, ok=error is None,
                              error=error["message"] if error else "")
         ledger.add_to_session(
-            req.session, "server", now=self.wall_ms(), events_in=received, events_out=out.events,
+            req.session, "server", now=self.wall_ms(), peer=caller.node_id, events_in=received, events_out=out.events,
             bytes_in=bytes_in, outcome="failed" if error else "ok",
             error_code=error["code"] if error else "", error=error["message"] if error else "",
         )

@@ -4,13 +4,15 @@ Thin on purpose: authenticate the caller, decode, hand the exchange to the node'
 :class:`sync.replica.Replica`, encode. Every refusal has the one error shape
 ``{"protocol": 1, "error": {"code", "message", "feed"}}`` with a stable code (see
 :class:`sync.protocol.Code`), is logged in the sync log when the caller is known, and leaves
-nothing of a refused batch behind. The caller's identity comes from the request signature,
-never from the body.
+nothing of a refused batch behind; an unexpected error gets the same shape with the code
+``internal`` (HTTP 500) and its own log line. The caller's identity comes from the request
+signature, never from the body.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 from flask import Blueprint, Response, current_app, request
 
@@ -19,7 +21,9 @@ from sync.protocol import (
     HTTP_STATUS,
     MAX_REQUEST_BYTES,
     PROTOCOL_VERSION,
+    SESSION_RE,
     Code,
+    Profile,
     ProtocolError,
     request_from_wire,
     request_signing_bytes,
@@ -45,30 +49,63 @@ def _answer(message: dict, status: int = 200) -> Response:
                                                   "Content-Encoding": codec.CONTENT_ENCODING})
 
 
+def _log_refusal(e: ProtocolError, node_id: str, message: object) -> None:
+    """A refused exchange from an identifiable caller still leaves a line in the sync log.
+
+    Also when the refusal came before the body was read: a PC clock a day off is the commonest
+    reason a commune never syncs, and the district admin must see it. Every refusal here comes
+    before the caller is authenticated, so it never writes into an existing session's line (a
+    replayed session id must not turn another node's successful session into a failed one).
+    """
+    session = message.get("session") if isinstance(message, dict) else None
+    if not (isinstance(session, str) and SESSION_RE.match(session)) or ledger.SyncSessionRow.get_or_none(
+        (ledger.SyncSessionRow.session == session) & (ledger.SyncSessionRow.side == "server")
+    ):
+        session = uuid.uuid4().hex
+    now = _replica().wall_ms()
+    ledger.open_session(session, "server", node_id, "", now)
+    ledger.add_to_session(session, "server", now=now, peer=node_id, outcome="failed", error_code=e.code.value,
+                          error=e.message)
+
+
 def _refuse(e: ProtocolError, node_id: str = "", message: object = None) -> Response:
     error = {"code": e.code.value, "message": e.message, "feed": e.feed}
-    session = message.get("session") if isinstance(message, dict) else None
-    if node_id and isinstance(session, str) and 8 <= len(session) <= 64:
-        # A refused exchange from an identifiable caller still leaves a line in the sync log.
-        replica = _replica()
-        ledger.open_session(session, "server", node_id, "", replica.wall_ms())
-        ledger.add_to_session(session, "server", now=replica.wall_ms(), outcome="failed",
-                              error_code=e.code.value, error=e.message)
+    if node_id:
+        _log_refusal(e, node_id, message)
     return _answer({"protocol": PROTOCOL_VERSION, "vector": {}, "error": error}, HTTP_STATUS[e.code])
+
+
+def _fail(exc: Exception, node_id: str, message: object, caller: Profile | None, session: str) -> Response:
+    """An unexpected error: the one error shape and a line in the sync log rather than an HTML
+    500 and a session left "running" forever. The batch was rolled back with its transaction."""
+    current_app.logger.error("sync exchange failed", exc_info=exc)
+    internal = ProtocolError(Code.INTERNAL, f"internal error ({type(exc).__name__}); see the server log")
+    error = {"code": internal.code.value, "message": internal.message, "feed": ""}
+    try:
+        if caller is not None:  # authenticated: its own session line says why it failed
+            now = _replica().wall_ms()
+            ledger.open_session(session, "server", caller.node_id, caller.name, now)
+            ledger.add_to_session(session, "server", now=now, outcome="failed", error_code=internal.code.value,
+                                  error=internal.message)
+        elif node_id:
+            _log_refusal(internal, node_id, message)
+    except Exception:  # the database itself may be what failed; the answer still goes out
+        current_app.logger.exception("could not log the failed sync exchange")
+    return _answer({"protocol": PROTOCOL_VERSION, "vector": {}, "error": error}, HTTP_STATUS[internal.code])
 
 
 @bp.post(EXCHANGE_PATH)
 def exchange() -> Response:
     replica = _replica()
-    node_id, message = "", None
+    node_id, message, caller, session = "", None, None, ""
     try:
+        node_id = request.headers.get("X-Motcua-Node", "")  # read first, so even an oversize body is logged
         length = request.content_length or 0
         if length > MAX_COMPRESSED_BYTES:
             raise ProtocolError(Code.TOO_LARGE, f"body of {length} bytes exceeds {MAX_COMPRESSED_BYTES}")
         body = request.get_data(cache=False)
         if len(body) > MAX_COMPRESSED_BYTES:
             raise ProtocolError(Code.TOO_LARGE, "body too large")
-        node_id = request.headers.get("X-Motcua-Node", "")
         if not NODE_ID_RE.match(node_id):
             raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Node must name the calling node")
         try:
@@ -77,22 +114,28 @@ def exchange() -> Response:
             raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Time must be epoch milliseconds") from None
         if abs(sent_at - replica.wall_ms()) > CLOCK_WINDOW_MS:
             raise ProtocolError(Code.UNAUTHENTICATED, "request time is more than a day away from ours")
-        signature = unb64(request.headers.get("X-Motcua-Sig", ""), "X-Motcua-Sig")
+        try:
+            signature = unb64(request.headers.get("X-Motcua-Sig", ""), "X-Motcua-Sig")
+        except ProtocolError as e:
+            raise ProtocolError(Code.UNAUTHENTICATED, e.message) from e
         message = codec.decode(body, MAX_REQUEST_BYTES)
         req = request_from_wire(message)
-        caller = replica.resolve_caller(node_id, req.profiles)
+        claimed = replica.resolve_caller(node_id, req.profiles)
         try:
             replica.verify_signature(
-                caller.public_key,
+                claimed.public_key,
                 request_signing_bytes(node_id, sent_at, EXCHANGE_PATH, hashlib.sha256(body).digest()),
                 signature,
             )
         except Exception as e:
             raise ProtocolError(Code.UNAUTHENTICATED, "request signature does not verify") from e
+        caller, session = claimed, req.session
         response, _ = replica.serve_exchange(req, caller, len(body))
         answer = _answer(response.to_wire())
-        ledger.record_bytes_out(req.session, "server", answer.content_length or 0)
+        ledger.record_bytes_out(req.session, "server", answer.content_length or 0, peer=caller.node_id)
         return answer
     except ProtocolError as e:
         current_app.logger.warning("sync exchange refused: %s", e)
         return _refuse(e, node_id if NODE_ID_RE.match(node_id) else "", message)
+    except Exception as e:
+        return _fail(e, node_id if NODE_ID_RE.match(node_id) else "", message, caller, session)

@@ -4,20 +4,19 @@ deterministic fold of its events (pure core: stdlib only).
 Rules
 -----
 Rule 1. A dossier's state is a function of the *set* of its events, never of their arrival
-        order: :func:`fold` orders events causally (an event after the parents it names) and
-        breaks ties by ``(hlc, origin, scope, seq)``, a total order every replica computes alike.
+        order; the fold and its conflict rules live in :mod:`node.domain.merge`.
 Rule 2. A status change is checked against :data:`TRANSITIONS` when it is made locally
-        (:func:`check_transition` raises). When replicas merge, a change that is no longer
-        allowed from the folded status is skipped by the fold, deterministically; the conflict
-        machinery of the merge issue turns such pairs into conflict records.
+        (:func:`check_transition` raises) and carries the status its author saw (``from``).
 Rule 3. Event types and their bodies:
 
         ``dossier.received``       procedure {code, name}, applicant {name, id_number, phone,
                                    address}, code, received_at (ms), due_at (ms or null),
                                    channel (desk | mobile | online), note, details
                                    (procedure-specific form fields)
-        ``dossier.status_changed`` to (a status below), reason
+        ``dossier.status_changed`` from, to (statuses below), reason, target_office (transfers)
         ``dossier.updated``        fields {applicant.phone | applicant.address | note: value}
+        ``dossier.conflict_resolved`` conflict, choose (event ref kept), reason
+        Every event body also names the acting ``office`` (unit code) and its ``role``.
 
 The national status codes (domain.md §2.1) are given per internal status in
 :data:`NATIONAL_CODE`; the full configurable mapping lives with the procedure catalogue.
@@ -25,10 +24,9 @@ The national status codes (domain.md §2.1) are given per internal status in
 
 from __future__ import annotations
 
-import heapq
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from node.domain.errors import DomainError, InvalidTransition
@@ -92,12 +90,14 @@ class DossierState:
     channel: str
     note: str
     status: str
+    owner: str  # the office (unit code) that owns the current stage; see node.domain.merge
     received_at: int
     due_at: int | None
     updated_at: int
     updated_hlc: int
     event_count: int
     heads: tuple[str, ...]
+    open_conflicts: int
 
     @property
     def national_code(self) -> int:
@@ -194,42 +194,10 @@ def validate_update(fields: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def causal_order(events: Iterable[Any]) -> list[Any]:
-    """Events after their (present) parents; ties by (hlc, origin, scope, seq). Rule 1."""
-    by_ref = {e.ref: e for e in events}
-    waiting = {ref: {p for p in e.parents if p in by_ref} for ref, e in by_ref.items()}
-    children: dict[str, list[str]] = {ref: [] for ref in by_ref}
-    for ref, parents in waiting.items():
-        for p in parents:
-            children[p].append(ref)
-
-    def key(e: Any) -> tuple[int, str, str, int]:
-        return (e.hlc, e.origin, e.scope, e.seq)
-
-    ready = [(key(by_ref[r]), r) for r, ps in waiting.items() if not ps]
-    heapq.heapify(ready)
-    out = []
-    while ready:
-        _, ref = heapq.heappop(ready)
-        out.append(by_ref[ref])
-        for child in children[ref]:
-            waiting[child].discard(ref)
-            if not waiting[child]:
-                heapq.heappush(ready, (key(by_ref[child]), child))
-    if len(out) != len(by_ref):  # a parent cycle can only come from forged data; stay total
-        seen = {e.ref for e in out}
-        out.extend(sorted((e for e in by_ref.values() if e.ref not in seen), key=key))
-    return out
-
-
-def fold(entity_id: str, events: Iterable[Any]) -> DossierState | None:
-    """The dossier's state from its events, or None if its creation event is not held."""
-    ordered = causal_order(events)
-    creation = next((e for e in ordered if e.type == RECEIVED), None)
-    if creation is None:
-        return None
+def initial_state(entity_id: str, creation: Any) -> DossierState:
+    """The state a dossier has right after its ``dossier.received`` event."""
     b = creation.body
-    state = DossierState(
+    return DossierState(
         id=entity_id,
         scope=creation.scope,
         origin=creation.origin,
@@ -244,27 +212,12 @@ def fold(entity_id: str, events: Iterable[Any]) -> DossierState | None:
         channel=b["channel"],
         note=b["note"],
         status="received" if b["channel"] != "online" else "online_filed",
+        owner=b.get("office") or creation.scope,
         received_at=b["received_at"],
         due_at=b["due_at"],
         updated_at=creation.at,
         updated_hlc=creation.hlc,
-        event_count=0,
-        heads=(),
+        event_count=1,
+        heads=(creation.ref,),
+        open_conflicts=0,
     )
-    refs = {e.ref for e in ordered}
-    superseded = {p for e in ordered for p in e.parents}
-    for e in ordered:
-        if e.type == STATUS_CHANGED:
-            to = e.body.get("to")
-            if to in TRANSITIONS.get(state.status, ()):
-                state = replace(state, status=to)
-        elif e.type == UPDATED:
-            f = e.body.get("fields", {})
-            state = replace(
-                state,
-                phone=f.get("applicant.phone", state.phone),
-                address=f.get("applicant.address", state.address),
-                note=f.get("note", state.note),
-            )
-        state = replace(state, updated_at=max(state.updated_at, e.at), updated_hlc=max(state.updated_hlc, e.hlc))
-    return replace(state, event_count=len(ordered), heads=tuple(sorted(refs - superseded)))

@@ -1,46 +1,43 @@
 """Biểu 06 (Biểu số 06/VPCP/KSTT): the periodic statistics of dossier handling (pure core).
 
-Responsibility: from plain per-dossier records, count for one reporting period, per unit and
-sector, the numeric columns 3-13 of the official form (domain.md §5.1) and the extras of the
-2025 provincial consolidations (§5.2): withdrawn, and late / overdue with and without an apology
-letter (Mẫu 04). Every count comes from one per-dossier decision, :func:`classify_record`, so
-the identities of §5.1 hold by construction; :func:`check_identities` proves it for a row.
+Responsibility: from plain per-dossier records, count for one period, per unit and sector, the
+numeric columns 3-13 of the official form (domain.md §5.1) and the §5.2 extras: withdrawn, and
+late / overdue with and without an apology letter (Mẫu 04). Every count comes from one
+per-dossier decision, :func:`classify_record`, so the identities of §5.1 hold by construction
+(:func:`check_identities` proves it for a row) and subtotals are sums of the detail rows.
 
 Column rules
 ------------
-The period is ``[first day 00:00, last day + 1 00:00)`` in Vietnam time; the dossier is judged
-as of the period's last instant (``as_of``) with :func:`node.domain.deadline.classify`, whose
-"end of processing" is the 766 one: decision (9), return (10), stop (8), refusal after
-acceptance (3), withdrawal request (7), or an open supplement request at ``as_of``.
+The period is ``[first day 00:00, last day + 1 00:00)`` in Vietnam time; dossiers are judged as
+of its last instant (``as_of``) by :func:`node.domain.deadline.classify`, whose 766 "end of
+processing" is: decision (9), return (10), stop (8), refusal after acceptance (3), withdrawal
+request (7), or an open supplement request at ``as_of``.
 
-Rule 0  (membership) A record counts iff it was received before the period end and it was not
-        finished before the period start (seen at ``as_of``). ``received_at`` is the acceptance
-        instant (for online filings, when the desk accepted them); callers pass accepted
-        dossiers only (refusals at the desk and unaccepted online filings are not "nhận giải
-        quyết").
-col 3   received_total = every member.
-col 4   received_online = received in the period through the online channel.
-col 5   received_direct = received in the period at the desk or by post (not online).
-col 6   carried_over = received before the period start (from the previous period). A record
-        may assert it (``carried_over``): True must agree with the dates and history, False
-        for a dossier received before the period drops it (the source says it was closed).
-col 7   resolved_total = members finished by ``as_of`` that are not withdrawn (8 + 9 + 10). A
-        dossier waiting for supplement counts here, as the template note of §5.1 says.
-col 8-10 early / on time / late per ``classify``: due = the original appointment extended by
-        closed supplement pauses; more than ``policy.max_supplement_requests`` requests ⇒ late;
-        early vs on time by ``policy.early_rule``. A Mẫu 04 new date does not move the due:
-        an apologised late dossier is still late (§5.2 "late with apology letter").
-col 11  pending_total = members not finished at ``as_of`` (12 + 13).
+Rule 0  A record is a member iff received before the period end and not finished before the
+        period start (seen at ``as_of``). ``received_at`` is the acceptance instant; callers
+        pass accepted dossiers only (desk refusals and unaccepted online filings are not "nhận
+        giải quyết").
+col 3   received_total: every member.
+col 4   received_online: received in the period through the online channel.
+col 5   received_direct: received in the period at the desk or by post.
+col 6   carried_over: received before the period start. A record may assert it: True must agree
+        with its dates and history; False for one received before the period drops it.
+col 7   resolved_total: members finished by ``as_of``, not withdrawn (= 8 + 9 + 10). A dossier
+        waiting for supplement counts here (the template note of §5.1).
+col 8-10 early / on time / late by ``classify``: due = the original appointment extended by
+        closed supplement pauses; more than ``policy.max_supplement_requests`` ⇒ late; early vs
+        on time by ``policy.early_rule``. A Mẫu 04 new date does not move the due: an
+        apologised late dossier is still late (§5.2 "late with apology letter").
+col 11  pending_total: members not finished at ``as_of`` (= 12 + 13).
 col 12-13 within time if ``as_of`` ≤ due, else overdue (also overdue: too many supplements).
-withdrawn = members flagged withdrawn whose end of processing is their first withdrawal (7)
-        or stop (8) event. Counted in neither 7 nor 11 (§5.1 "+ withdrawn if tracked
-        separately"), so col 3 = col 7 + col 11 + withdrawn.
-late_with_apology / late_without_apology = col 10 split by the record's apology flag;
-overdue_with_apology / overdue_without_apology = col 13 split likewise.
+withdrawn: members flagged withdrawn whose end of processing is their first 7 or 8 event; in
+        neither 7 nor 11 (§5.1 "+ withdrawn if tracked separately"): col 3 = 7 + 11 + withdrawn.
+late_with / late_without_apology: col 10 split by the apology flag; overdue_with /
+        overdue_without_apology: col 13 likewise.
 
-Consequence worth knowing: a dossier counted as resolved because it sat in a supplement request
-at the end of one period comes back as carried over in a later period if the citizen returns, so
-pending(P) ⊆ carried_over(P+1), with equality when no supplement request spans the boundary.
+Consequence: a dossier counted resolved because it sat in a supplement request at one period's
+end comes back as carried over later if the citizen returns, so pending(P) ⊆ carried_over(P+1),
+equal when no supplement request spans the boundary.
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from node.migrations import m0001_initial, m0002_node_state
+from node.migrations import m0001_initial, m0002_node_state, m0003_conflicts
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial", m0001_initial.apply),
     (2, "node_state", m0002_node_state.apply),
+    (3, "conflicts", m0003_conflicts.apply),
 )

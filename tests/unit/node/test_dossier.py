@@ -8,6 +8,7 @@ import pytest
 
 from node.domain import dossier as d
 from node.domain.errors import DomainError, InvalidTransition
+from node.domain.merge import fold_dossier
 from node.domain.text import fold as fold_text
 from sync.wire import build_event, make_ref
 
@@ -23,6 +24,12 @@ def received(origin=A, seq=1, hlc=10):
                        at=1_000, author="x", entity="dossier/D", type=d.RECEIVED, body=body)
 
 
+def test_fold_ignores_a_creation_the_domain_cannot_read():
+    broken = build_event(origin=A, scope="17272", seq=1, prev="", hlc=1, at=1, author="x", entity="dossier/D",
+                         type=d.RECEIVED, body={"nonsense": True})
+    assert fold_dossier("D", [broken]) is None
+
+
 def change(to, origin, seq, hlc, parents):
     return build_event(origin=origin, scope="17272", seq=seq, prev="0" * 64, hlc=hlc, at=2_000, author="x",
                        entity="dossier/D", type=d.STATUS_CHANGED, body={"to": to}, parents=parents)
@@ -33,20 +40,21 @@ def test_fold_is_independent_of_arrival_order():
     p = change("processing", A, 2, 20, [r.ref])
     s1 = change("resolved", A, 3, 30, [p.ref])
     s2 = change("supplement_requested", B, 1 + 1, 25, [p.ref])  # concurrent with s1
-    states = {d.fold("D", list(perm)) for perm in itertools.permutations([r, p, s1, s2])}
-    assert len(states) == 1
-    (state,) = states
-    assert state.heads == tuple(sorted([s1.ref, s2.ref]))
+    folds = [fold_dossier("D", list(perm)) for perm in itertools.permutations([r, p, s1, s2])]
+    assert all(f == folds[0] for f in folds)
+    folded = folds[0]
+    assert folded.state.heads == tuple(sorted([s1.ref, s2.ref]))
+    assert [c.kind for c in folded.conflicts] == ["status"]
 
 
 def test_fold_follows_parents_even_against_stamps():
     r = received(hlc=50)
     p = change("processing", B, 2, 5, [r.ref])  # parent has a later stamp: a wrong PC clock
-    assert d.fold("D", [p, r]).status == "processing"
+    assert fold_dossier("D", [p, r]).state.status == "processing"
 
 
 def test_fold_without_creation_is_none():
-    assert d.fold("D", [change("processing", A, 2, 20, [make_ref(A, "17272", 1)])]) is None
+    assert fold_dossier("D", [change("processing", A, 2, 20, [make_ref(A, "17272", 1)])]) is None
 
 
 @pytest.mark.parametrize(

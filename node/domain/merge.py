@@ -1,0 +1,288 @@
+"""Folding a dossier's events into its state and its conflicts (pure core).
+
+The fold is a deterministic function of the *set* of events: every replica that holds the
+same events computes the same state and the same conflict records, whatever order they
+arrived in. Nothing here reads a wall clock.
+
+Rules
+-----
+Rule 1 (causality). Concurrency comes from ``parents`` (:mod:`sync.merge`), never from clocks.
+        An edit applies normally when its author had seen the event that last set the field it
+        changes (the *setter*): the edit is then a plain successor.
+Rule 2 (transitions are compare-and-set). A status change carries the status its author saw
+        (``from``). It applies only from that status and only along :data:`TRANSITIONS`.
+Rule 3 (conflicts). Two concurrent status changes that do not have the same effect (a
+        different target, or transfers to different offices), or two concurrent edits of the
+        same field with different values, make a **conflict record** holding both versions
+        (event references; the events stay signed in the log). Concurrent edits of *different*
+        fields both apply and are recorded as a **parallel update** (status ``merged``).
+Rule 4 (authority). The provisional winner is the version made by the office that owned the
+        dossier's stage when both authors saw it (the ``owner``: the receiving office, then
+        the office it was last transferred to); then the earlier hybrid-clock stamp (a decision
+        already given to the citizen is not silently overturned by a later concurrent one); then
+        the smaller origin id. A winner that others have already built on (an event descends
+        from it) is not overturned afterwards; the conflict is raised for a person instead.
+Rule 5 (resolution). A ``dossier.conflict_resolved`` event names the conflict and the version
+        to keep. It counts only if made by the owning office or by a district; if it keeps the
+        loser, the loser's effect applies from then on. Resolutions replicate like any event,
+        so a conflict closes everywhere.
+Rule 6 (robustness). A malformed event body never stops the fold: the event is ignored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from node.domain.dossier import (
+    RECEIVED,
+    STATUS_CHANGED,
+    TRANSITIONS,
+    UPDATABLE_FIELDS,
+    UPDATED,
+    DossierState,
+    initial_state,
+)
+from sync.merge import CausalGraph, conflict_id, linearise
+
+CONFLICT_RESOLVED = "dossier.conflict_resolved"
+TERMINAL_STATUSES = frozenset({"refused", "stopped", "returned"})
+
+
+@dataclass(frozen=True)
+class Conflict:
+    id: str
+    dossier_id: str
+    kind: str  # status | field | parallel | duplicate
+    field: str  # "status", a field name, or "" for parallel and duplicate records
+    winner: str  # event ref (dossier id for duplicates) of the provisional winner
+    loser: str
+    winner_value: Any
+    loser_value: Any
+    status: str  # open | resolved | merged
+    resolution: str = ""  # ref of the resolving event
+    chosen: str = ""  # the version the resolution kept
+    resolved_by: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Folded:
+    state: DossierState
+    conflicts: tuple[Conflict, ...]
+    resolutions: Mapping[str, tuple[str, str, str, str]] = field(default_factory=dict)
+    # conflict id -> (resolving ref, chosen, author, reason) for conflicts this fold does not
+    # own (duplicates across dossiers are found by the projection, resolved on one dossier).
+
+
+def office_of(e: Any) -> str:
+    office = e.body.get("office") if isinstance(e.body, Mapping) else None
+    return office if isinstance(office, str) and office else e.scope
+
+
+def role_of(e: Any) -> str:
+    role = e.body.get("role") if isinstance(e.body, Mapping) else None
+    return role if isinstance(role, str) else ""
+
+
+class _Fold:
+    def __init__(self, entity_id: str, events: Iterable[Any]) -> None:
+        self.graph = CausalGraph(events)
+        creations = sorted(
+            (e for e in self.graph.by_ref.values() if e.type == RECEIVED),
+            key=lambda e: (e.ref != entity_id, e.hlc, e.origin, e.seq),
+        )
+        self.creation = creations[0] if creations else None
+        self.entity_id = entity_id
+        self.values: dict[str, Any] = {}
+        self.setter: dict[str, str] = {}
+        self.base: dict[str, tuple[Any, str]] = {}  # setter ref -> (value before it, owner before it)
+        self.applied: list[str] = []
+        self.updates: list[Any] = []
+        self.conflicts: dict[str, dict[str, Any]] = {}
+        self.foreign: dict[str, tuple[str, str, str, str]] = {}
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def rank(self, e: Any, owner: str) -> tuple[Any, ...]:
+        return (office_of(e) != owner, e.hlc, e.origin, e.scope, e.seq)
+
+    def key(self, e: Any) -> tuple[Any, ...]:
+        return (e.type != RECEIVED, *self.rank(e, self.values.get("owner", "")))
+
+    def built_on(self, ref: str, exclude: str) -> bool:
+        return any(ref in self.graph.ancestors(r) for r in self.applied if r != exclude)
+
+    def sees(self, e: Any, field_name: str) -> bool:
+        setter = self.setter[field_name]
+        return setter == e.ref or self.graph.happened_before(setter, e.ref)
+
+    def record(self, kind: str, field_name: str, winner: Any, loser: Any, wv: Any, lv: Any, status: str) -> None:
+        cid = conflict_id(winner.ref, loser.ref)
+        self.conflicts[cid] = {
+            "id": cid, "dossier_id": self.entity_id, "kind": kind, "field": field_name,
+            "winner": winner.ref, "loser": loser.ref, "winner_value": wv, "loser_value": lv, "status": status,
+        }
+
+    # -- event kinds ---------------------------------------------------------------------
+
+    def status_change(self, e: Any) -> None:
+        to, frm, target = e.body.get("to"), e.body.get("from"), e.body.get("target_office")
+        if not isinstance(to, str) or to not in TRANSITIONS:
+            return
+        status, owner = self.values["status"], self.values["owner"]
+        if self.sees(e, "status"):
+            if (frm is None or frm == status) and to in TRANSITIONS[status]:
+                self._set_status(e, to, target, status, owner)
+            return
+        last = self.graph.by_ref[self.setter["status"]]
+        base_status, base_owner = self.base.get(last.ref, (status, owner))
+        if to == status and last.body.get("target_office") == target:
+            return  # same effect: both authors decided the same thing
+        winner, loser = last, e
+        if (
+            self.rank(e, base_owner) < self.rank(last, base_owner)
+            and not self.built_on(last.ref, e.ref)
+            and (frm is None or frm == base_status)
+            and to in TRANSITIONS[base_status]
+        ):
+            self._set_status(e, to, target, base_status, base_owner)
+            winner, loser = e, last
+        self.record("status", "status", winner, loser, winner.body.get("to"), loser.body.get("to"), "open")
+
+    def _set_status(self, e: Any, to: str, target: Any, before: str, owner: str) -> None:
+        self.base[e.ref] = (before, owner)
+        self.values["status"] = to
+        if to == "processing" and isinstance(target, str) and target:
+            self.values["owner"] = target  # a transfer hands the stage to another office
+        else:
+            self.values["owner"] = owner
+        self.setter["status"] = e.ref
+
+    def update(self, e: Any) -> None:
+        fields = e.body.get("fields")
+        if not isinstance(fields, Mapping):
+            return
+        for other in self.updates:
+            if self.graph.concurrent(other.ref, e.ref) and not set(other.body["fields"]) & set(fields):
+                self.record("parallel", "", other, e, sorted(other.body["fields"]), sorted(fields), "merged")
+        for name, value in sorted(fields.items()):
+            if name not in UPDATABLE_FIELDS or not isinstance(value, str):
+                continue
+            if self.sees(e, name):
+                self.base[e.ref + "#" + name] = (self.values[name], self.values["owner"])
+                self.values[name], self.setter[name] = value, e.ref
+                continue
+            last = self.graph.by_ref[self.setter[name]]
+            if self.values[name] == value:
+                continue
+            winner, loser = last, e
+            if self.rank(e, self.values["owner"]) < self.rank(last, self.values["owner"]) and not self.built_on(
+                last.ref, e.ref
+            ):
+                self.values[name], self.setter[name] = value, e.ref
+                winner, loser = e, last
+            wv = winner.body["fields"].get(name) if winner.type == UPDATED else None
+            lv = loser.body["fields"].get(name) if loser.type == UPDATED else None
+            self.record("field", name, winner, loser, wv, lv, "open")
+        self.updates.append(e)
+
+    def resolve(self, e: Any) -> None:
+        cid, chosen = e.body.get("conflict"), e.body.get("choose")
+        reason = e.body.get("reason") if isinstance(e.body.get("reason"), str) else ""
+        authorised = role_of(e) == "district" or office_of(e) == self.values["owner"]
+        if not (isinstance(cid, str) and isinstance(chosen, str) and authorised):
+            return
+        c = self.conflicts.get(cid)
+        if c is None:
+            self.foreign.setdefault(cid, (e.ref, chosen, e.author, reason))
+            return
+        if c["status"] != "open" or chosen not in (c["winner"], c["loser"]):
+            return
+        c.update(status="resolved", resolution=e.ref, chosen=chosen, resolved_by=e.author, reason=reason)
+        if chosen == c["loser"]:
+            loser = self.graph.by_ref[c["loser"]]
+            if c["kind"] == "status":
+                owner = self.values["owner"]
+                self._set_status(e, loser.body["to"], loser.body.get("target_office"), self.values["status"], owner)
+            elif c["kind"] == "field":
+                self.values[c["field"]], self.setter[c["field"]] = c["loser_value"], e.ref
+
+    # -- the fold ------------------------------------------------------------------------
+
+    def run(self) -> Folded | None:
+        if self.creation is None:
+            return None
+        try:
+            state = initial_state(self.entity_id, self.creation)
+        except (KeyError, TypeError, AttributeError):
+            return None  # Rule 6: a creation the domain cannot read makes no dossier
+        self.values = {
+            "status": state.status, "owner": office_of(self.creation),
+            "applicant.phone": state.phone, "applicant.address": state.address, "note": state.note,
+        }
+        self.setter = dict.fromkeys(self.values, self.creation.ref)
+        updated_at, updated_hlc = state.updated_at, state.updated_hlc
+        handlers = {STATUS_CHANGED: self.status_change, UPDATED: self.update, CONFLICT_RESOLVED: self.resolve}
+        for e in linearise(self.graph, self.key):
+            self.applied.append(e.ref)
+            handler = handlers.get(e.type) if e is not self.creation else None
+            if handler is not None and isinstance(e.body, Mapping):
+                with contextlib.suppress(KeyError, TypeError, AttributeError):  # Rule 6
+                    handler(e)
+            updated_at, updated_hlc = max(updated_at, e.at), max(updated_hlc, e.hlc)
+        conflicts = tuple(Conflict(**c) for _, c in sorted(self.conflicts.items()))
+        state = replace(
+            state,
+            status=self.values["status"],
+            owner=self.values["owner"],
+            phone=self.values["applicant.phone"],
+            address=self.values["applicant.address"],
+            note=self.values["note"],
+            updated_at=updated_at,
+            updated_hlc=updated_hlc,
+            event_count=len(self.graph.by_ref),
+            heads=self.graph.heads(),
+            open_conflicts=sum(c.status == "open" for c in conflicts),
+        )
+        return Folded(state, conflicts, dict(self.foreign))
+
+
+def fold_dossier(entity_id: str, events: Iterable[Any]) -> Folded | None:
+    """State and conflicts of one dossier from its events, or None without its creation."""
+    return _Fold(entity_id, events).run()
+
+
+def find_duplicates(dossiers: Iterable[DossierState], resolutions: Mapping[str, tuple[str, str, str, str]]) -> list[
+    Conflict
+]:
+    """Open dossiers with the same ID number and procedure, received on different nodes.
+
+    The earliest received is the provisional original; one record per later one.
+    """
+    groups: dict[tuple[str, str], list[DossierState]] = {}
+    for d in dossiers:
+        if d.id_number and d.status not in TERMINAL_STATUSES:
+            groups.setdefault((d.id_number, d.procedure_code), []).append(d)
+    out = []
+    for group in groups.values():
+        if len({d.origin for d in group}) < 2:
+            continue
+        group.sort(key=lambda d: (d.received_at, d.id))
+        first = group[0]
+        for other in group[1:]:
+            if other.origin == first.origin:
+                continue
+            cid = conflict_id(first.id, other.id)
+            res = resolutions.get(cid)
+            out.append(
+                Conflict(
+                    id=cid, dossier_id=other.id, kind="duplicate", field="", winner=first.id, loser=other.id,
+                    winner_value=first.code, loser_value=other.code, status="resolved" if res else "open",
+                    resolution=res[0] if res else "", chosen=res[1] if res else "",
+                    resolved_by=res[2] if res else "", reason=res[3] if res else "",
+                )
+            )
+    return out
