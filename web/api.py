@@ -92,7 +92,10 @@ def change_status(dossier_id: str) -> Response:
     to = body.get("to")
     if not isinstance(to, str):
         raise DomainError("'to' (the new status) is required", "to")
-    state = _node().change_status(_author(), dossier_id, to, str(body.get("reason", "")))
+    target = body.get("target_office", "")
+    if not isinstance(target, str):
+        raise DomainError("target_office must be a unit code", "target_office")
+    state = _node().change_status(_author(), dossier_id, to, str(body.get("reason", "")), target)
     return jsonify(state_to_dict(state))
 
 
@@ -103,6 +106,28 @@ def update_dossier(dossier_id: str) -> Response:
     if not isinstance(fields, dict):
         raise DomainError("'fields' must be an object", "fields")
     return jsonify(state_to_dict(_node().update_dossier(_author(), dossier_id, fields)))
+
+
+@bp.get("/conflicts")
+def list_conflicts() -> Response:
+    status = request.args.get("status", "open")
+    if status not in ("open", "resolved", "merged", ""):
+        raise DomainError("status must be open, resolved, merged or empty", "status")
+    return jsonify({"items": _node().list_conflicts(status)})
+
+
+@bp.get("/conflicts/<conflict_id>")
+def get_conflict(conflict_id: str) -> Response:
+    return jsonify(_node().get_conflict(conflict_id))
+
+
+@bp.post("/conflicts/<conflict_id>/resolve")
+def resolve_conflict(conflict_id: str) -> Response:
+    body = _json_body()
+    choose, reason = body.get("choose"), body.get("reason", "")
+    if not isinstance(choose, str) or not isinstance(reason, str):
+        raise DomainError("'choose' (the version to keep) and 'reason' are required", "choose")
+    return jsonify(_node().resolve_conflict(_author(), conflict_id, choose, reason))
 
 
 @bp.get("/sync/status")

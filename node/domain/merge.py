@@ -20,8 +20,11 @@ Rule 4 (authority). The provisional winner is the version made by the office tha
         dossier's stage when both authors saw it (the ``owner``: the receiving office, then
         the office it was last transferred to); then the earlier hybrid-clock stamp (a decision
         already given to the citizen is not silently overturned by a later concurrent one); then
-        the smaller origin id. A winner that others have already built on (an event descends
-        from it) is not overturned afterwards; the conflict is raised for a person instead.
+        the smaller origin id. The fold applies the owner's events first among those ready at
+        the same point of the causal order, so the owner's branch stands and every concurrent
+        step of the other branch becomes a visible loser. Only when the owner's change becomes
+        applicable *after* the other branch was already built on (an applied event descends
+        from its winner) is that winner kept; the conflict is raised for a person either way.
 Rule 5 (resolution). A ``dossier.conflict_resolved`` event names the conflict and the version
         to keep. It counts only if made by the owning office or by a district; if it keeps the
         loser, the loser's effect applies from then on. Resolutions replicate like any event,

@@ -1,0 +1,156 @@
+"""In-memory replicas built from the real pure core (wire, clock, merge, domain fold).
+
+Used by the convergence properties: each replica keeps its events per feed, makes local edits
+the way ``node.services`` does (parents = current heads, ``from`` = the status it sees, its own
+office and role in the body), and syncs by version vector with the contiguity rule of the
+protocol (a feed is received as a prefix continuing what the receiver holds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from typing import Any
+
+from node.domain.dossier import RECEIVED, STATUS_CHANGED, TRANSITIONS, UPDATED, validate_received
+from node.domain.merge import CONFLICT_RESOLVED, find_duplicates, fold_dossier
+from sync.clock import HybridClock
+from sync.wire import GENESIS, Event, build_event, event_hash, make_ref
+
+SCOPE = "17272"
+
+
+class Replica:
+    def __init__(self, index: int, role: str, office: str) -> None:
+        self.origin = hashlib.sha256(f"replica-{index}".encode()).hexdigest()[:32]
+        self.role, self.office = role, office
+        self.feeds: dict[tuple[str, str], list[Event]] = {}
+        self.hashes: dict[tuple[str, str], list[str]] = {}
+        self.clock = HybridClock()
+        self.wall = 1_779_000_000_000 + index * 7_000  # PC clocks that disagree
+
+    # -- storage -------------------------------------------------------------------------
+
+    def vector(self) -> dict[tuple[str, str], int]:
+        return {feed: len(events) for feed, events in self.feeds.items()}
+
+    def events(self) -> list[Event]:
+        return [e for events in self.feeds.values() for e in events]
+
+    def receive(self, feed: tuple[str, str], events: list[Event]) -> None:
+        held = self.feeds.setdefault(feed, [])
+        hashes = self.hashes.setdefault(feed, [])
+        for e in events:
+            assert e.seq == len(held) + 1, "a feed must arrive as a contiguous prefix"
+            assert e.prev == (hashes[-1] if hashes else GENESIS), "broken chain in transit"
+            held.append(e)
+            hashes.append(event_hash(e))
+            self.clock.observe(e.hlc, self.wall)
+
+    def _append(self, entity: str, type_: str, body: dict[str, Any], parents: tuple[str, ...] = ()) -> Event:
+        self.wall += 1_000
+        feed = (self.origin, SCOPE)
+        held = self.feeds.get(feed, [])
+        e = build_event(
+            origin=self.origin, scope=SCOPE, seq=len(held) + 1,
+            prev=self.hashes[feed][-1] if held else GENESIS, hlc=self.clock.tick(self.wall), at=self.wall,
+            author=f"staff-{self.origin[:4]}", entity=entity, type=type_,
+            body={**body, "office": self.office, "role": self.role}, parents=parents,
+        )
+        self.receive(feed, [e])
+        return e
+
+    # -- derived state -------------------------------------------------------------------
+
+    def by_entity(self) -> dict[str, list[Event]]:
+        out: dict[str, list[Event]] = {}
+        for e in self.events():
+            out.setdefault(e.entity, []).append(e)
+        return out
+
+    def folded(self) -> dict[str, Any]:
+        return {
+            entity: fold_dossier(entity.split("/", 1)[1], evs)
+            for entity, evs in sorted(self.by_entity().items())
+        }
+
+    def digest(self) -> tuple[str, list[tuple[str, ...]]]:
+        folds = {k: v for k, v in self.folded().items() if v is not None}
+        resolutions: dict = {}
+        for f in folds.values():
+            resolutions.update(f.resolutions)
+        conflicts = [c for f in folds.values() for c in f.conflicts]
+        conflicts += find_duplicates([f.state for f in folds.values()], resolutions)
+        payload = {
+            "states": [asdict(f.state) for f in folds.values()],
+            "conflicts": sorted((asdict(c) for c in conflicts), key=lambda c: c["id"]),
+        }
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        conflict_set = sorted((c.id, c.kind, c.winner, c.loser, c.status) for c in conflicts)
+        return hashlib.sha256(blob).hexdigest(), conflict_set
+
+    # -- local edits (what node.services does) ------------------------------------------
+
+    def create(self, applicant: int, procedure: int) -> Event:
+        seq = len(self.feeds.get((self.origin, SCOPE), [])) + 1
+        entity_id = make_ref(self.origin, SCOPE, seq)
+        body = validate_received({
+            "procedure": {"code": f"1.00{procedure}", "name": "Thủ tục"},
+            "applicant": {"name": f"Người {applicant}", "id_number": f"04009000{applicant:04d}"},
+            "received_at": self.wall, "code": f"TAM-{self.origin[:6]}-{seq}",
+        })
+        return self._append(f"dossier/{entity_id}", RECEIVED, body)
+
+    def transition(self, entity: str, choice: int, transfer_to: str = "") -> Event | None:
+        folded = self.folded().get(entity)
+        if folded is None:
+            return None
+        status = folded.state.status
+        targets = sorted(TRANSITIONS[status])
+        if not targets:
+            return None
+        to = targets[choice % len(targets)]
+        body = {"from": status, "to": to, "reason": "r"}
+        if to == "processing" and transfer_to:
+            body["target_office"] = transfer_to
+        return self._append(entity, STATUS_CHANGED, body, folded.state.heads)
+
+    def update(self, entity: str, field: str, value: str) -> Event | None:
+        folded = self.folded().get(entity)
+        if folded is None:
+            return None
+        return self._append(entity, UPDATED, {"fields": {field: value}}, folded.state.heads)
+
+    def resolve(self, pick: int, keep_loser: bool) -> Event | None:
+        folds = {k: v for k, v in self.folded().items() if v is not None}
+        open_ = [(e, c) for e, f in folds.items() for c in f.conflicts if c.status == "open"]
+        if not open_:
+            return None
+        entity, c = open_[pick % len(open_)]
+        state = folds[entity].state
+        if self.role != "district" and state.owner != self.office:
+            return None  # no authority: the service refuses, so no event is made
+        body = {"conflict": c.id, "choose": c.loser if keep_loser else c.winner, "reason": "xem xét"}
+        return self._append(entity, CONFLICT_RESOLVED, body, state.heads)
+
+
+def sync_pair(source: Replica, target: Replica, fraction: float = 1.0) -> int:
+    """Send ``target`` a prefix (``fraction`` of what it lacks) of every feed it is behind on."""
+    moved = 0
+    for feed, events in sorted(source.feeds.items()):
+        have = len(target.feeds.get(feed, []))
+        lacking = events[have:]
+        if not lacking:
+            continue
+        n = max(1, int(len(lacking) * fraction)) if fraction < 1 else len(lacking)
+        target.receive(feed, lacking[:n])
+        moved += n
+    return moved
+
+
+def full_sync(replicas: list[Replica]) -> None:
+    while True:
+        moved = sum(sync_pair(a, b) for a in replicas for b in replicas if a is not b)
+        if not moved:
+            return
