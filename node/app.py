@@ -6,6 +6,7 @@ thread and opens no socket (the CLI's ``serve`` does that), so tests can build m
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,6 +24,10 @@ def create_app(
     node: Node | None = None,
 ) -> Flask:
     settings = settings or load_settings(overrides=overrides)
+    logging.basicConfig(
+        level=getattr(logging, str(settings.LOG_LEVEL).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     app = Flask("motcua", static_folder=None)
     app.config.update(settings.as_flask_config())
     app.config["SECRET_KEY"] = settings.SECRET_KEY or None

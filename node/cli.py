@@ -51,7 +51,9 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 
 def _inside_unignored_git_tree(path: Path) -> bool:
     """True if ``path`` would be committed by accident (inside a work tree and not ignored)."""
-    probe = path if path.exists() else path.parent
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent  # git must run in a folder that exists; the nearest ancestor will do
     try:
         inside = subprocess.run(
             ["git", "-C", str(probe), "rev-parse", "--is-inside-work-tree"],

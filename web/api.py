@@ -1,13 +1,15 @@
 """A small JSON API over the node's use cases: create, change status, update, read, list.
 
 Every write goes through :mod:`node.services` and so through the event log. Errors have one
-shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``invalid_input`` (422),
+shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``bad_json`` (400),
+``invalid_input`` (422), ``method_not_allowed`` (405),
 ``invalid_transition`` (409), ``not_found`` (404), ``write_blocked`` (503: the node must sync
 before writing, see :mod:`node.writegate`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -47,16 +49,44 @@ def _invalid(e: DomainError) -> tuple[Response, int]:
     return _error(422, "invalid_input", e.message, e.field)
 
 
+class BadJson(DomainError):
+    """The request body is not a JSON object."""
+
+
+@bp.errorhandler(BadJson)
+def _bad_json(e: BadJson) -> tuple[Response, int]:
+    return _error(400, "bad_json", e.message)
+
+
 def _json_body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise DomainError("the request body must be a JSON object", None)
+        raise BadJson("the request body must be a JSON object", None)
     return data
 
 
 def _author() -> str:
     # Personal staff accounts arrive with the web UI issue; until then the caller names itself.
-    return (request.headers.get("X-Motcua-Author") or "api").strip()[:120] or "api"
+    # HTTP headers are Latin-1 on the wire; a UTF-8 name ("chị Lan") arrives as mojibake and
+    # would be signed into the log for ever, so it is decoded back here.
+    raw = request.headers.get("X-Motcua-Author") or "api"
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        raw = raw.encode("latin-1").decode("utf-8")
+    return " ".join(raw.split())[:120] or "api"
+
+
+@bp.app_errorhandler(404)
+def _no_route(e: Exception) -> Response | tuple[Response, int]:
+    if request.path.startswith("/api/"):
+        return _error(404, "not_found", "no such API endpoint")
+    return e  # type: ignore[return-value]  # other blueprints render their own pages
+
+
+@bp.app_errorhandler(405)
+def _bad_method(e: Exception) -> Response | tuple[Response, int]:
+    if request.path.startswith("/api/"):
+        return _error(405, "method_not_allowed", f"{request.method} is not allowed here")
+    return e  # type: ignore[return-value]
 
 
 @bp.post("/dossiers")

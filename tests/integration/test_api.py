@@ -53,7 +53,7 @@ def test_search_without_diacritics_by_id_number_and_by_code(client):
 def test_bad_input_gets_a_clear_error_and_changes_nothing(client):
     before = EventRow.select().count()
     cases = [
-        (client.post("/api/v1/dossiers", data="not json", content_type="application/json"), 422),
+        (client.post("/api/v1/dossiers", data="not json", content_type="application/json"), 400),
         (client.post("/api/v1/dossiers", json={"procedure": {"code": "x"}}), 422),
         (client.post("/api/v1/dossiers", json=sample_dossier(id_number="12ab")), 422),
         (client.post("/api/v1/dossiers", json=sample_dossier(name="")), 422),
@@ -77,3 +77,18 @@ def test_update_fields(client):
     assert r.status_code == 200 and r.get_json()["phone"] == "0900 000 000"
     r = client.patch(f"/api/v1/dossiers/{d['id']}", json={"fields": {"status": "returned"}})
     assert r.status_code == 422
+
+
+def test_unicode_author_header_is_kept_as_written(client):
+    name = "chị Lan"
+    r = client.post("/api/v1/dossiers", json=sample_dossier(),
+                    headers={"X-Motcua-Author": name.encode("utf-8").decode("latin-1")})
+    got = client.get(f"/api/v1/dossiers/{r.get_json()['id']}").get_json()
+    assert got["timeline"][0]["author"] == name
+
+
+def test_unknown_api_routes_and_methods_answer_json(client):
+    r = client.get("/api/v1/nothing-here")
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+    r = client.delete("/api/v1/dossiers")
+    assert r.status_code == 405 and r.get_json()["error"]["code"] == "method_not_allowed"
