@@ -180,7 +180,8 @@ class Node:
         query = ConflictRow.select()
         if status:
             query = query.where(ConflictRow.status == status)
-        return [conflict_to_dict(r) for r in query.order_by(ConflictRow.id).limit(max(1, min(limit, 1000))).dicts()]
+        limit = max(1, min(limit, 100_000))
+        return [conflict_to_dict(r) for r in query.order_by(ConflictRow.id).limit(limit).dicts()]
 
     def get_conflict(self, conflict_id: str) -> dict[str, Any]:
         row = ConflictRow.select().where(ConflictRow.id == conflict_id).dicts().first()

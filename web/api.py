@@ -143,7 +143,11 @@ def list_conflicts() -> Response:
     status = request.args.get("status", "open")
     if status not in ("open", "resolved", "merged", ""):
         raise DomainError("status must be open, resolved, merged or empty", "status")
-    return jsonify({"items": _node().list_conflicts(status)})
+    try:
+        limit = int(request.args.get("limit", 100))
+    except ValueError:
+        raise DomainError("limit must be an integer", "limit") from None
+    return jsonify({"items": _node().list_conflicts(status, limit)})
 
 
 @bp.get("/conflicts/<conflict_id>")
