@@ -39,9 +39,11 @@ def create_app(
 
     from sync.server import bp as sync_bp
     from web.api import bp as api_bp
+    from web.printing import bp as printing_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(sync_bp)
+    app.register_blueprint(printing_bp)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -29,8 +29,13 @@ def test_served_commune_syncs_in_the_background_and_reports_status(tmp_path):
         while not written <= district.events():
             assert time.monotonic() < deadline, "the background sync did not deliver within 30 s"
             time.sleep(0.2)
+        # the district commits before the commune reads its answer: wait for the client's side too
         status = get(commune.url + "/api/v1/sync/status")
-        assert status["link"] == "up" and status["pending_up"] == 0
+        while status["link"] != "up":
+            assert time.monotonic() < deadline, f"sync status never showed the link up: {status}"
+            time.sleep(0.2)
+            status = get(commune.url + "/api/v1/sync/status")
+        assert status["pending_up"] == 0
         assert status["scheduler"]["running"] and status["last_success"] > 0
         req = urllib.request.Request(commune.url + "/api/v1/sync/now", method="POST")
         with urllib.request.urlopen(req, timeout=5) as r:

@@ -1,0 +1,189 @@
+"""Print views: every form renders with its required fields, the ledger filters by Vietnamese day."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.factories import sample_dossier
+from web.formatting import vn_date, vn_datetime_words
+from web.printing import bp as printing_bp
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+MOTTO = ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc")
+WORDS = re.compile(r"\d{2} giờ \d{2} phút, ngày \d{2} tháng \d{1,2} năm \d{4}")
+DETAILS = {
+    "email": "an.nguyen@example.vn",
+    "components": [
+        {"name": "Tờ khai đăng ký khai sinh", "kind": "ban_chinh", "quantity": 1},
+        {"name": "Giấy chứng sinh", "kind": "ban_sao_chung_thuc", "quantity": 1},
+    ],
+    "sets": 1,
+    "fees": [{"name": "Lệ phí đăng ký hộ tịch", "amount_vnd": 8000}],
+    "result_delivery": "desk",
+    "ledger": {"book": "02", "number": "137"},
+    "processing_agency": "Công chức Tư pháp - Hộ tịch",
+}
+
+
+@pytest.fixture
+def printing(app):
+    # create_app may register the blueprint itself one day; then this is a no-op.
+    if "printing" not in app.blueprints:
+        app.register_blueprint(printing_bp)
+    return app
+
+
+@pytest.fixture
+def dossier(sqlite_node, clock):
+    """Received, transferred, supplement requested and completed, then decided early."""
+    state = sqlite_node.create_dossier(
+        "Lê Thị Hạnh", sample_dossier(due_at=clock.now + 3 * DAY_MS, details=DETAILS)
+    )
+    for author, to, reason in (
+        ("Lê Thị Hạnh", "processing", ""),
+        ("Phạm Văn Tư", "supplement_requested", "Thiếu bản sao Giấy chứng sinh có chứng thực"),
+        ("Phạm Văn Tư", "processing", "Đã bổ sung"),
+        ("Phạm Văn Tư", "resolved", ""),
+    ):
+        clock.advance(HOUR_MS)
+        sqlite_node.change_status(author, state.id, to, reason)
+    return sqlite_node.get_dossier(state.id)
+
+
+FORMS = {
+    "bien-nhan": ["Giấy tiếp nhận hồ sơ và hẹn trả kết quả", "Thành phần hồ sơ nộp gồm", "NGƯỜI TIẾP NHẬN HỒ SƠ"],
+    "bo-sung": ["Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ", "Thiếu bản sao Giấy chứng sinh có chứng thực",
+                "NGƯỜI HƯỚNG DẪN", "Phạm Văn Tư"],
+    "tu-choi": ["Phiếu từ chối tiếp nhận giải quyết hồ sơ", "không tiếp nhận, giải quyết hồ sơ này",
+                "NGƯỜI NỘP HỒ SƠ", "NGƯỜI TIẾP NHẬN HỒ SƠ"],
+    "xin-loi": ["Phiếu xin lỗi và hẹn lại ngày trả kết quả", "Kính gửi: Ông/Bà", "xin lỗi Ông/Bà",
+                "THỦ TRƯỞNG CƠ QUAN, ĐƠN VỊ", "Nơi nhận"],
+    "kiem-soat": ["Phiếu kiểm soát quá trình giải quyết hồ sơ", "1. Giao: Bộ phận Một cửa",
+                  "2. Nhận: Bộ phận chuyên môn", "Trước hạn", "Phạm Văn Tư"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_every_form_renders_with_its_required_fields(printing, client, sqlite_node, dossier, form):
+    response = client.get(f"/in/{dossier.id}/{form}")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    for text in (dossier.code, dossier.applicant_name, *MOTTO, sqlite_node.settings.NAME, *FORMS[form]):
+        assert text in html, (form, text)
+    assert dossier.procedure_name in html
+    assert vn_date(dossier.received_at) in html  # dd/MM/yyyy
+    assert vn_datetime_words(dossier.received_at) in html  # "… giờ … phút, ngày … tháng … năm …"
+    assert WORDS.search(html)
+    # The QR code of the dossier code, inline: no image file, no CDN.
+    assert re.search(r"<svg[^>]*>.*<title>" + re.escape(dossier.code) + "</title>", html, re.S)
+    assert not re.search(r"(src|href)=\"https?://", html)
+
+
+def test_receipt_slip_has_two_copies_and_every_item(printing, client, dossier):
+    html = client.get(f"/in/{dossier.id}/bien-nhan").get_data(as_text=True)
+    assert html.count("<h1>Giấy tiếp nhận hồ sơ và hẹn trả kết quả</h1>") == 2
+    assert "(Liên 1: Lưu)" in html and "(Liên 2: Giao người nộp hồ sơ)" in html
+    assert html.count("<svg") == 2
+    for item in ("1. Thành phần", "2. Số lượng hồ sơ", "3. Thời gian giải quyết", "4. Thời gian nhận hồ sơ",
+                 "5. Thời gian trả kết quả", "6. Đăng ký nhận kết quả"):  # fmt: skip
+        assert html.count(item) == 2, item
+    # Appointment to the minute, processing time from the catalogue, details where given.
+    due = vn_datetime_words(dossier.due_at)
+    assert f'5. Thời gian trả kết quả giải quyết hồ sơ: <span class="strong">{due}</span>' in html
+    assert "theo quy định là: trong ngày làm việc" in html  # 1.001193 khai sinh: same day (seed catalogue)
+    assert "Giấy chứng sinh</td>" in html and "Bản sao có chứng thực" in html
+    assert "Lệ phí đăng ký hộ tịch: 8.000 đồng" in html
+    assert "☒ Bộ phận Một cửa" in html and "☐ Qua dịch vụ bưu chính công ích" in html
+    assert "Quyển số: 02" in html and "Số thứ tự: 137" in html
+    assert "040090001234" in html and "an.nguyen@example.vn" in html
+    assert "Lê Thị Hạnh" in html  # the receiving officer, author of the reception event
+
+
+def test_unknown_fields_become_dotted_blanks(printing, client, sqlite_node):
+    plain = sqlite_node.create_dossier("api", sample_dossier(phone=""))
+    html = client.get(f"/in/{plain.id}/bien-nhan").get_data(as_text=True)
+    # email, sets, appointment, fees, ledger book and number: twice each (two copies)
+    assert html.count('class="blank"') >= 12
+    assert "Email: <span class=\"blank\"" in html
+    assert "(bộ)" in html and 'class="blankrow"' in html  # empty component rows to fill by hand
+    assert "None" not in html and "Undefined" not in html
+
+
+def test_malformed_details_do_not_break_printing(printing, client, sqlite_node):
+    odd = sqlite_node.create_dossier("api", sample_dossier(details={"components": "giấy tờ", "fees": 5, "sets": ""}))
+    html = client.get(f"/in/{odd.id}/bien-nhan").get_data(as_text=True)
+    assert 'class="blankrow"' in html and "Số lượng hồ sơ: <span class=\"blank\"" in html
+
+
+def test_refusal_and_control_slip_use_the_recorded_events(printing, client, sqlite_node, clock):
+    state = sqlite_node.create_dossier("Lê Thị Hạnh", sample_dossier())
+    clock.advance(HOUR_MS)
+    sqlite_node.change_status("Lê Thị Hạnh", state.id, "refused", "Không thuộc thẩm quyền giải quyết của xã")
+    html = client.get(f"/in/{state.id}/tu-choi").get_data(as_text=True)
+    assert "Không thuộc thẩm quyền giải quyết của xã" in html
+    assert f"Thời gian từ chối: {vn_datetime_words(clock.now)}" in html
+    slip = client.get(f"/in/{state.id}/kiem-soat").get_data(as_text=True)
+    assert "2. Nhận: Người nộp hồ sơ (từ chối)" in slip
+
+
+def test_control_slip_names_both_offices_of_a_recorded_transfer(printing, client, sqlite_node, clock):
+    state = sqlite_node.create_dossier("api", sample_dossier())
+    sqlite_node.change_status("api", state.id, "processing")
+    clock.advance(HOUR_MS)
+    sqlite_node.change_status("api", state.id, "processing", "liên thông", target_office="17275")
+    slip = client.get(f"/in/{state.id}/kiem-soat").get_data(as_text=True)
+    assert "1. Giao: Đơn vị 17272<br>2. Nhận: Đơn vị 17275" in slip
+    assert f"{vn_datetime_words(clock.now)}</td>" in slip
+
+
+def test_applicant_text_is_escaped(printing, client, sqlite_node):
+    state = sqlite_node.create_dossier("api", sample_dossier(name="<b>Trần</b> Văn Bình"))
+    html = client.get(f"/in/{state.id}/bien-nhan").get_data(as_text=True)
+    assert "&lt;b&gt;Trần&lt;/b&gt; Văn Bình" in html and "<b>Trần</b>" not in html
+
+
+def test_unknown_dossier_or_form_is_404(printing, client, dossier):
+    missing = client.get("/in/khong-co/bien-nhan")
+    assert missing.status_code == 404
+    assert "Không tìm thấy hồ sơ" in missing.get_data(as_text=True)
+    assert client.get(f"/in/{dossier.id}/mau-99").status_code == 404
+
+
+def test_ledger_lists_the_days_asked_in_vietnam_time(printing, client, sqlite_node, clock):
+    # The fake clock starts 17/05/2026 13:40 in Vietnam (06:40 UTC).
+    first = sqlite_node.create_dossier("api", sample_dossier(name="Người Thứ Nhất"))
+    sqlite_node.change_status("api", first.id, "processing")
+    clock.advance(11 * HOUR_MS)  # 00:40 on 18/05 in Vietnam, still 17/05 in UTC
+    second = sqlite_node.create_dossier("api", sample_dossier(name="Người Thứ Hai"))
+    clock.advance(2 * DAY_MS)  # 20/05
+    sqlite_node.create_dossier("api", sample_dossier(name="Người Thứ Ba"))
+
+    html = client.get("/in/so-theo-doi?tu=17/05/2026&den=18/05/2026").get_data(as_text=True)
+    assert "Sổ theo dõi hồ sơ" in html and all(m in html for m in MOTTO)
+    assert "Từ ngày 17/05/2026 đến ngày 18/05/2026" in html
+    assert html.index("Người Thứ Nhất") < html.index("Người Thứ Hai")  # oldest first
+    assert "Người Thứ Ba" not in html
+    assert first.code in html and second.code in html
+    assert "18/05/2026<br>00:40" in html  # the Vietnamese day, not the UTC one
+
+    only_18 = client.get("/in/so-theo-doi?tu=2026-05-18").get_data(as_text=True)
+    assert "Người Thứ Hai" in only_18 and "Người Thứ Nhất" not in only_18
+
+    today = client.get("/in/so-theo-doi").get_data(as_text=True)  # default: today (20/05)
+    assert "Người Thứ Ba" in today and "Người Thứ Hai" not in today
+
+
+def test_ledger_rejects_bad_dates(printing, client):
+    bad = client.get("/in/so-theo-doi?tu=31/02/2026")
+    assert bad.status_code == 400 and "Ngày không hợp lệ" in bad.get_data(as_text=True)
+    backwards = client.get("/in/so-theo-doi?tu=18/05/2026&den=17/05/2026")
+    assert backwards.status_code == 400
+
+
+def test_ledger_when_nothing_was_received(printing, client):
+    html = client.get("/in/so-theo-doi?tu=01/01/2026&den=02/01/2026").get_data(as_text=True)
+    assert "Không có hồ sơ nào được tiếp nhận trong khoảng ngày này." in html
