@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sync import ledger
-from sync.ingest import check_profiles
 from sync.ledger import SyncSessionRow
 from sync.protocol import (
     Code,
@@ -33,9 +32,10 @@ from sync.protocol import (
     ProtocolError,
     request_from_wire,
     response_from_wire,
+    response_signing_bytes,
 )
 from sync.replica import Replica
-from sync.transport import Transport, TransportError
+from sync.transport import HttpTransport, Reply, Transport, TransportError
 
 MAX_EXCHANGES = 10_000
 MAX_GAP_RETRIES = 3
@@ -115,10 +115,12 @@ class SyncClient:
                 summary.bytes_out += reply.bytes_out
                 summary.bytes_in += reply.bytes_in
                 response = response_from_wire(reply.message)
-                if response.node is not None:
-                    peer = self._learn_peer(response.node, summary)
-                if peer is None:
+                answering = self.replica.trust.admit(response.node) if response.node is not None else peer
+                if answering is None:
                     raise ProtocolError(Code.UNKNOWN_NODE, "the peer did not say who it is")
+                self._check_answer(reply, answering)
+                if peer is None or response.node is not None:
+                    peer = self._learn_peer(answering, summary)
                 pushed = out.events
                 error = response.error
                 if error:
@@ -161,8 +163,20 @@ class SyncClient:
     def _failed(self, summary: SessionSummary) -> str:
         return "partial" if summary.events_in or summary.events_out else "failed"
 
+    def _check_answer(self, reply: Reply, peer: Profile) -> None:
+        """Accept nothing the expected peer did not sign for this very request."""
+        if not reply.signature and reply.server_node == "" and not isinstance(self.transport, HttpTransport):
+            return  # an in-process transport (tests, tools) carries no HTTP headers
+        if reply.server_node != peer.node_id:
+            raise TransportError(f"answer from node {reply.server_node or '?'}, expected {peer.node_id}")
+        try:
+            self.replica.verify_signature(
+                peer.public_key, response_signing_bytes(peer.node_id, reply.nonce, reply.digest), reply.signature
+            )
+        except Exception as e:
+            raise TransportError(f"answer not signed by {peer.node_id}: refused") from e
+
     def _learn_peer(self, profile: Profile, summary: SessionSummary) -> Profile:
-        check_profiles([profile], self.replica.verify_signature)
         ledger.save_profiles([profile])
         ledger.remember_peer(profile.node_id, url=self.peer_url, now=self.replica.wall_ms(), ok=True)
         SyncSessionRow.update(peer=profile.node_id, peer_name=profile.name).where(

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from sync import ledger, store
 from sync.chain import ChainError, SignatureVerifier, SignedHead, check_head
 from sync.protocol import Code, Profile, ProtocolError, Run, may_hold, may_write
+from sync.trust import OpenTrust, Trust, apply_revocations
 from sync.wire import GENESIS, MAX_EVENT_BYTES, Event, WireError, canonical_bytes, event_from_dict, hash_bytes
 
 
@@ -144,15 +145,19 @@ class Ingestor:
         verify_signature: SignatureVerifier,
         on_events: Callable[[list[Event]], object],
         wall_ms: Callable[[], int],
+        trust: Trust | None = None,
     ) -> None:
         self.me = me
         self.verify_signature = verify_signature
         self.on_events = on_events
         self.wall_ms = wall_ms
+        self.trust: Trust = trust or OpenTrust(verify_signature)
 
     def apply(self, runs: Iterable[Run], profiles: Iterable[Profile], sender: Profile, session: str) -> IngestResult:
-        runs, profiles = list(runs), list(profiles)
-        check_profiles(profiles, self.verify_signature)
+        runs = list(runs)
+        # Every profile shown is admitted by the trust policy: with a district CA its role and
+        # unit come from the certificate, whatever the profile claims.
+        profiles = [self.trust.admit(p) for p in profiles]
         if len({r.feed for r in runs}) != len(runs):
             raise ProtocolError(Code.MALFORMED, "a batch carries at most one run per feed")
         try:
@@ -176,6 +181,10 @@ class Ingestor:
             if not may_hold(sender, run.scope) or not may_hold(self.me, run.scope):
                 raise ProtocolError(Code.SCOPE_DENIED, f"unit {run.scope} is not shared between these nodes",
                                     run.feed)
+            limit = self.trust.revoked_after(run.origin, run.scope)
+            if limit is not None and run.end > limit:
+                raise ProtocolError(Code.REVOKED, f"origin {run.origin} was revoked after seq {limit} of "
+                                    f"unit {run.scope}; refusing up to seq {run.end}", run.feed)
         ledger.save_profiles(p for p in profiles if p.node_id != self.me.node_id)
         result = IngestResult()
         new_events: list[Event] = []
@@ -195,6 +204,9 @@ class Ingestor:
             )
         if new_events:
             store.insert_events(new_events, new_raws)
+            roles = {node_id: p.role for node_id, p in known.items()}
+            roles[self.me.node_id] = self.me.role
+            apply_revocations(new_events, roles)
             self.on_events(new_events)
             result.new_events = new_events
             result.max_hlc = max(e.hlc for e in new_events)

@@ -29,6 +29,7 @@ class ProfileRow(BaseRow):
     unit = pw.CharField(max_length=40)
     name = pw.CharField(max_length=200)
     signature = pw.BlobField()
+    cert = pw.BlobField(default=b"")  # DER, when a district CA certified this node
 
     class Meta:
         table_name = "node_profile"
@@ -89,14 +90,42 @@ class QuarantineRow(BaseRow):
         indexes = ((("origin", "scope", "seq", "hash"), True),)
 
 
+class SeenNonceRow(BaseRow):
+    """Request nonces seen within the clock window: a request replayed byte for byte is refused."""
+
+    node_id = pw.CharField(max_length=32)
+    nonce = pw.CharField(max_length=64)
+    seen_at = pw.BigIntegerField(index=True)
+
+    class Meta:
+        table_name = "seen_nonce"
+        primary_key = pw.CompositeKey("node_id", "nonce")
+
+
 LEDGER_MODELS: tuple[type[BaseRow], ...] = (ProfileRow, PeerRow, SyncSessionRow, QuarantineRow)
 
 
 def save_profiles(profiles: Iterable[Profile]) -> None:
+    """Keep admitted profiles; a certified one replaces a self-signed one, never the reverse."""
     for p in profiles:
-        ProfileRow.insert(
-            node_id=p.node_id, public_key=p.public_key, role=p.role, unit=p.unit, name=p.name, signature=p.signature
-        ).on_conflict_ignore().execute()
+        values = {"public_key": p.public_key, "role": p.role, "unit": p.unit, "name": p.name,
+                  "signature": p.signature, "cert": p.cert}
+        query = ProfileRow.insert(node_id=p.node_id, **values)
+        if p.cert:
+            query = query.on_conflict(conflict_target=[ProfileRow.node_id],
+                                      update={getattr(ProfileRow, k): v for k, v in values.items()})
+        else:
+            query = query.on_conflict_ignore()
+        query.execute()
+
+
+def remember_nonce(node_id: str, nonce: str, now: int, window_ms: int) -> bool:
+    """Record a request nonce; False if it was already seen (a replay)."""
+    SeenNonceRow.delete().where(SeenNonceRow.seen_at < now - 2 * window_ms).execute()
+    inserted = SeenNonceRow.insert(node_id=node_id, nonce=nonce, seen_at=now).on_conflict_ignore().execute()
+    return bool(inserted) and SeenNonceRow.select().where(
+        (SeenNonceRow.node_id == node_id) & (SeenNonceRow.nonce == nonce) & (SeenNonceRow.seen_at == now)
+    ).exists()
 
 
 def load_profiles(node_ids: Iterable[str]) -> dict[str, Profile]:
@@ -105,7 +134,7 @@ def load_profiles(node_ids: Iterable[str]) -> dict[str, Profile]:
     for start in range(0, len(ids), 500):
         for r in ProfileRow.select().where(ProfileRow.node_id.in_(ids[start : start + 500])):
             out[r.node_id] = Profile(
-                r.node_id, bytes(r.public_key), r.role, r.unit, r.name, bytes(r.signature)
+                r.node_id, bytes(r.public_key), r.role, r.unit, r.name, bytes(r.signature), bytes(r.cert or b"")
             )
     return out
 

@@ -66,6 +66,7 @@ def build_outgoing(
     own_origin: str,
     sign_own_head: Callable[[store.FeedHead], bytes],
     peer_knows: Callable[[str], bool],
+    revoked_after: Callable[[str, str], int | None] = lambda origin, scope: None,
 ) -> Outgoing:
     """Runs of the events ``peer_vector`` lacks, in scopes the peer may hold, within ``budget``."""
     heads = [h for h in store.feeds() if holdable(h.scope) and h.seq > peer_vector.get(feed_key(h.origin, h.scope), 0)]
@@ -79,8 +80,14 @@ def build_outgoing(
         start = peer_vector.get(feed_key(head.origin, head.scope), 0) + 1
         own = head.origin == own_origin
         signed = [] if own else _signed_seqs(head.origin, head.scope, start - 1)
+        limit = revoked_after(head.origin, head.scope)
+        if limit is not None:
+            # a revoked origin's events after its cut-off are never forwarded
+            signed = [s for s in signed if s <= limit]
+            if start > limit:
+                continue
         if not own and not signed:
-            continue  # nothing signed to forward yet (cannot happen for data we verified)
+            continue  # nothing signed to forward (a revoked feed may have no signature at its cut-off)
         rows = (
             store.EventRow.select(store.EventRow.seq, store.EventRow.hash, store.EventRow.raw)
             .where(
@@ -92,6 +99,8 @@ def build_outgoing(
         )
         events, hashes = [], []
         last_allowed = head.seq if own else signed[-1]
+        if limit is not None:
+            last_allowed = min(last_allowed, limit)
         for row in rows.iterator():
             if row.seq > last_allowed:
                 break
@@ -123,7 +132,7 @@ def build_outgoing(
         runs.append(Run(head.origin, head.scope, start, _hash_at(head.origin, head.scope, start - 1),
                         tuple(events), signature))
         count += len(events)
-        if end < head.seq:
+        if end < min(head.seq, limit if limit is not None else head.seq):
             more = True
     origins = {r.origin for r in runs if not peer_knows(r.origin)}
     return Outgoing(runs, list(ledger.load_profiles(origins).values()), more, count)

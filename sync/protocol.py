@@ -73,6 +73,9 @@ class Code(enum.StrEnum):
     GAP = "gap"  # a run does not start right after what the receiver holds
     FORK = "fork"  # a second history of a feed: quarantined, never merged
     WRITE_BLOCKED = "write_blocked"
+    REPLAYED = "replayed"  # a request with a nonce already seen
+    UNTRUSTED = "untrusted"  # no valid certificate of this district's CA
+    REVOKED = "revoked"  # the node, or events after its revocation point
     INTERNAL = "internal"
 
 
@@ -91,6 +94,9 @@ HTTP_STATUS: Mapping[Code, int] = {
     Code.GAP: 409,
     Code.FORK: 409,
     Code.WRITE_BLOCKED: 503,
+    Code.REPLAYED: 401,
+    Code.UNTRUSTED: 403,
+    Code.REVOKED: 403,
     Code.INTERNAL: 500,
 }
 
@@ -155,6 +161,7 @@ class Profile:
     unit: str
     name: str
     signature: bytes = b""
+    cert: bytes = b""  # DER certificate from the district CA; role/unit/name are then taken from it
 
     def statement(self) -> bytes:
         return PROFILE_SIGN_PREFIX + canonical_json(
@@ -175,6 +182,7 @@ class Profile:
             "unit": self.unit,
             "name": self.name,
             "sig": b64(self.signature),
+            **({"cert": b64(self.cert)} if self.cert else {}),
         }
 
 
@@ -189,6 +197,7 @@ def profile_from_wire(d: Any) -> Profile:
             unit=str(d["unit"]),
             name=str(d["name"])[:200],
             signature=unb64(d["sig"], "profile signature"),
+            cert=unb64(d["cert"], "profile certificate") if d.get("cert") else b"",
         )
     except KeyError as e:
         raise ProtocolError(Code.BAD_PROFILE, f"profile lacks {e.args[0]}") from e
@@ -405,9 +414,23 @@ def response_from_wire(d: Any) -> ExchangeResponse:
     )
 
 
-def request_signing_bytes(node_id: str, time_ms: int, path: str, body_digest: bytes) -> bytes:
-    """What a caller signs to prove it holds its node key (replay protection: trust issue)."""
-    return REQUEST_SIGN_PREFIX + f"{node_id}\n{time_ms}\n{path}\n".encode() + body_digest
+RESPONSE_SIGN_PREFIX = b"motcua/response/v1\x00"
+
+
+def request_signing_bytes(node_id: str, time_ms: int, nonce: str, path: str, body_digest: bytes) -> bytes:
+    """What a caller signs: who, when, a never-repeated nonce, where, and the body's digest."""
+    return REQUEST_SIGN_PREFIX + f"{node_id}\n{time_ms}\n{nonce}\n{path}\n".encode() + body_digest
+
+
+def response_signing_bytes(node_id: str, request_nonce: str, body_digest: bytes) -> bytes:
+    """What a server signs: its id, the nonce of the request it answers, and its body's digest.
+
+    Binding the request's nonce means an answer cannot be replayed to another request.
+    """
+    return RESPONSE_SIGN_PREFIX + f"{node_id}\n{request_nonce}\n".encode() + body_digest
+
+
+NONCE_RE = re.compile(r"^[0-9A-Za-z_-]{16,64}$")
 
 
 __all__ = ["WireError"]

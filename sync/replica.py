@@ -26,6 +26,7 @@ from sync.protocol import (
     may_hold,
     split_feed_key,
 )
+from sync.trust import OpenTrust, Trust
 from sync.wire import Event, head_message
 
 
@@ -38,13 +39,15 @@ class Replica:
         on_events: Callable[[list[Event]], object],
         wall_ms: Callable[[], int],
         batch_bytes: int = DEFAULT_BATCH_BYTES,
+        trust: Trust | None = None,
     ) -> None:
         self.me = me
         self.log = log
         self.verify_signature = verify_signature
         self.wall_ms = wall_ms
         self.batch_bytes = batch_bytes
-        self.ingestor = Ingestor(me, verify_signature, self._on_events(on_events), wall_ms)
+        self.trust: Trust = trust or OpenTrust(verify_signature)
+        self.ingestor = Ingestor(me, verify_signature, self._on_events(on_events), wall_ms, self.trust)
         ledger.save_profiles([me])
 
     def _on_events(self, project: Callable[[list[Event]], object]) -> Callable[[list[Event]], object]:
@@ -84,6 +87,7 @@ class Replica:
             self.me.node_id,
             self.sign_own_head,
             lambda origin: origin in known_origins or origin == peer.node_id,
+            self.trust.revoked_after,
         )
 
     def ingest(self, runs, profiles, sender: Profile, session: str) -> IngestResult:
@@ -92,13 +96,14 @@ class Replica:
     # -- server side ---------------------------------------------------------------------
 
     def resolve_caller(self, node_id: str, presented: tuple[Profile, ...]) -> Profile:
+        """The caller's identity as this node trusts it: certified, valid now, not revoked."""
         for p in presented:
             if p.node_id == node_id:
-                return p
+                return self.trust.check_caller(p)
         known = ledger.load_profiles([node_id]).get(node_id)
         if known is None:
             raise ProtocolError(Code.UNKNOWN_NODE, f"node {node_id} is not known here; send its profile")
-        return known
+        return self.trust.check_caller(known)
 
     def serve_exchange(self, req: ExchangeRequest, caller: Profile, bytes_in: int) -> tuple[ExchangeResponse, int]:
         """Apply the caller's push, then answer with our vector and what it lacks.

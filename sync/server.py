@@ -6,7 +6,8 @@ Thin on purpose: authenticate the caller, decode, hand the exchange to the node'
 :class:`sync.protocol.Code`), is logged in the sync log when the caller is known, and leaves
 nothing of a refused batch behind; an unexpected error gets the same shape with the code
 ``internal`` (HTTP 500) and its own log line. The caller's identity comes from the request
-signature, never from the body.
+signature, never from the body; every answer is signed by this node and bound to the
+request's nonce.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from sync import codec, ledger
 from sync.protocol import (
     HTTP_STATUS,
     MAX_REQUEST_BYTES,
+    NONCE_RE,
     PROTOCOL_VERSION,
     SESSION_RE,
     Code,
     Profile,
     ProtocolError,
+    b64,
     request_from_wire,
     request_signing_bytes,
+    response_signing_bytes,
     unb64,
 )
 from sync.replica import Replica
@@ -36,7 +40,9 @@ from sync.wire import NODE_ID_RE
 bp = Blueprint("sync", __name__)
 
 MAX_COMPRESSED_BYTES = 16 * 1024 * 1024
-CLOCK_WINDOW_MS = 24 * 3600 * 1000  # request-time sanity only; replay protection is the trust issue
+# A request older or newer than this is refused; within it, its nonce is remembered, so a
+# request replayed byte for byte is refused too. A day, because commune PC clocks drift.
+CLOCK_WINDOW_MS = 24 * 3600 * 1000
 
 
 def _replica() -> Replica:
@@ -44,9 +50,21 @@ def _replica() -> Replica:
 
 
 def _answer(message: dict, status: int = 200) -> Response:
+    """Encode and sign an answer: the caller accepts nothing this node did not sign, bound to
+    the nonce of the request it answers (so an answer cannot be replayed to another request)."""
+    replica = _replica()
     body, _ = codec.encode(message)
-    return Response(body, status=status, headers={"Content-Type": codec.CONTENT_TYPE,
-                                                  "Content-Encoding": codec.CONTENT_ENCODING})
+    nonce = request.headers.get("X-Motcua-Nonce", "")
+    nonce = nonce if NONCE_RE.match(nonce) else ""
+    signature = replica.log.signer.sign(
+        response_signing_bytes(replica.me.node_id, nonce, hashlib.sha256(body).digest())
+    )
+    return Response(body, status=status, headers={
+        "Content-Type": codec.CONTENT_TYPE,
+        "Content-Encoding": codec.CONTENT_ENCODING,
+        "X-Motcua-Node": replica.me.node_id,
+        "X-Motcua-Sig": b64(signature),
+    })
 
 
 def _log_refusal(e: ProtocolError, node_id: str, message: object) -> None:
@@ -72,7 +90,9 @@ def _refuse(e: ProtocolError, node_id: str = "", message: object = None) -> Resp
     error = {"code": e.code.value, "message": e.message, "feed": e.feed}
     if node_id:
         _log_refusal(e, node_id, message)
-    return _answer({"protocol": PROTOCOL_VERSION, "vector": {}, "error": error}, HTTP_STATUS[e.code])
+    # a refusal names this node, so a caller meeting it for the first time can check the signature
+    me = _replica().me.to_wire()
+    return _answer({"protocol": PROTOCOL_VERSION, "vector": {}, "error": error, "node": me}, HTTP_STATUS[e.code])
 
 
 def _fail(exc: Exception, node_id: str, message: object, caller: Profile | None, session: str) -> Response:
@@ -118,17 +138,23 @@ def exchange() -> Response:
             signature = unb64(request.headers.get("X-Motcua-Sig", ""), "X-Motcua-Sig")
         except ProtocolError as e:
             raise ProtocolError(Code.UNAUTHENTICATED, e.message) from e
+        nonce = request.headers.get("X-Motcua-Nonce", "")
+        if not NONCE_RE.match(nonce):
+            raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Nonce must be 16-64 URL-safe characters")
         message = codec.decode(body, MAX_REQUEST_BYTES)
         req = request_from_wire(message)
         claimed = replica.resolve_caller(node_id, req.profiles)
         try:
             replica.verify_signature(
                 claimed.public_key,
-                request_signing_bytes(node_id, sent_at, EXCHANGE_PATH, hashlib.sha256(body).digest()),
+                request_signing_bytes(node_id, sent_at, nonce, EXCHANGE_PATH, hashlib.sha256(body).digest()),
                 signature,
             )
         except Exception as e:
             raise ProtocolError(Code.UNAUTHENTICATED, "request signature does not verify") from e
+        # Only after the signature holds, so nobody can burn another node's nonces.
+        if not ledger.remember_nonce(node_id, nonce, replica.wall_ms(), CLOCK_WINDOW_MS):
+            raise ProtocolError(Code.REPLAYED, "this request was already received (same nonce): refused")
         caller, session = claimed, req.session
         response, _ = replica.serve_exchange(req, caller, len(body))
         answer = _answer(response.to_wire())

@@ -9,7 +9,10 @@ minimum: on a 300 ms link with nothing to sync, the headers *are* the traffic.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import secrets
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,6 +24,30 @@ from sync import codec
 from sync.protocol import b64, request_signing_bytes
 
 EXCHANGE_PATH = "/sync/v1/exchange"
+
+
+class CaPinnedAdapter(requests.adapters.HTTPAdapter):
+    """TLS that trusts only the district CA, with no host-name check.
+
+    Node certificates name a node id, not a host: a laptop reaches its commune by an address
+    found on the LAN. Whom we talk to is checked at the application layer instead: every answer
+    must be signed by the node key of the expected peer, whose certificate chains to this CA.
+    Validity dates are left to that check too (``certs`` judges them against a trusted-time
+    floor; OpenSSL would use a PC clock that may be years off).
+    """
+
+    def __init__(self, ca_file: str) -> None:
+        self.context = ssl.create_default_context(cafile=ca_file)
+        self.context.check_hostname = False
+        self.context.verify_mode = ssl.CERT_REQUIRED
+        self.context.verify_flags |= 0x200000  # X509_V_FLAG_NO_CHECK_TIME
+        self.context.minimum_version = ssl.TLSVersion.TLSv1_3
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self.context
+        kwargs["assert_hostname"] = False
+        super().init_poolmanager(*args, **kwargs)
 
 
 class TransportError(Exception):
@@ -39,6 +66,10 @@ class Reply:
     bytes_out: int  # compressed body bytes sent
     bytes_in: int  # compressed body bytes received
     status: int
+    nonce: str = ""  # of the request this answers
+    server_node: str = ""  # X-Motcua-Node of the answer
+    signature: bytes = b""  # X-Motcua-Sig of the answer
+    digest: bytes = b""  # SHA-256 of the answer's body
 
 
 class Transport(Protocol):
@@ -55,26 +86,35 @@ class HttpTransport:
         wall_ms: Callable[[], int],
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
+        ca_file: str | None = None,
+        new_nonce: Callable[[], str] = lambda: secrets.token_urlsafe(16),
     ) -> None:
         self.url = base_url.rstrip("/") + EXCHANGE_PATH
         self.signer = signer
         self.wall_ms = wall_ms
+        self.new_nonce = new_nonce
         self.timeout = (connect_timeout, read_timeout)
         self.session = requests.Session()
         self.session.trust_env = False  # a commune PC's proxy settings must not reroute sync
         self.session.headers.clear()
+        if ca_file:
+            if not self.url.startswith("https://"):
+                raise TransportError(f"{base_url}: a node enrolled with a district CA syncs over https only")
+            self.session.mount("https://", CaPinnedAdapter(ca_file))
 
     def exchange(self, message: dict[str, Any]) -> Reply:
         body, _ = codec.encode(message)
         now = self.wall_ms()
+        nonce = self.new_nonce()
         signature = self.signer.sign(
-            request_signing_bytes(self.signer.node_id, now, EXCHANGE_PATH, hashlib.sha256(body).digest())
+            request_signing_bytes(self.signer.node_id, now, nonce, EXCHANGE_PATH, hashlib.sha256(body).digest())
         )
         headers = {
             "Content-Type": codec.CONTENT_TYPE,
             "Content-Encoding": codec.CONTENT_ENCODING,
             "X-Motcua-Node": self.signer.node_id,
             "X-Motcua-Time": str(now),
+            "X-Motcua-Nonce": nonce,
             "X-Motcua-Sig": b64(signature),
             "User-Agent": SKIP_HEADER,  # urllib3 would add its own otherwise
         }
@@ -89,7 +129,12 @@ class HttpTransport:
             decoded = codec.decode(content)
         except Exception as e:
             raise TransportError(f"unreadable answer from {self.url}: {e}") from e
-        return Reply(decoded, len(body), len(content), response.status_code)
+        try:
+            answer_sig = base64.b64decode(response.headers.get("X-Motcua-Sig", ""), validate=True)
+        except ValueError:
+            answer_sig = b""
+        return Reply(decoded, len(body), len(content), response.status_code, nonce,
+                     response.headers.get("X-Motcua-Node", ""), answer_sig, hashlib.sha256(content).digest())
 
     def close(self) -> None:
         self.session.close()

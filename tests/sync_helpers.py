@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -168,15 +169,20 @@ def server_now(test_client) -> int:
     return test_client.application.extensions["motcua.replica"].wall_ms()
 
 
-def signed_headers(client: Client, body: bytes, now: int, signer: NodeKey | None = None) -> dict[str, str]:
-    """Headers as ``HttpTransport.exchange`` sends them."""
+def signed_headers(
+    client: Client, body: bytes, now: int, signer: NodeKey | None = None, nonce: str | None = None
+) -> dict[str, str]:
+    """Headers as ``HttpTransport.exchange`` sends them (a fresh nonce unless one is given)."""
     key = signer or client.key
-    signature = key.sign(request_signing_bytes(client.node_id, now, EXCHANGE_PATH, hashlib.sha256(body).digest()))
+    nonce = nonce or secrets.token_urlsafe(16)
+    digest = hashlib.sha256(body).digest()
+    signature = key.sign(request_signing_bytes(client.node_id, now, nonce, EXCHANGE_PATH, digest))
     return {
         "Content-Type": codec.CONTENT_TYPE,
         "Content-Encoding": codec.CONTENT_ENCODING,
         "X-Motcua-Node": client.node_id,
         "X-Motcua-Time": str(now),
+        "X-Motcua-Nonce": nonce,
         "X-Motcua-Sig": b64(signature),
     }
 

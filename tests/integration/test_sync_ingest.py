@@ -151,12 +151,18 @@ def test_valid_push_is_applied_acknowledged_and_idempotent(server, district, com
     row = server_session(request.session)
     assert (row.outcome, row.error_code, row.events_in, row.peer) == ("ok", "", 3, commune.node_id)
 
-    # A replay of the very same request (the answer was lost): nothing changes, same answer.
-    status, again = post_body(server, body, headers)
+    # The answer was lost: the client retries the same body (a new request, new nonce).
+    # Nothing changes and the answer is the same.
+    status, again = post_body(server, body, signed_headers(commune, body, server_now(server)))
     assert status == 200 and "error" not in again, again
     assert again["vector"] == first["vector"]
     assert stored_state() == after
     assert server_session(request.session).outcome == "ok"
+
+    # The same request replayed byte for byte (headers included) is refused and changes nothing.
+    status, replayed = post_body(server, body, headers)
+    assert status == 401 and replayed["error"]["code"] == "replayed", replayed
+    assert stored_state() == after
 
     # A later session resending an overlapping run (1..3 then 4..5) only adds 4..5.
     more = make_run(commune, UNIT_A, 4, 2, run_last_hash(run))

@@ -1,0 +1,119 @@
+"""Who may take part in sync, and what of theirs is still valid (revocation).
+
+:class:`Trust` is the seam between the generic engine and the certificates of a district CA
+(``node/trust.py`` implements it with ``certs``). The engine asks it to *admit* every profile it
+is shown (a caller, a relayed origin, a peer answering), and how far an origin's feed is still
+valid. :class:`OpenTrust` is the mode of a node that holds no CA certificate: profiles are
+admitted on their self-signature alone; ``motcua doctor`` says so loudly.
+
+Revocation is data: a district's ``trust.node_revoked`` event ("node X revoked after its seq N
+in unit U") replicates like any event and is kept in ``RevocationRow`` by :func:`apply_revocations`.
+Every node enforces what it holds, connected or not: later events of X are refused at ingest,
+never forwarded, ignored by derived state, and X's requests are refused; X's work up to N stays.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Protocol
+
+import peewee as pw
+
+from sync.chain import SignatureVerifier
+from sync.protocol import Code, Profile, ProtocolError
+from sync.store import BaseRow
+from sync.wire import SHARED_SCOPE, Event
+
+REVOKED = "trust.node_revoked"
+
+
+class RevocationRow(BaseRow):
+    node_id = pw.CharField(max_length=32, primary_key=True)
+    after = pw.TextField()  # JSON {scope: last valid seq}
+    reason = pw.CharField(max_length=60)
+    revoked_at = pw.BigIntegerField()
+    event = pw.CharField(max_length=120)  # the district event that said so
+
+    class Meta:
+        table_name = "revocation"
+
+
+class Trust(Protocol):
+    enforced: bool
+
+    def admit(self, profile: Profile) -> Profile:
+        """The profile as this node trusts it (role/unit from a certificate), or raise."""
+
+    def revoked_after(self, origin: str, scope: str) -> int | None:
+        """Last valid seq of a revoked origin's feed, or None if it is not revoked."""
+
+    def check_caller(self, profile: Profile) -> Profile:
+        """Admit a caller of the sync endpoint: a valid, unrevoked identity."""
+
+
+class OpenTrust:
+    """No CA: self-signed profiles, revocations still honoured."""
+
+    enforced = False
+
+    def __init__(self, verify_signature: SignatureVerifier) -> None:
+        self.verify_signature = verify_signature
+
+    def admit(self, profile: Profile) -> Profile:
+        try:
+            self.verify_signature(profile.public_key, profile.statement(), profile.signature)
+        except Exception as e:
+            raise ProtocolError(Code.BAD_PROFILE, f"profile of {profile.node_id} is not signed by its key") from e
+        return profile
+
+    def revoked_after(self, origin: str, scope: str) -> int | None:
+        return revoked_after(origin, scope)
+
+    def check_caller(self, profile: Profile) -> Profile:
+        admitted = self.admit(profile)
+        refuse_if_revoked(admitted.node_id)
+        return admitted
+
+
+def revoked_after(origin: str, scope: str) -> int | None:
+    row = RevocationRow.get_or_none(RevocationRow.node_id == origin)
+    if row is None:
+        return None
+    return int(json.loads(row.after).get(scope, 0))
+
+
+def refuse_if_revoked(node_id: str) -> None:
+    if RevocationRow.get_or_none(RevocationRow.node_id == node_id) is not None:
+        raise ProtocolError(Code.REVOKED, f"node {node_id} has been revoked by the district")
+
+
+def apply_revocations(events: Iterable[Event], role_of: dict[str, str]) -> list[str]:
+    """Record the revocations among ``events`` made by district origins; return revoked ids.
+
+    ``role_of`` maps origin -> role as admitted (certified when a CA is in force). A revocation
+    from anyone else is ignored: only a district may revoke.
+    """
+    revoked = []
+    for e in events:
+        if e.type != REVOKED or e.scope != SHARED_SCOPE or role_of.get(e.origin) != "district":
+            continue
+        node_id, after = e.body.get("node_id"), e.body.get("after")
+        if not isinstance(node_id, str) or not isinstance(after, dict):
+            continue
+        if not all(isinstance(k, str) and type(v) is int and v >= 0 for k, v in after.items()):
+            continue
+        existing = RevocationRow.get_or_none(RevocationRow.node_id == node_id)
+        if existing is not None:
+            # a later notice can only tighten: the smallest valid seq per unit wins
+            old = json.loads(existing.after)
+            after = {k: min(v, old.get(k, v)) for k, v in {**old, **after}.items()}
+        RevocationRow.insert(
+            node_id=node_id, after=json.dumps(after, sort_keys=True), reason=str(e.body.get("reason", ""))[:60],
+            revoked_at=e.at, event=e.ref,
+        ).on_conflict(
+            conflict_target=[RevocationRow.node_id],
+            update={RevocationRow.after: json.dumps(after, sort_keys=True), RevocationRow.event: e.ref},
+        ).execute()
+        revoked.append(node_id)
+    return revoked
