@@ -40,10 +40,13 @@ def create_app(
     from sync.server import bp as sync_bp
     from web.api import bp as api_bp
     from web.printing import bp as printing_bp
+    from web.ui import blueprints_for_role
 
     app.register_blueprint(api_bp)
     app.register_blueprint(sync_bp)
     app.register_blueprint(printing_bp)
+    for ui_bp in blueprints_for_role(settings.ROLE):  # auth, public, then staff+mobile or district
+        app.register_blueprint(ui_bp)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -389,6 +389,77 @@ def unblock_writes(ctx: click.Context, reason: str) -> None:
     click.echo(f"write gate lifted (was: {before}); reason given: {reason}")
 
 
+@main.group()
+def user() -> None:
+    """Staff accounts of this node: personal, one role each, Argon2id-hashed passwords."""
+
+
+@user.command("add")
+@click.option("--username", required=True, help="Sign-in name: lower-case letters without accents, digits, . _ -")
+@click.option("--role", type=click.Choice(["clerk", "head", "mobile", "district_admin"]), required=True,
+              help="clerk (one-stop desk), head (head of office), mobile (outreach team), district_admin.")
+@click.option("--name", "full_name", required=True, help="Full name, as printed on forms (e.g. 'Nguyễn Thị Lan').")
+@click.password_option(help="Password (at least 12 characters); prompted, never on the command line in scripts.",
+                       prompt="Mật khẩu / password")
+@click.pass_context
+def user_add(ctx: click.Context, username: str, role: str, full_name: str, password: str) -> None:
+    """Create a staff account (prompts for the password twice)."""
+    from web.accounts import AccountError, create_account
+
+    node = _open(ctx.parent)
+    try:
+        row = create_account(username, full_name, role, password, now=node.wall_ms())
+    except AccountError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"created {row.role} account {row.username} ({row.full_name})")
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """One line per account: user name, role, active, last sign-in, full name."""
+    from node.reports import format_ms
+    from web.accounts import list_accounts
+
+    _open(ctx.parent)
+    rows = list_accounts()
+    for r in rows:
+        click.echo(f"{r.username:<20} {r.role:<15} {'active' if r.active else 'disabled':<8} "
+                   f"{format_ms(r.last_login_at):<19} {r.full_name}")
+    click.echo(f"{len(rows)} account(s)")
+
+
+@user.command("disable")
+@click.argument("username")
+@click.pass_context
+def user_disable(ctx: click.Context, username: str) -> None:
+    """Disable an account and end its sessions at once (a person who left, a lost laptop)."""
+    from web.accounts import AccountError, set_active
+
+    _open(ctx.parent)
+    try:
+        set_active(username, False)
+    except AccountError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"account {username} disabled; its sessions are ended")
+
+
+@user.command("set-password")
+@click.argument("username")
+@click.password_option(prompt="Mật khẩu mới / new password")
+@click.pass_context
+def user_set_password(ctx: click.Context, username: str, password: str) -> None:
+    """Set a new password (prompted twice); ends the account's sessions."""
+    from web.accounts import AccountError, set_password
+
+    node = _open(ctx.parent)
+    try:
+        set_password(username, password, now=node.wall_ms())
+    except AccountError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"password of {username} changed; its sessions are ended")
+
+
 @main.command("seed-demo")
 @click.option("--count", type=int, default=5, show_default=True, help="Dossiers to create.")
 @click.pass_context

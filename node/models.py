@@ -68,3 +68,73 @@ class ConflictRow(BaseRow):
 
 
 DERIVED_MODELS: tuple[type[BaseRow], ...] = (DossierRow, ConflictRow)
+
+
+# -- staff accounts (issue 6) --------------------------------------------------------------------
+# Local to the node, not derived from events and never replicated: a commune's clerks sign in at
+# their commune's PC, a district admin at the hub. ``motcua rebuild`` leaves these tables alone.
+
+STAFF_ROLES = ("clerk", "head", "mobile", "district_admin")
+
+
+class StaffAccountRow(BaseRow):
+    """A personal staff account: one person, one role, an Argon2id password hash."""
+
+    id = pw.AutoField()
+    username = pw.CharField(max_length=64, unique=True)
+    full_name = pw.CharField(max_length=200)
+    role = pw.CharField(max_length=20)  # one of STAFF_ROLES
+    password_hash = pw.CharField(max_length=200)
+    active = pw.BooleanField(default=True)
+    created_at = pw.BigIntegerField()
+    password_changed_at = pw.BigIntegerField()
+    last_login_at = pw.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "staff_account"
+
+
+class StaffSessionRow(BaseRow):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a
+    copy of the database does not hand out sessions. Logout deletes the row."""
+
+    id = pw.CharField(max_length=64, primary_key=True)  # sha256(token), hex
+    account = pw.ForeignKeyField(StaffAccountRow, on_delete="CASCADE", index=True)
+    created_at = pw.BigIntegerField()
+    last_seen_at = pw.BigIntegerField()
+    ip = pw.CharField(max_length=64, default="")
+    user_agent = pw.CharField(max_length=200, default="")
+
+    class Meta:
+        table_name = "staff_session"
+
+
+class LoginAttemptRow(BaseRow):
+    """One sign-in attempt, kept for rate limiting (per account and per address) and audit."""
+
+    id = pw.BigAutoField()
+    username = pw.CharField(max_length=64, index=True)
+    ip = pw.CharField(max_length=64, index=True)
+    at = pw.BigIntegerField(index=True)
+    ok = pw.BooleanField()
+
+    class Meta:
+        table_name = "login_attempt"
+
+
+class AccessLogRow(BaseRow):
+    """Who read which citizen's dossier, when and from where (domain.md §7.2 read audit)."""
+
+    id = pw.BigAutoField()
+    at = pw.BigIntegerField(index=True)
+    username = pw.CharField(max_length=64, index=True)
+    dossier_id = pw.CharField(max_length=120, index=True)
+    action = pw.CharField(max_length=40)  # view | print:<form> | api | search | ledger
+    ip = pw.CharField(max_length=64)
+    detail = pw.CharField(max_length=300, default="")
+
+    class Meta:
+        table_name = "access_log"
+
+
+ACCOUNT_MODELS: tuple[type[BaseRow], ...] = (StaffAccountRow, StaffSessionRow, LoginAttemptRow, AccessLogRow)

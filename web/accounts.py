@@ -1,0 +1,244 @@
+"""Staff accounts, server-side sessions, sign-in throttling and the dossier access log.
+
+Plain functions over the account tables (:mod:`node.models`), no Flask: the CLI (``motcua
+user``) and the web layer (:mod:`web.auth`) share them, and tests call them directly.
+
+Invariants
+----------
+- Passwords are hashed with Argon2id (argon2-cffi's defaults: 64 MiB, 3 passes, 4 lanes; ASVS
+  2.4.1) and never stored, logged or echoed. A hash made with older parameters is upgraded at
+  the next successful sign-in.
+- A session is a random 256-bit token held by the browser; the database keeps only its SHA-256,
+  so a copied database does not carry live sessions. Deleting the row ends the session at once,
+  whoever holds a copy of the cookie (ASVS 3.3.1; Flask's own cookie session cannot do that).
+- Sessions end after :data:`_IDLE_MS` without a request or :data:`_ABSOLUTE_MS` after sign-in
+  (ASVS 3.3.2: 30 minutes idle, 12 hours in all).
+- Sign-in is throttled per account *and* per client address from the attempts table, so the
+  limit holds across threads and restarts without any external service: at most
+  :data:`_MAX_FAILURES_PER_ACCOUNT` failures per account and :data:`_MAX_FAILURES_PER_IP` per
+  address within :data:`_WINDOW_MS` (ASVS 2.2.1 asks for no more than 100 an hour).
+- Unknown user names cost the same Argon2 verification as known ones (no timing oracle), and
+  every refusal says the same thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+import peewee as pw
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from node.models import STAFF_ROLES, AccessLogRow, LoginAttemptRow, StaffAccountRow, StaffSessionRow
+
+_IDLE_MS = 30 * 60 * 1000
+_ABSOLUTE_MS = 12 * 3600 * 1000
+_TOUCH_EVERY_MS = 60 * 1000  # last_seen_at is written at most once a minute per session
+_WINDOW_MS = 15 * 60 * 1000
+_MAX_FAILURES_PER_ACCOUNT = 10
+_MAX_FAILURES_PER_IP = 30
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+# A few passwords every list of breached ones starts with, in the lengths we accept (ASVS 2.1.7
+# asks for a real list; this keeps the worst out until one ships with the node).
+_COMMON = frozenset({
+    "123456789012", "1234567890123", "12345678901234", "qwertyuiop12", "password1234", "matkhau12345",
+    "matkhau123456", "abc123456789", "111111111111", "000000000000", "motcua123456", "admin1234567",
+})  # fmt: skip
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("motcua-dummy-password")
+
+
+class AccountError(ValueError):
+    """Raised for a bad account request; the message is Vietnamese, safe to show staff."""
+
+
+class LoginThrottled(AccountError):
+    """Raised when too many sign-ins failed for this account or address lately."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    """The signed-in person, as views see them."""
+
+    id: int
+    username: str
+    full_name: str
+    role: str
+    session_id: str = ""
+
+    @property
+    def author(self) -> str:
+        """What events record as their author: the personal account, never a shared desk name."""
+        return self.username
+
+
+def check_password_policy(password: str, username: str = "") -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"Mật khẩu phải có ít nhất {MIN_PASSWORD_LENGTH} ký tự.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"Mật khẩu dài tối đa {MAX_PASSWORD_LENGTH} ký tự.")
+    if password.lower() in _COMMON or len(set(password)) < 4 or (username and username.lower() in password.lower()):
+        raise AccountError("Mật khẩu quá dễ đoán; hãy chọn một cụm từ dài hơn.")
+
+
+def create_account(username: str, full_name: str, role: str, password: str, *, now: int) -> StaffAccountRow:
+    username = username.strip().lower()
+    full_name = " ".join(full_name.split())
+    if not USERNAME_RE.match(username):
+        raise AccountError("Tên đăng nhập gồm 2-64 ký tự: chữ thường không dấu, số, dấu chấm, gạch.")
+    if role not in STAFF_ROLES:
+        raise AccountError(f"Vai trò phải là một trong: {', '.join(STAFF_ROLES)}.")
+    if not full_name:
+        raise AccountError("Cần họ và tên.")
+    check_password_policy(password, username)
+    try:
+        return StaffAccountRow.create(
+            username=username, full_name=full_name[:200], role=role, password_hash=_hasher.hash(password),
+            created_at=now, password_changed_at=now,
+        )
+    except pw.IntegrityError:
+        raise AccountError(f"Tên đăng nhập {username} đã có.") from None
+
+
+def set_password(username: str, password: str, *, now: int) -> None:
+    check_password_policy(password, username)
+    updated = (
+        StaffAccountRow.update(password_hash=_hasher.hash(password), password_changed_at=now)
+        .where(StaffAccountRow.username == username)
+        .execute()
+    )
+    if not updated:
+        raise AccountError(f"Không có tài khoản {username}.")
+    end_sessions_of(username)
+
+
+def any_account() -> bool:
+    """True once this node has at least one staff account."""
+    return StaffAccountRow.select().exists()
+
+
+def list_accounts() -> list[StaffAccountRow]:
+    return list(StaffAccountRow.select().order_by(StaffAccountRow.username))
+
+
+def set_active(username: str, active: bool) -> None:
+    if not StaffAccountRow.update(active=active).where(StaffAccountRow.username == username).execute():
+        raise AccountError(f"Không có tài khoản {username}.")
+    if not active:
+        end_sessions_of(username)
+
+
+def end_sessions_of(username: str) -> int:
+    account = StaffAccountRow.get_or_none(StaffAccountRow.username == username)
+    if account is None:
+        return 0
+    return StaffSessionRow.delete().where(StaffSessionRow.account == account.id).execute()
+
+
+def _recent_failures(where: pw.Expression, now: int) -> int:
+    return (
+        LoginAttemptRow.select()
+        .where(where & (LoginAttemptRow.at > now - _WINDOW_MS) & (LoginAttemptRow.ok == False))  # noqa: E712
+        .count()
+    )
+
+
+def throttled(username: str, ip: str, now: int) -> bool:
+    """True when this account or this address has failed too often within the window."""
+    last_ok = (
+        LoginAttemptRow.select(pw.fn.MAX(LoginAttemptRow.at))
+        .where((LoginAttemptRow.username == username) & (LoginAttemptRow.ok == True))  # noqa: E712
+        .scalar()
+        or 0
+    )
+    per_account = _recent_failures((LoginAttemptRow.username == username) & (LoginAttemptRow.at > last_ok), now)
+    per_ip = _recent_failures(LoginAttemptRow.ip == ip, now)
+    return per_account >= _MAX_FAILURES_PER_ACCOUNT or per_ip >= _MAX_FAILURES_PER_IP
+
+
+def authenticate(username: str, password: str, ip: str, *, now: int) -> Staff:
+    """Check a sign-in; record the attempt; raise :class:`AccountError` on any refusal."""
+    username = username.strip().lower()[:64]
+    ip = ip[:64]
+    if throttled(username, ip, now):
+        LoginAttemptRow.create(username=username, ip=ip, at=now, ok=False)
+        raise LoginThrottled("Đăng nhập sai quá nhiều lần. Hãy chờ 15 phút rồi thử lại.")
+    account = StaffAccountRow.get_or_none(StaffAccountRow.username == username)
+    stored = account.password_hash if account is not None and account.active else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+        ok = account is not None and account.active
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        ok = False
+    LoginAttemptRow.create(username=username, ip=ip, at=now, ok=ok)
+    if not ok or account is None:
+        raise AccountError("Tên đăng nhập hoặc mật khẩu không đúng.")
+    updates: dict = {StaffAccountRow.last_login_at: now}
+    if _hasher.check_needs_rehash(account.password_hash):
+        updates[StaffAccountRow.password_hash] = _hasher.hash(password)
+    StaffAccountRow.update(updates).where(StaffAccountRow.id == account.id).execute()
+    return Staff(account.id, account.username, account.full_name, account.role)
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def open_session(staff: Staff, *, ip: str, user_agent: str, now: int) -> str:
+    """Start a session and return the token for the cookie (a new one at every sign-in)."""
+    token = secrets.token_urlsafe(32)
+    StaffSessionRow.create(
+        id=_token_id(token), account=staff.id, created_at=now, last_seen_at=now, ip=ip[:64],
+        user_agent=user_agent[:200],
+    )
+    return token
+
+
+def session_staff(token: str, *, now: int) -> Staff | None:
+    """The staff member a session token belongs to, or None if it is unknown, ended or expired."""
+    if not token or len(token) > 100:
+        return None
+    sid = _token_id(token)
+    row = (
+        StaffSessionRow.select(StaffSessionRow, StaffAccountRow)
+        .join(StaffAccountRow)
+        .where(StaffSessionRow.id == sid)
+        .first()
+    )
+    if row is None:
+        return None
+    account = row.account
+    if not account.active or now - row.last_seen_at > _IDLE_MS or now - row.created_at > _ABSOLUTE_MS:
+        StaffSessionRow.delete().where(StaffSessionRow.id == sid).execute()
+        return None
+    if now - row.last_seen_at > _TOUCH_EVERY_MS:
+        StaffSessionRow.update(last_seen_at=now).where(StaffSessionRow.id == sid).execute()
+    return Staff(account.id, account.username, account.full_name, account.role, sid)
+
+
+def close_session(token: str) -> None:
+    if token and len(token) <= 100:
+        StaffSessionRow.delete().where(StaffSessionRow.id == _token_id(token)).execute()
+
+
+def record_access(username: str, dossier_id: str, action: str, ip: str, *, now: int, detail: str = "") -> None:
+    """One row of the read audit: who read which dossier, when, from where."""
+    AccessLogRow.create(
+        at=now, username=username[:64], dossier_id=dossier_id[:120], action=action[:40], ip=ip[:64],
+        detail=detail[:300],
+    )
+
+
+def access_log(dossier_id: str = "", username: str = "", limit: int = 200) -> list[dict]:
+    query = AccessLogRow.select()
+    if dossier_id:
+        query = query.where(AccessLogRow.dossier_id == dossier_id)
+    if username:
+        query = query.where(AccessLogRow.username == username)
+    return list(query.order_by(AccessLogRow.id.desc()).limit(limit).dicts())

@@ -1,0 +1,172 @@
+"""The district admin console (blueprint ``district``, prefix ``/quan-tri``), on district nodes.
+
+``/dong-bo``               the sync log, filtered by node, outcome and days; ``/dong-bo/<id>`` one
+                           session with the other side's line when this hub holds it
+``/may``                   node health: last seen, events pending, clock skew, version, certificate
+``/xung-dot``              the conflict queue; ``/xung-dot/<id>`` both versions side by side and
+                           the resolve action (the district may resolve any conflict)
+``/thong-ke``              statistics by unit with a chart (inline SVG) and CSV/XLSX export, and
+                           the Biểu 06 report when the node serves it
+``/tre-han``               late dossiers by commune
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+
+from node import staff_queries as queries
+from node.domain.errors import DomainError
+from web.auth import audit_read, login_required, node, now_ms
+from web.chart import bar_chart
+from web.i18n import N_, _
+from web.staff import resolve_conflict_form
+
+bp = Blueprint("district", __name__, url_prefix="/quan-tri", template_folder="templates")
+bp.before_request(login_required("district_admin"))
+OUTCOMES = ("ok", "partial", "failed", "running")
+BIEU_06_PATH = "/api/v1/reports/bieu-06"
+
+
+def parse_day(text: str) -> date | None:
+    """``dd/MM/yyyy`` as staff type it, or ``yyyy-MM-dd`` from a date input; None if empty/bad."""
+    from web.printing import parse_day as parse
+
+    try:
+        return parse(text) if text.strip() else None
+    except ValueError:
+        return None
+
+
+@bp.get("/")
+def index() -> Response:
+    return redirect(url_for("district.sync_log"))
+
+
+@bp.get("/dong-bo")
+def sync_log() -> str:
+    a = request.args
+    outcome = a.get("ket_qua", "") if a.get("ket_qua", "") in OUTCOMES else ""
+    first, last = parse_day(a.get("tu", "")), parse_day(a.get("den", ""))
+    try:
+        page = max(0, int(a.get("trang", 0)))
+    except ValueError:
+        page = 0
+    rows = queries.sync_log(node=a.get("may", "").strip()[:64], outcome=outcome, first=first, last=last,
+                            limit=100, offset=page * 100)
+    return render_template("district/sync_log.html", rows=rows, args=a, outcomes=OUTCOMES, page=page,
+                           first=first, last=last, nodes=queries.node_health(now_ms()))
+
+
+@bp.get("/dong-bo/<int:row_id>")
+def sync_session(row_id: int) -> str | tuple[str, int]:
+    row, others = queries.sync_session(row_id)
+    if row is None:
+        return render_template("errors/page.html", code=404, message=_("Không tìm thấy phiên đồng bộ.")), 404
+    return render_template("district/session.html", row=row, others=others)
+
+
+@bp.get("/may")
+def nodes() -> str:
+    return render_template("district/nodes.html", nodes=queries.node_health(now_ms()), me=node().node_id)
+
+
+@bp.get("/xung-dot")
+def conflicts() -> str:
+    status = request.args.get("trang_thai", "open")
+    status = status if status in ("open", "resolved") else "open"
+    return render_template("district/conflicts.html", items=node().list_conflicts(status, limit=500), status=status)
+
+
+@bp.get("/xung-dot/<conflict_id>")
+def conflict(conflict_id: str) -> str | tuple[str, int]:
+    try:
+        c = node().get_conflict(conflict_id)
+    except DomainError:
+        return render_template("errors/page.html", code=404, message=_("Không tìm thấy xung đột.")), 404
+    audit_read(c["dossier_id"], "conflict")
+    names = queries.node_names(v["origin"] for v in c["versions"].values() if v)
+    return render_template("district/conflict.html", c=c, names=names, can_resolve=True,
+                           resolve_url=url_for("district.resolve", conflict_id=conflict_id))
+
+
+@bp.post("/xung-dot/<conflict_id>/giai-quyet")
+def resolve(conflict_id: str) -> Response:
+    return resolve_conflict_form(conflict_id, "district.conflict")
+
+
+# -- statistics --------------------------------------------------------------------------------
+
+
+def _period() -> tuple[date, date]:
+    today = queries.vn_day(now_ms())
+    first = parse_day(request.args.get("tu", "")) or today.replace(day=1)
+    last = parse_day(request.args.get("den", "")) or today
+    return (first, last) if first <= last else (last, first)
+
+
+STAT_COLUMNS = (
+    ("scope", N_("Đơn vị")),
+    ("name", N_("Tên đơn vị")),
+    ("received", N_("Tiếp nhận")),
+    ("resolved", N_("Đã giải quyết")),
+    ("pending", N_("Đang giải quyết")),
+    ("overdue", N_("Quá hạn")),
+)
+
+
+@bp.get("/thong-ke")
+def statistics() -> Response | str:
+    first, last = _period()
+    rows = queries.by_unit(now_ms(), first, last)
+    names = queries.unit_names(r["scope"] for r in rows)
+    for r in rows:
+        r["name"] = names.get(r["scope"], "")
+    fmt = request.args.get("dinh_dang", "")
+    if fmt in ("csv", "xlsx"):
+        return _export(rows, first, last, fmt)
+    chart = bar_chart(
+        [r["name"] or r["scope"] for r in rows],
+        [(_("Tiếp nhận"), [r["received"] for r in rows]), (_("Đã giải quyết"), [r["resolved"] for r in rows]),
+         (_("Quá hạn"), [r["overdue"] for r in rows])],
+        title=_("Hồ sơ theo đơn vị"),
+    )
+    has_bieu_06 = any(rule.rule == BIEU_06_PATH for rule in current_app.url_map.iter_rules())
+    return render_template("district/statistics.html", rows=rows, chart=chart, first=first, last=last,
+                           columns=STAT_COLUMNS, bieu_06=BIEU_06_PATH if has_bieu_06 else "")
+
+
+def _export(rows: list[dict], first: date, last: date, fmt: str) -> Response:
+    headings = [_(h) for _k, h in STAT_COLUMNS]
+    table = [[r[k] for k, _h in STAT_COLUMNS] for r in rows]
+    name = f"thong-ke_{first:%Y%m%d}-{last:%Y%m%d}.{fmt}"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(headings)
+        writer.writerows(table)
+        body, mime = buffer.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8"  # BOM: Excel reads UTF-8
+    else:
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "Thống kê"
+        ws.append([_("Thống kê hồ sơ từ %(a)s đến %(b)s", a=f"{first:%d/%m/%Y}", b=f"{last:%d/%m/%Y}")])
+        ws.append(headings)
+        for line in table:
+            ws.append(line)
+        out = io.BytesIO()
+        wb.save(out)
+        body, mime = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/tre-han")
+def late() -> str:
+    groups = queries.late_by_unit(now_ms())
+    names = queries.unit_names(g["scope"] for g in groups)
+    return render_template("district/late.html", groups=groups, names=names, now=now_ms())

@@ -1,0 +1,92 @@
+"""Human labels for stored codes (statuses, roles, channels, event types, sync outcomes).
+
+The codes stay English identifiers in events and tables; what staff read is Vietnamese (the
+official DVCQG labels for statuses), translated at render time by :func:`web.i18n.gettext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from flask import Flask
+
+from node.domain.dossier import NATIONAL_CODE
+from node.domain.statuses import NationalStatus
+from web.i18n import _
+
+STATUS_LABELS: Mapping[str, str] = {s: NationalStatus(code).label for s, code in NATIONAL_CODE.items()}
+# An action reads better than the status it leads to on a button.
+TRANSITION_LABELS: Mapping[str, str] = {
+    "received": "Tiếp nhận",
+    "refused": "Từ chối tiếp nhận",
+    "processing": "Chuyển xử lý",
+    "supplement_requested": "Yêu cầu bổ sung",
+    "fees_pending": "Yêu cầu nộp phí, lệ phí",
+    "withdrawal_requested": "Công dân xin rút hồ sơ",
+    "stopped": "Dừng xử lý",
+    "resolved": "Đã có kết quả",
+    "returned": "Trả kết quả",
+}
+ROLE_LABELS: Mapping[str, str] = {
+    "clerk": "Cán bộ một cửa",
+    "head": "Lãnh đạo bộ phận",
+    "mobile": "Tổ lưu động",
+    "district_admin": "Quản trị cấp trên",
+}
+CHANNEL_LABELS: Mapping[str, str] = {"desk": "Tại quầy", "mobile": "Lưu động", "online": "Trực tuyến"}
+EVENT_LABELS: Mapping[str, str] = {
+    "dossier.received": "Tiếp nhận hồ sơ",
+    "dossier.status_changed": "Chuyển trạng thái",
+    "dossier.updated": "Cập nhật thông tin",
+    "dossier.conflict_resolved": "Giải quyết xung đột",
+}
+OUTCOME_LABELS: Mapping[str, str] = {
+    "ok": "Thành công",
+    "partial": "Một phần",
+    "failed": "Thất bại",
+    "running": "Đang chạy",
+}
+LINK_LABELS: Mapping[str, str] = {"up": "Đang kết nối", "down": "Mất kết nối", "never": "Chưa đồng bộ lần nào"}
+CONFLICT_KIND_LABELS: Mapping[str, str] = {
+    "status": "Trạng thái",
+    "field": "Thông tin",
+    "duplicate": "Trùng hồ sơ",
+}
+
+
+def _label(table: Mapping[str, str]):
+    def label(code: str | None) -> str:
+        text = table.get(code or "")
+        return _(text) if text else (code or "")
+
+    return label
+
+
+FILTERS = {
+    "status_label": _label(STATUS_LABELS),
+    "transition_label": _label(TRANSITION_LABELS),
+    "role_label": _label(ROLE_LABELS),
+    "channel_label": _label(CHANNEL_LABELS),
+    "event_label": _label(EVENT_LABELS),
+    "outcome_label": _label(OUTCOME_LABELS),
+    "link_label": _label(LINK_LABELS),
+    "conflict_kind_label": _label(CONFLICT_KIND_LABELS),
+}
+
+
+def vn_day(value: date | None) -> str:
+    """A calendar day (not an instant) as ``dd/MM/yyyy``."""
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def register_labels(app: Flask) -> None:
+    app.jinja_env.filters.update(FILTERS)
+    app.jinja_env.filters["vn_day"] = vn_day
+
+
+def translatable() -> list[str]:
+    """Every label text, for the test that keeps the English catalogue complete."""
+    tables = (STATUS_LABELS, TRANSITION_LABELS, ROLE_LABELS, CHANNEL_LABELS, EVENT_LABELS, OUTCOME_LABELS,
+              LINK_LABELS, CONFLICT_KIND_LABELS)
+    return sorted({text for table in tables for text in table.values()})

@@ -1,0 +1,194 @@
+"""Field intake for an outreach team's laptop (blueprint ``mobile``, prefix ``/luu-dong``).
+
+``/``              today's applicants and the sync state
+``/tiep-nhan``     fast intake: a few fields per screen, Enter moves on, everything typed stays
+                   in the form (no server state until the last screen saves)
+``/can-cuoc``      ID-card application intake for the police team's visit: data and appointment
+                   only; fingerprints, iris and the photo are taken by the police on their own
+                   equipment (domain.md §6, §10.13)
+``/dong-bo``       "sync now": the peers this node can reach, with progress
+
+Peers: the configured parent (``PARENT_URL``) and, once ``sync/discovery.py`` lands, the commune
+nodes seen on the LAN. The hook is :func:`sync_peers`: any object stored in
+``app.extensions["motcua.discovery"]`` with a ``peers()`` method returning items that have
+``url`` and ``name`` is listed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+
+from node import staff_queries as queries
+from node.domain.errors import DomainError
+from web import forms
+from web.auth import current_staff, login_required, node, now_ms
+from web.i18n import N_, _
+from web.staff import catalogue, domain_message, sync_summary
+from web.syncjob import SyncJobs
+
+bp = Blueprint("mobile", __name__, url_prefix="/luu-dong", template_folder="templates")
+bp.before_request(login_required("mobile", "clerk", "head"))
+ID_CARD_PROCEDURE = "can-cuoc.cap-the-can-cuoc-luu-dong"
+# (fields shown on the screen) per step of the fast intake; the review screen comes after.
+STEPS: tuple[tuple[str, ...], ...] = (("thu_tuc", "name"), ("id_number", "phone"), ("address", "delivery"),
+                                      ("component", "sets"))
+CARRIED = ("thu_tuc", "name", "id_number", "phone", "address", "delivery", "sets", "note")
+
+
+def jobs() -> SyncJobs:
+    return current_app.extensions.setdefault("motcua.web_sync", SyncJobs())
+
+
+def sync_peers() -> list[dict[str, str]]:
+    """Where "sync now" can go: the parent, then peers found on the LAN (see module doc)."""
+    peers = []
+    parent = node().settings.PARENT_URL
+    if parent:
+        peers.append({"url": parent, "name": _("Máy cấp trên"), "source": "parent"})
+    discovery = current_app.extensions.get("motcua.discovery")
+    if discovery is not None and hasattr(discovery, "peers"):
+        for p in discovery.peers():
+            url = str(getattr(p, "url", "") or "")
+            if url and url not in {x["url"] for x in peers}:
+                peers.append({"url": url, "name": str(getattr(p, "name", "") or url), "source": "lan"})
+    return peers
+
+
+@bp.get("/")
+def home() -> str:
+    today = queries.day_start_ms(queries.vn_day(now_ms()))
+    rows = queries.received_between(today, today + 24 * 3600 * 1000)
+    return render_template("mobile/home.html", rows=rows, sync=sync_summary(), job=jobs().snapshot())
+
+
+# -- fast intake ------------------------------------------------------------------------------
+
+
+def _validate_step(step: int, form: Any) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    procedure = forms.find_procedure(catalogue(), form.get("thu_tuc", ""))
+    if step >= 0 and procedure is None:
+        errors["thu_tuc"] = N_("Chọn thủ tục.")
+    if step >= 0 and not " ".join(form.get("name", "").split()):
+        errors["name"] = N_("Cần nhập họ và tên người nộp.")
+    if step >= 1:
+        parsed = forms.parse_applicant(form, queries.vn_day(now_ms()))
+        errors.update({k: v for k, v in parsed.errors.items() if k in ("id_number", "phone")})
+    if step >= 3 and procedure is not None:
+        errors.update(forms.parse_components(procedure, form).errors)
+    return errors
+
+
+def _render_step(step: int, errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+    procedure = forms.find_procedure(catalogue(), request.form.get("thu_tuc", "") or request.args.get("thu_tuc", ""))
+    return render_template(
+        "mobile/intake.html", step=step, steps=len(STEPS), fields=STEPS[step] if step < len(STEPS) else (),
+        form=request.form, errors=errors, procedure=procedure, carried=CARRIED,
+        sectors=forms.sectors(catalogue(), mobile_first=True),
+        picked=request.form.getlist("component"),
+        due_at=queries.compute_appointment(now_ms(), procedure.duration) if procedure else None,
+    ), status
+
+
+@bp.get("/tiep-nhan")
+def intake() -> tuple[str, int]:
+    return _render_step(0, {})
+
+
+@bp.post("/tiep-nhan")
+def intake_step() -> Response | tuple[str, int]:
+    try:
+        step = max(0, min(int(request.form.get("step", 0)), len(STEPS)))
+    except ValueError:
+        step = 0
+    if request.form.get("back") and step > 0:
+        return _render_step(step - 1, {})
+    errors = _validate_step(min(step, len(STEPS) - 1), request.form)
+    if errors:
+        first_bad = next((i for i, fields in enumerate(STEPS) if set(fields) & set(errors)), 0)
+        return _render_step(first_bad, errors, 422)
+    if step < len(STEPS):
+        return _render_step(step + 1, {})
+    return _save_intake()
+
+
+def _save_intake() -> Response | tuple[str, int]:
+    procedure = forms.find_procedure(catalogue(), request.form.get("thu_tuc", ""))
+    assert procedure is not None  # validated above
+    applicant = forms.parse_applicant(request.form, queries.vn_day(now_ms()))
+    components = forms.parse_components(procedure, request.form)
+    n = node()
+    body = forms.dossier_body(procedure, applicant, components, channel="mobile",
+                              due_at=queries.compute_appointment(n.wall_ms(), procedure.duration))
+    try:
+        state = n.create_dossier(current_staff().author, body)
+    except DomainError as e:
+        flash(domain_message(e), "error")
+        return _render_step(len(STEPS), {}, 422)
+    flash(_("Đã tiếp nhận hồ sơ %(code)s. Hãy in giấy biên nhận cho người nộp.", code=state.code), "ok")
+    return redirect(url_for("staff.dossier", dossier_id=state.id, moi=1))
+
+
+# -- ID-card applications -----------------------------------------------------------------------
+
+
+@bp.route("/can-cuoc", methods=["GET", "POST"])
+def id_card() -> Response | str | tuple[str, int]:
+    procedure = forms.find_procedure(catalogue(), ID_CARD_PROCEDURE)
+    if procedure is None:
+        return render_template("errors/page.html", code=404,
+                               message=_("Danh mục thủ tục không có thủ tục cấp thẻ căn cước.")), 404
+    due = queries.compute_appointment(now_ms(), procedure.duration)
+    if request.method == "GET":
+        return render_template("mobile/id_card.html", procedure=procedure, form={}, errors={}, due_at=due,
+                               requests=forms.CARD_REQUESTS)
+    applicant = forms.parse_applicant(request.form, queries.vn_day(now_ms()))
+    kind = request.form.get("request", "")
+    errors = dict(applicant.errors)
+    if kind not in forms.CARD_REQUESTS:
+        errors["request"] = N_("Chọn loại đề nghị.")
+    birth = " ".join(request.form.get("birth_date", "").split())[:10]
+    if errors:
+        return render_template("mobile/id_card.html", procedure=procedure, form=request.form, errors=errors,
+                               due_at=due, requests=forms.CARD_REQUESTS), 422
+    components = forms.parse_components(procedure, {"component": [str(i) for i in range(len(procedure.components))]})
+    extra = {"card_request": kind, "birth_date": birth, "biometrics": "police"}
+    body = forms.dossier_body(procedure, applicant, components, channel="mobile", due_at=due, extra_details=extra)
+    try:
+        state = node().create_dossier(current_staff().author, body)
+    except DomainError as e:
+        flash(domain_message(e), "error")
+        return render_template("mobile/id_card.html", procedure=procedure, form=request.form, errors={},
+                               due_at=due, requests=forms.CARD_REQUESTS), 422
+    flash(_("Đã ghi đề nghị cấp thẻ căn cước %(code)s.", code=state.code), "ok")
+    return redirect(url_for("staff.dossier", dossier_id=state.id, moi=1))
+
+
+# -- sync now -------------------------------------------------------------------------------------
+
+
+@bp.get("/dong-bo")
+def sync_page() -> str:
+    return render_template("mobile/sync.html", peers=sync_peers(), sync=sync_summary(), job=jobs().snapshot())
+
+
+@bp.post("/dong-bo")
+def sync_now() -> Response:
+    peers = sync_peers()
+    try:
+        peer = peers[int(request.form.get("peer", "-1"))]
+    except (ValueError, IndexError):
+        flash(_("Chọn máy để đồng bộ."), "error")
+        return redirect(url_for("mobile.sync_page"))
+    if not jobs().start(node(), peer["url"], peer["name"]):
+        flash(_("Đang đồng bộ; hãy chờ lần này xong."), "info")
+    return redirect(url_for("mobile.sync_page"))
+
+
+@bp.get("/dong-bo/tien-do")
+def sync_progress() -> Response:
+    data = jobs().snapshot()
+    data["pending_up"] = node().sync_status()["pending_up"]
+    return jsonify(data)

@@ -1,0 +1,238 @@
+"""The one-stop desk (blueprint ``staff``, prefix ``/mot-cua``), on commune and mobile nodes.
+
+``/``                       dashboard: today's intake, due soon, overdue, not yet synced, link
+``/tiep-nhan``              receive a dossier: procedure → components → applicant → appointment
+``/ho-so/<id>``             the dossier: timeline with origin and signature marks, allowed
+                            transitions, forms to print
+``/tim-kiem?q=``            search by dossier code, name without diacritics, ID number
+``/xung-dot``               this office's conflicts (heads resolve them)
+
+Views parse with :mod:`web.forms`, call :class:`node.services.Node` and render; a
+:class:`~node.domain.errors.DomainError` becomes a message on the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+
+from node import staff_queries as queries
+from node.domain import dossier as domain
+from node.domain.catalogue import Catalogue
+from node.domain.errors import DomainError, DossierNotFound
+from node.services import state_to_dict
+from node.signing import verify_signature
+from web import forms
+from web.auth import audit_read, current_staff, login_required, node, now_ms, roles_required
+from web.i18n import N_, _
+from web.labels import STATUS_LABELS
+
+bp = Blueprint("staff", __name__, url_prefix="/mot-cua", template_folder="templates")
+bp.before_request(login_required("clerk", "head", "mobile"))
+DESK_ROLES = ("clerk", "head")
+PRINTABLE = (
+    ("bien-nhan", N_("Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)")),
+    ("kiem-soat", N_("Phiếu kiểm soát quá trình giải quyết hồ sơ")),
+    ("bo-sung", N_("Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ (Mẫu 02)")),
+    ("tu-choi", N_("Phiếu từ chối tiếp nhận giải quyết hồ sơ (Mẫu 03)")),
+    ("xin-loi", N_("Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)")),
+)
+
+
+def catalogue() -> Catalogue:
+    """The procedure catalogue in force: the node's reference data when it has some (a province's
+    catalogue synced down), else the seed shipped with the package."""
+    reference = getattr(node(), "reference", None)
+    if reference is not None and hasattr(reference, "catalogue"):
+        return reference.catalogue()
+    return current_app.extensions.get("motcua.catalogue") or forms.seed_catalogue()
+
+
+def domain_message(e: DomainError) -> str:
+    """A Vietnamese message for a rule the domain refused (its own text is English)."""
+    if e.message.startswith(("Dữ liệu", "Phát hiện")):  # write-gate messages are bilingual already
+        return e.message
+    return _("Không thực hiện được: %(reason)s", reason=e.message)
+
+
+def sync_summary() -> dict[str, Any]:
+    status = node().sync_status()
+    scheduler = current_app.extensions.get("motcua.scheduler")
+    status["syncing"] = bool(scheduler and scheduler.state.syncing)
+    return status
+
+
+@bp.get("/")
+def dashboard() -> str:
+    n = node()
+    return render_template("staff/dashboard.html", board=queries.dashboard(n.wall_ms()), sync=sync_summary(),
+                           conflicts=len(n.list_conflicts("open", limit=1000)))
+
+
+# -- receive a dossier ----------------------------------------------------------------------
+
+
+@bp.get("/tiep-nhan")
+def receive() -> str:
+    return render_template("staff/receive_procedure.html", sectors=forms.sectors(catalogue()))
+
+
+def _procedure_or_404(key: str):
+    procedure = forms.find_procedure(catalogue(), key)
+    if procedure is None:
+        abort(404)
+    return procedure
+
+
+@bp.get("/tiep-nhan/thanh-phan")
+def receive_components() -> str:
+    procedure = _procedure_or_404(request.args.get("thu_tuc", ""))
+    return render_template("staff/receive_components.html", procedure=procedure, errors={}, picked=None,
+                           missing=[])
+
+
+@bp.post("/tiep-nhan/nguoi-nop")
+def receive_applicant() -> str | tuple[str, int]:
+    procedure = _procedure_or_404(request.form.get("thu_tuc", ""))
+    components = forms.parse_components(procedure, request.form)
+    if not components.ok:
+        return render_template("staff/receive_components.html", procedure=procedure, errors=components.errors,
+                               picked=components.data["picked"], missing=components.data["missing"]), 422
+    return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
+                           form=request.form, errors={})
+
+
+@bp.post("/tiep-nhan/xac-nhan")
+def receive_review() -> str | tuple[str, int]:
+    procedure = _procedure_or_404(request.form.get("thu_tuc", ""))
+    components = forms.parse_components(procedure, request.form)
+    applicant = forms.parse_applicant(request.form, queries.vn_day(now_ms()))
+    if not components.ok:
+        return render_template("staff/receive_components.html", procedure=procedure, errors=components.errors,
+                               picked=components.data["picked"], missing=components.data["missing"]), 422
+    if not applicant.ok:
+        return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
+                               form=request.form, errors=applicant.errors), 422
+    due = queries.compute_appointment(now_ms(), procedure.duration)
+    return render_template("staff/receive_review.html", procedure=procedure, components=components,
+                           applicant=applicant, form=request.form, due_at=due, received_at=now_ms())
+
+
+@bp.post("/tiep-nhan/luu")
+@roles_required(*DESK_ROLES, "mobile")
+def receive_save() -> Response | tuple[str, int]:
+    procedure = _procedure_or_404(request.form.get("thu_tuc", ""))
+    components = forms.parse_components(procedure, request.form)
+    applicant = forms.parse_applicant(request.form, queries.vn_day(now_ms()))
+    if not (components.ok and applicant.ok):
+        return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
+                               form=request.form, errors={**components.errors, **applicant.errors}), 422
+    n = node()
+    channel = "mobile" if n.settings.ROLE == "mobile" else "desk"
+    body = forms.dossier_body(procedure, applicant, components, channel=channel,
+                              due_at=queries.compute_appointment(n.wall_ms(), procedure.duration))
+    try:
+        state = n.create_dossier(current_staff().author, body)
+    except DomainError as e:
+        flash(domain_message(e), "error")
+        return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
+                               form=request.form, errors={}), 422
+    flash(_("Đã tiếp nhận hồ sơ %(code)s. Hãy in giấy biên nhận cho người nộp.", code=state.code), "ok")
+    return redirect(url_for("staff.dossier", dossier_id=state.id, moi=1))
+
+
+# -- the dossier -------------------------------------------------------------------------------
+
+
+@bp.get("/ho-so/<dossier_id>")
+def dossier(dossier_id: str) -> str | tuple[str, int]:
+    n = node()
+    try:
+        state = n.get_dossier(dossier_id)
+        timeline = n.timeline(dossier_id)
+    except DossierNotFound:
+        return render_template("errors/page.html", code=404, message=_("Không tìm thấy hồ sơ.")), 404
+    audit_read(dossier_id)
+    marks = queries.verification_marks(dossier_id, verify_signature)
+    names = queries.node_names(e["origin"] for e in timeline)
+    details = next((e["body"].get("details") or {} for e in timeline if e["type"] == domain.RECEIVED), {})
+    allowed = sorted(domain.TRANSITIONS.get(state.status, ()), key=list(domain.STATUSES).index)
+    conflicts = [c for c in n.list_conflicts("open", limit=1000)
+                 if dossier_id in (c["dossier_id"], c["winner"], c["loser"])]
+    return render_template(
+        "staff/dossier.html", d=state_to_dict(state), timeline=timeline, marks=marks, names=names,
+        details=details, allowed=allowed, printable=PRINTABLE, conflicts=conflicts, me=n.node_id,
+        can_act=current_staff().role in DESK_ROLES, just_received=bool(request.args.get("moi")),
+    )
+
+
+@bp.post("/ho-so/<dossier_id>/trang-thai")
+@roles_required(*DESK_ROLES)
+def change_status(dossier_id: str) -> Response:
+    to = request.form.get("to", "")
+    reason = request.form.get("reason", "")
+    target = request.form.get("target_office", "").strip()
+    try:
+        state = node().change_status(current_staff().author, dossier_id, to, reason, target)
+        label = _(STATUS_LABELS.get(state.status, state.status))
+        flash(_("Đã chuyển hồ sơ sang trạng thái: %(status)s.", status=label), "ok")
+    except DomainError as e:
+        flash(domain_message(e), "error")
+    return redirect(url_for("staff.dossier", dossier_id=dossier_id))
+
+
+# -- search and conflicts ---------------------------------------------------------------------
+
+
+@bp.get("/tim-kiem")
+def search() -> str:
+    q = request.args.get("q", "").strip()[:100]
+    try:
+        page = max(0, int(request.args.get("trang", 0)))
+    except ValueError:
+        page = 0
+    rows, total, capped = queries.search(q, limit=50, offset=page * 50) if q else ([], 0, False)
+    if q:
+        audit_read("", "search", detail=f"{total}{'+' if capped else ''} kết quả")
+    return render_template("staff/search.html", q=q, rows=rows, total=total, capped=capped, page=page)
+
+
+@bp.get("/xung-dot")
+def conflicts() -> str:
+    n = node()
+    items = n.list_conflicts("open", limit=500)
+    return render_template("staff/conflicts.html", items=items, unit=n.settings.UNIT)
+
+
+@bp.get("/xung-dot/<conflict_id>")
+def conflict(conflict_id: str) -> str | tuple[str, int]:
+    try:
+        c = node().get_conflict(conflict_id)
+    except DomainError:
+        return render_template("errors/page.html", code=404, message=_("Không tìm thấy xung đột.")), 404
+    audit_read(c["dossier_id"], "conflict")
+    return render_template("staff/conflict.html", c=c, names=queries.node_names(
+        v["origin"] for v in c["versions"].values() if v), can_resolve=current_staff().role == "head",
+        resolve_url=url_for("staff.resolve", conflict_id=conflict_id))
+
+
+@bp.post("/xung-dot/<conflict_id>/giai-quyet")
+@roles_required("head")
+def resolve(conflict_id: str) -> Response:
+    return resolve_conflict_form(conflict_id, "staff.conflict")
+
+
+def resolve_conflict_form(conflict_id: str, back: str) -> Response:
+    """Shared by the desk and the district console: keep the winner or the loser, with a reason."""
+    n = node()
+    keep = request.form.get("keep", "")
+    try:
+        c = n.get_conflict(conflict_id)
+        if keep not in ("winner", "loser"):
+            raise DomainError("choose the version to keep", "keep")
+        n.resolve_conflict(current_staff().author, conflict_id, c[keep], request.form.get("reason", ""))
+        flash(_("Đã giải quyết xung đột; quyết định sẽ được đồng bộ tới các máy khác."), "ok")
+    except DomainError as e:
+        flash(domain_message(e), "error")
+    return redirect(url_for(back, conflict_id=conflict_id))
