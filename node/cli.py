@@ -460,6 +460,128 @@ def user_set_password(ctx: click.Context, username: str, password: str) -> None:
     click.echo(f"password of {username} changed; its sessions are ended")
 
 
+@main.group()
+def reference() -> None:
+    """Reference data synced down from the district: catalogue, calendar, status mapping."""
+
+
+@reference.command("show")
+@click.pass_context
+def reference_show(ctx: click.Context) -> None:
+    """The version of each kind in force here, and whether it is a publication or the seed."""
+    node = _open(ctx.parent)
+    for r in node.reference_status():
+        revision = f"revision {r['revision']}, " if r.get("revision") else ""
+        click.echo(f"{r['kind']:<15} {r['version']:<50} {revision}{r['source']}")
+
+
+def _years(text: str) -> list[int] | None:
+    if not text:
+        return None
+    first, _, last = text.partition("-")
+    try:
+        return list(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise click.BadParameter("years look like 2025-2028 or 2026", param_hint="--years") from None
+
+
+def _json_file(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise click.ClickException(f"cannot read {path}: {e}") from e
+
+
+@reference.command("publish")
+@click.option("--catalogue", "catalogue_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Catalogue JSON to publish (default: the seed shipped with motcua).")
+@click.option("--calendar", "calendar_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Calendar JSON to publish, e.g. an edited copy (default: built from the holidays package).")
+@click.option("--status-mapping", "mapping_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Status mapping JSON {version, table} (default: the national default mapping).")
+@click.option("--years", default="", help="Calendar years, e.g. 2025-2028 (default: last year to two ahead).")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(["catalogue", "calendar", "status_mapping"]),
+              help="Publish only these kinds (repeatable; default: all three).")
+@click.option("--author", default=lambda: os.environ.get("USER", "admin"), help="Staff account publishing.")
+@click.pass_context
+def reference_publish(ctx: click.Context, catalogue_file: Path | None, calendar_file: Path | None,
+                      mapping_file: Path | None, years: str, kinds: tuple[str, ...], author: str) -> None:
+    """District: publish the catalogue, working calendar and status mapping to every node."""
+    from node.domain.errors import DomainError
+    from node.reference import KINDS
+
+    node = _open(ctx.parent)
+    try:
+        done = node.publish_reference(author, catalogue=_json_file(catalogue_file), calendar=_json_file(calendar_file),
+                                      status_mapping=_json_file(mapping_file), years=_years(years),
+                                      kinds=kinds or KINDS)
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
+    for d in done:
+        what = f"published revision {d['revision']}" if d["published"] else "unchanged"
+        click.echo(f"{d['kind']:<15} {d['version']:<50} {what}")
+
+
+@main.group()
+def codes() -> None:
+    """Dossier number blocks: lease (district), status, assign final codes."""
+
+
+@codes.command("lease")
+@click.option("--node", "node_id", required=True, help="Id of the node the block is for.")
+@click.option("--days", type=click.IntRange(1, 366), required=True, help="Days the block covers, from --from.")
+@click.option("--size", type=click.IntRange(1, 9999), required=True, help="Numbers per day.")
+@click.option("--agency", "agency_id", required=True, help="Agency electronic ID the node issues codes for.")
+@click.option("--unit", default="", help="Unit of the node (default: from its profile, seen at a sync).")
+@click.option("--from", "first_day", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First day YYYY-MM-DD (default: today).")
+@click.option("--author", default=lambda: os.environ.get("USER", "admin"), help="Staff account leasing.")
+@click.pass_context
+def codes_lease(ctx: click.Context, node_id: str, days: int, size: int, agency_id: str, unit: str,
+                first_day, author: str) -> None:
+    """District: lease a node the lowest free block of numbers; it reaches the node at its next sync."""
+    from node.domain.errors import DomainError
+
+    node = _open(ctx.parent)
+    try:
+        b = node.lease_codes(author, node_id, days=days, size=size, agency_id=agency_id, unit=unit,
+                             first_day=first_day.date() if first_day else None)
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
+    click.echo(f"leased block {b['block_id']} to {node_id} (unit {b['unit']}): {agency_id} numbers "
+               f"{b['first_seq']:04d}-{b['last_seq']:04d} each day {b['first_day']} to {b['last_day']}")
+
+
+@codes.command("status")
+@click.pass_context
+def codes_status(ctx: click.Context) -> None:
+    """Blocks held, numbers issued from each, dossiers still waiting for a final code."""
+    node = _open(ctx.parent)
+    s = node.codes_status()
+    click.echo(f"agency id: {s['agency_id'] or '(AGENCY_ID not set: provisional codes only)'}")
+    for b in s["blocks"]:
+        flag = "usable" if b["usable"] else ("other agency id" if b["mine"] else f"node {b['node_id']}")
+        click.echo(f"  {b['agency_id']} {b['first_day']}..{b['last_day']} {b['first_seq']:04d}-{b['last_seq']:04d}"
+                   f"  issued {b['issued']}  {flag}")
+    if not s["blocks"]:
+        click.echo("  no number block held yet")
+    click.echo(f"{s['provisional_waiting']} dossier(s) carry a provisional code waiting for a block")
+
+
+@codes.command("assign")
+@click.option("--author", default="motcua", help="Account recorded on the assignment events.")
+@click.pass_context
+def codes_assign(ctx: click.Context, author: str) -> None:
+    """Give provisional dossiers their final codes from the blocks now held (sync does this too)."""
+    node = _open(ctx.parent)
+    done = node.assign_final_codes(author)
+    for d in done:
+        click.echo(f"{d['provisional']} -> {d['code']}")
+    click.echo(f"{len(done)} final code(s) assigned; {node.codes_status()['provisional_waiting']} still provisional")
+
+
 @main.command("seed-demo")
 @click.option("--count", type=int, default=5, show_default=True, help="Dossiers to create.")
 @click.pass_context

@@ -39,6 +39,17 @@ class DossierRow(BaseRow):
     event_count = pw.IntegerField()
     heads = pw.TextField()  # space-separated event refs: the parents of the next local edit
     foreign_resolutions = pw.TextField(default="{}")  # JSON: resolutions of cross-dossier conflicts
+    # what the dossier was received under, and its timing (node.domain.dossier Rules 3-4)
+    procedure_key = pw.CharField(max_length=80, default="")
+    sector = pw.CharField(max_length=200, default="")
+    catalogue_version = pw.CharField(max_length=200, default="")
+    units_version = pw.CharField(max_length=100, default="")
+    history = pw.TextField(default="[]")  # JSON [[status, at ms], ...]
+    pauses = pw.TextField(default="[]")  # JSON [[start ms, end ms or null], ...]
+    supplement_requests = pw.IntegerField(default=0)
+    apology_at = pw.BigIntegerField(null=True)
+    apology_reason = pw.TextField(default="")
+    new_due_at = pw.BigIntegerField(null=True, index=True)
 
     class Meta:
         table_name = "dossier"
@@ -67,7 +78,79 @@ class ConflictRow(BaseRow):
         table_name = "conflict"
 
 
-DERIVED_MODELS: tuple[type[BaseRow], ...] = (DossierRow, ConflictRow)
+class ReferenceRow(BaseRow):
+    """The reference data in force, one row per kind: the newest valid publication held
+    (node.reference). No row: the node uses the seed shipped in the package."""
+
+    kind = pw.CharField(max_length=40, primary_key=True)  # catalogue | calendar | status_mapping
+    revision = pw.IntegerField()
+    version = pw.CharField(max_length=200)
+    ref = pw.CharField(max_length=120)  # the publishing event
+    origin = pw.CharField(max_length=32)
+    published_at = pw.BigIntegerField()
+    publications = pw.IntegerField()  # how many publications of this kind the node holds
+    data = pw.TextField()  # the published data, JSON text
+
+    class Meta:
+        table_name = "reference_data"
+
+
+class ProcedureRow(BaseRow):
+    """One procedure of the catalogue in force (held publication only), for lists and search."""
+
+    key = pw.CharField(max_length=80, primary_key=True)
+    national_code = pw.CharField(max_length=20, null=True, index=True)
+    local_code = pw.CharField(max_length=60, null=True)
+    name = pw.CharField(max_length=300)
+    sector = pw.CharField(max_length=200, index=True)
+    duration = pw.CharField(max_length=40)  # "<amount> <unit>", e.g. "3 working_days"
+    mobile = pw.BooleanField()
+    version = pw.CharField(max_length=200)
+    catalogue_version = pw.CharField(max_length=200)
+
+    class Meta:
+        table_name = "procedure"
+
+
+class NumberBlockRow(BaseRow):
+    """A block of dossier numbers the district leased to a node (node.codes)."""
+
+    block_id = pw.CharField(max_length=120, primary_key=True)
+    agency_id = pw.CharField(max_length=40, index=True)
+    node_id = pw.CharField(max_length=32, index=True)
+    scope = pw.CharField(max_length=40)
+    first_day = pw.CharField(max_length=10)  # ISO dates compare as text
+    last_day = pw.CharField(max_length=10)
+    first_seq = pw.IntegerField()
+    last_seq = pw.IntegerField()
+    leased_by = pw.CharField(max_length=32)
+    leased_at = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "number_block"
+
+
+class IssuedCodeRow(BaseRow):
+    """Every dossier code a held event issued (reception or final assignment): the ledger the
+    next code is computed from, so a number once issued is never issued again."""
+
+    id = pw.CharField(max_length=200, primary_key=True)  # "<code> <event ref>"
+    code = pw.CharField(max_length=40, index=True)
+    dossier_id = pw.CharField(max_length=120, index=True)
+    final = pw.BooleanField()
+    issuer = pw.CharField(max_length=40)  # agency id (final) or node short id (provisional)
+    day = pw.CharField(max_length=10)  # ISO reception day; "" when the code does not parse
+    number = pw.IntegerField()  # daily sequence (final) or provisional number; 0 if unparsed
+    ref = pw.CharField(max_length=120)
+
+    class Meta:
+        table_name = "issued_code"
+        indexes = ((("issuer", "day", "final"), False),)
+
+
+DERIVED_MODELS: tuple[type[BaseRow], ...] = (
+    DossierRow, ConflictRow, ReferenceRow, ProcedureRow, NumberBlockRow, IssuedCodeRow,
+)
 
 
 # -- staff accounts (issue 6) --------------------------------------------------------------------

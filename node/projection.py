@@ -9,6 +9,9 @@ Invariants
   from it commit together or not at all.
 * :func:`derived_digest` hashes the derived tables in a canonical order, so two replicas with
   the same events, or one node before and after :func:`rebuild`, give the same digest.
+* Besides dossiers (and the codes their events issued, :mod:`node.codes`), the projection keeps
+  the reference data in force (:mod:`node.reference`) and the leased number blocks; each is a
+  function of the events of its own entities only.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from types import SimpleNamespace
 
+from node import codes, reference
 from node.domain import dossier as domain
 from node.domain.merge import Conflict, Folded, find_duplicates, fold_dossier
 from node.models import DERIVED_MODELS, ConflictRow, DossierRow
@@ -28,10 +32,12 @@ from sync.wire import Event, canonical_json
 
 def _row(folded: Folded) -> dict:
     state = folded.state
-    data = asdict(state)
+    data = {f.name: getattr(state, f.name) for f in fields(state)}  # flat: asdict's deep copy is slow
     data["heads"] = " ".join(state.heads)
     data["national_code"] = state.national_code
     data["foreign_resolutions"] = json.dumps(folded.resolutions, sort_keys=True, ensure_ascii=False)
+    data["history"] = json.dumps(state.history, separators=(",", ":"))
+    data["pauses"] = json.dumps(state.pauses, separators=(",", ":"))
     return data
 
 
@@ -53,10 +59,12 @@ def _upsert(model, rows: list[dict]) -> None:
 
 def project(events: Iterable[Event]) -> int:
     """Bring the derived rows of the entities these events touch up to date; return the count."""
+    events = _project_shared(events)
     entities = {e.entity for e in events if e.entity_kind == domain.KIND}
     if not entities:
         return 0
     grouped = store.events_for_entities(entities)
+    codes.project_issued(grouped)
     rows, conflicts, ids = [], [], []
     for entity, evs in grouped.items():
         folded = fold_dossier(entity.split("/", 1)[1], evs)
@@ -73,6 +81,16 @@ def project(events: Iterable[Event]) -> int:
     _upsert(ConflictRow, conflicts)
     _refresh_duplicates({(r["id_number"], r["procedure_code"]) for r in rows if r["id_number"]})
     return len(rows)
+
+
+def _project_shared(events: Iterable[Event]) -> list[Event]:
+    """Reference data in force and leased number blocks touched by ``events``."""
+    events = list(events)
+    kinds = {e.entity.split("/", 1)[1] for e in events if e.entity_kind == reference.ENTITY_KIND}
+    if kinds:
+        reference.project(kinds)
+    codes.project_blocks(e for e in events if e.entity_kind == codes.BLOCK_KIND)
+    return events
 
 
 def _refresh_duplicates(keys: set[tuple[str, str]]) -> None:
@@ -105,6 +123,11 @@ def rebuild(progress: Callable[[int, int], None] | None = None, chunk: int = 500
     with store.write_transaction():
         db.drop_tables(list(DERIVED_MODELS), safe=True)
         db.create_tables(list(DERIVED_MODELS))
+        reference.rebuild()
+        blocks = store.all_entities(codes.BLOCK_KIND)
+        for start in range(0, len(blocks), chunk):
+            grouped = store.events_for_entities(blocks[start : start + chunk])
+            codes.project_blocks(e for evs in grouped.values() for e in evs)
         entities = store.all_entities(domain.KIND)
         total, done = len(entities), 0
         for start in range(0, total, chunk):

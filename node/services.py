@@ -6,6 +6,10 @@ feed for the dossier's unit and refreshes the derived row, inside one
 :meth:`sync.log.LocalLog.transaction`. If anything fails in between, the transaction rolls back
 and neither the event nor the state is left behind.
 
+Reception checks the request against the reference data in force (:mod:`node.reference`,
+:mod:`node.reception`) and takes its code from the number blocks the district leased to this
+node (:mod:`node.codes`) under the same write lock, so a code is never issued twice.
+
 Reads come from the derived tables (lists, search) or from the events (timeline). The clock is
 injected (``wall_ms``) so tests need no sleeps.
 """
@@ -15,13 +19,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import peewee as pw
 
-from node import projection
+from node import codes, projection, reception, reference
 from node.config import Settings
 from node.db import open_database
 from node.domain import dossier as domain
@@ -74,6 +78,7 @@ class Node:
         self.log = LocalLog(key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         self.gate = WriteGate(key.node_id, Path(settings.STATE_DIR), has_parent=bool(settings.PARENT_URL))
         self.log.after_commit = self.gate.after_commit
+        self.reference = reference.ReferenceData(wall_ms)
         self.profile = make_profile(key, settings)
         self.replica = Replica(
             self.profile, self.log, verify_signature, projection.project, wall_ms, settings.SYNC_BATCH_BYTES
@@ -94,16 +99,17 @@ class Node:
     # -- writes -------------------------------------------------------------------------
 
     def create_dossier(self, author: str, data: Mapping[str, Any]) -> domain.DossierState:
-        """Receive a new dossier at this node's desk."""
+        """Receive a new dossier at this node's desk: the procedure must be in the catalogue in
+        force, a given ID number well formed; the appointment is computed on the working
+        calendar and the code issued from this node's leased blocks (or provisional)."""
         now = self.wall_ms()
-        body = domain.validate_received({"received_at": now, **data})
+        body = reception.prepare(self.reference, data, now)
         body.update(self._acting_office())
         with self.log.transaction():
             self.gate.check()
             seq = store.feed_head(self.node_id, self.scope, for_update=True).seq + 1
             entity_id = make_ref(self.node_id, self.scope, seq)
-            if not body["code"]:
-                body["code"] = provisional_code(self.node_id, now, seq)
+            body["code"] = self._code_for(body["code"], body["received_at"])
             event = self.log.append(
                 scope=self.scope,
                 entity=f"{domain.KIND}/{entity_id}",
@@ -114,6 +120,15 @@ class Node:
             )
             projection.project([event])
         return self.get_dossier(entity_id)
+
+    def _code_for(self, given: str, received_at: int) -> str:
+        """A code given by the caller (an imported dossier) if new, else the next one issued."""
+        if given:
+            if codes.is_issued(given):
+                raise DomainError(f"code {given} is already issued on this node", "code")
+            return given
+        day = codes.reception_day(received_at)
+        return str(codes.issue(self.node_id, self.settings.AGENCY_ID, day))
 
     def _acting_office(self) -> dict[str, str]:
         """Who acts, as every event body records it: this node's unit and role."""
@@ -283,7 +298,19 @@ class Node:
             fork_feed = summary.error_feed if summary.error_code == "fork" else ""
             if summary.ok or fork_feed:
                 self.gate.after_sync(ledger.peer_state(summary.peer).vector, fork_feed)
+        if summary.ok:
+            self._after_sync()
         return summary
+
+    def _after_sync(self) -> None:
+        """Blocks may have arrived: give provisional dossiers their final codes (they go up at
+        the next sync). A node that may not write yet simply waits for the next session."""
+        import contextlib
+
+        from node.writegate import WriteBlocked
+
+        with contextlib.suppress(WriteBlocked, DomainError):
+            self.assign_final_codes("motcua-sync")
 
     def sync_status(self) -> dict[str, Any]:
         """What the UI shows: last success, link state, events pending each way (per parent)."""
@@ -320,6 +347,45 @@ class Node:
             "clock_skew_ms": peer.clock_skew_ms if peer else 0,
             "write_block": self.gate.reason(),
         }
+
+    # -- reference data, dossier codes, deadlines and reports ----------------------------
+
+    def reference_status(self) -> list[dict[str, Any]]:
+        """Per kind: the version in force and where it comes from (a publication or the seed)."""
+        return [asdict(r) for r in self.reference.in_force()] + [
+            {"kind": "units", "version": reference.units_version(), "source": "package"}
+        ]
+
+    def procedures(self) -> list[dict[str, Any]]:
+        catalogue = self.reference.catalogue()
+        return [reference.procedure_summary(p, catalogue.version) for p in catalogue]
+
+    def publish_reference(
+        self, author: str, *, catalogue: Mapping[str, Any] | None = None, calendar: Mapping[str, Any] | None = None,
+        status_mapping: Mapping[str, Any] | None = None, years: list[int] | None = None,
+        kinds: tuple[str, ...] = reference.KINDS,
+    ) -> list[dict[str, Any]]:
+        """District: publish the catalogue, calendar and status mapping (given, else the seed, the
+        ``holidays`` calendar, the default mapping); only what differs from the version in force."""
+        given = {reference.CATALOGUE: catalogue, reference.CALENDAR: calendar, reference.STATUS_MAPPING: status_mapping}
+        return reference.publish(self, author, {k: v for k, v in given.items() if v is not None}, years=years,
+                                 kinds=kinds)
+
+    def lease_codes(self, author: str, node_id: str, *, days: int, size: int, agency_id: str, unit: str = "",
+                    first_day: date | None = None) -> dict[str, Any]:
+        """District: lease ``node_id`` a block of ``size`` numbers a day for ``days`` days."""
+        leased = codes.lease(self, author, node_id, days=days, size=size, agency_id=agency_id, unit=unit,
+                             first_day=first_day)
+        if node_id == self.node_id:
+            self.assign_final_codes(author)
+        return leased
+
+    def assign_final_codes(self, author: str = "motcua") -> list[dict[str, str]]:
+        """Replace provisional codes of this node's dossiers from the blocks it now holds."""
+        return codes.assign_final(self, author)
+
+    def codes_status(self) -> dict[str, Any]:
+        return codes.status(self.node_id, self.settings.AGENCY_ID, self.settings.ROLE == "district")
 
     # -- integrity ----------------------------------------------------------------------
 
@@ -366,8 +432,13 @@ class Node:
 
 
 def row_to_dict(row: Mapping[str, Any]) -> dict[str, Any]:
+    import json
+
     data = dict(row)
     data.pop("applicant_name_folded", None)
+    for key in ("history", "pauses"):  # JSON text in the derived row, lists in the API
+        if isinstance(data.get(key), str):
+            data[key] = json.loads(data[key])
     data["heads"] = data["heads"].split() if isinstance(data.get("heads"), str) else data.get("heads")
     return data
 
@@ -388,15 +459,6 @@ def state_to_dict(state: domain.DossierState) -> dict[str, Any]:
     data["national_code"] = state.national_code
     return data
 
-
-def provisional_code(node_id: str, now_ms: int, seq: int) -> str:
-    """A local code that can never collide with a legal one nor with another node's.
-
-    Legal codes come from number blocks the district leases (the domain issue); until one is
-    held, the receipt carries this provisional code and the final one is assigned at sync.
-    """
-    day = datetime.fromtimestamp(now_ms / 1000, VN_TZ).strftime("%y%m%d")
-    return f"TAM-{node_id[:8]}-{day}-{seq}"
 
 
 def make_profile(key: NodeKey, settings: Settings) -> Profile:

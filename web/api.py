@@ -5,6 +5,9 @@ shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``bad_jso
 ``invalid_input`` (422), ``method_not_allowed`` (405),
 ``invalid_transition`` (409), ``not_found`` (404), ``write_blocked`` (503: the node must sync
 before writing, see :mod:`node.writegate`).
+
+A new dossier that got a provisional code (no leased number block covers its day) answers with
+``notices``: the clear message staff read; the final code follows at the next sync.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from node import codes
 from node.domain.errors import DomainError, DossierNotFound, InvalidTransition
 from node.services import Node, state_to_dict
 from node.writegate import WriteBlocked
@@ -91,8 +95,13 @@ def _bad_method(e: Exception) -> Response | tuple[Response, int]:
 
 @bp.post("/dossiers")
 def create_dossier() -> tuple[Response, int]:
-    state = _node().create_dossier(_author(), _json_body())
-    return jsonify(state_to_dict(state)), 201
+    node = _node()
+    state = node.create_dossier(_author(), _json_body())
+    data = state_to_dict(state)
+    if codes.is_provisional(state.code):
+        day = codes.reception_day(state.received_at)
+        data["notices"] = [codes.provisional_notice(state.code, node.settings.AGENCY_ID, day)]
+    return jsonify(data), 201
 
 
 @bp.get("/dossiers")
@@ -114,6 +123,24 @@ def get_dossier(dossier_id: str) -> Response:
     data = state_to_dict(node.get_dossier(dossier_id))
     data["timeline"] = node.timeline(dossier_id)
     return jsonify(data)
+
+
+@bp.get("/reference")
+def reference_in_force() -> Response:
+    """The catalogue, calendar, status mapping and unit list versions in force on this node."""
+    return jsonify({"items": _node().reference_status()})
+
+
+@bp.get("/procedures")
+def procedures() -> Response:
+    """The procedures of the catalogue in force (what reception accepts)."""
+    return jsonify({"items": _node().procedures()})
+
+
+@bp.get("/codes")
+def codes_status() -> Response:
+    """Number blocks held and dossiers still waiting for a final code."""
+    return jsonify(_node().codes_status())
 
 
 @bp.post("/dossiers/<dossier_id>/status")

@@ -16,7 +16,16 @@ Rule 3. Event types and their bodies:
         ``dossier.status_changed`` from, to (statuses below), reason, target_office (transfers)
         ``dossier.updated``        fields {applicant.phone | applicant.address | note: value}
         ``dossier.conflict_resolved`` conflict, choose (event ref kept), reason
+        ``dossier.code_assigned``  code (the final code), provisional (the code it replaces),
+                                   block (the leased number block it came from)
+        ``dossier.apology_issued`` reason, new_due_at (ms): the Mẫu 04 apology and new date
         Every event body also names the acting ``office`` (unit code) and its ``role``.
+        A reception body may also carry what the node knew when it received the dossier:
+        procedure {key, version, sector, catalogue_version}, reference {catalogue, units,
+        calendar} versions, computed_due_at (ms, when an officer overrode the appointment).
+Rule 4. Timing facts for deadlines are part of the fold: the applied status history (status,
+        at), supplement pauses (supplement_requested -> the next applied status) and their
+        count, and the last apology (:mod:`node.domain.deadline` classifies from these).
 
 The national status codes (domain.md §2.1) are given per internal status in
 :data:`NATIONAL_CODE`; the full configurable mapping lives with the procedure catalogue.
@@ -36,6 +45,9 @@ KIND = "dossier"
 RECEIVED = "dossier.received"
 STATUS_CHANGED = "dossier.status_changed"
 UPDATED = "dossier.updated"
+CODE_ASSIGNED = "dossier.code_assigned"
+APOLOGY_ISSUED = "dossier.apology_issued"
+PROVISIONAL_PREFIX = "TAM-"
 
 # Internal statuses (domain.md §2.2) and the national code each maps to by default.
 NATIONAL_CODE: Mapping[str, int] = {
@@ -98,6 +110,17 @@ class DossierState:
     event_count: int
     heads: tuple[str, ...]
     open_conflicts: int
+    # Rule 4 and the reception's reference versions (defaults keep older events readable).
+    procedure_key: str = ""
+    sector: str = ""
+    catalogue_version: str = ""
+    units_version: str = ""
+    history: tuple[tuple[str, int], ...] = ()  # (status, at) as applied, reception first
+    pauses: tuple[tuple[int, int | None], ...] = ()  # supplement pauses (start, end or None)
+    supplement_requests: int = 0
+    apology_at: int | None = None
+    apology_reason: str = ""
+    new_due_at: int | None = None
 
     @property
     def national_code(self) -> int:
@@ -194,9 +217,33 @@ def validate_update(fields: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def validate_apology(body: Mapping[str, Any], due_at: int | None) -> dict[str, Any]:
+    """The body of a Mẫu 04 apology: a reason and a new return date after the current one."""
+    reason = _text(body, "reason", required=True, limit=2000, field="reason")
+    new_due_at = body.get("new_due_at")
+    if type(new_due_at) is not int or new_due_at <= 0:
+        raise DomainError("new_due_at must be epoch milliseconds", "new_due_at")
+    if due_at is not None and new_due_at <= due_at:
+        raise DomainError("the new return date must be after the current appointment", "new_due_at")
+    return {"reason": reason, "new_due_at": new_due_at}
+
+
+def _reference(b: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    procedure, reference = b["procedure"], b.get("reference")
+    reference = reference if isinstance(reference, Mapping) else {}
+
+    def text(m: Mapping[str, Any], key: str) -> str:
+        value = m.get(key)
+        return value if isinstance(value, str) else ""
+
+    return text(procedure, "key"), text(procedure, "sector"), text(reference, "catalogue"), text(reference, "units")
+
+
 def initial_state(entity_id: str, creation: Any) -> DossierState:
     """The state a dossier has right after its ``dossier.received`` event."""
     b = creation.body
+    key, sector, catalogue_version, units_version = _reference(b)
+    status = "received" if b["channel"] != "online" else "online_filed"
     return DossierState(
         id=entity_id,
         scope=creation.scope,
@@ -211,7 +258,7 @@ def initial_state(entity_id: str, creation: Any) -> DossierState:
         address=b["applicant"]["address"],
         channel=b["channel"],
         note=b["note"],
-        status="received" if b["channel"] != "online" else "online_filed",
+        status=status,
         owner=b.get("office") or creation.scope,
         received_at=b["received_at"],
         due_at=b["due_at"],
@@ -220,4 +267,9 @@ def initial_state(entity_id: str, creation: Any) -> DossierState:
         event_count=1,
         heads=(creation.ref,),
         open_conflicts=0,
+        procedure_key=key,
+        sector=sector,
+        catalogue_version=catalogue_version,
+        units_version=units_version,
+        history=((status, b["received_at"]),),
     )

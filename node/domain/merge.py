@@ -30,6 +30,15 @@ Rule 5 (resolution). A ``dossier.conflict_resolved`` event names the conflict an
         loser, the loser's effect applies from then on. Resolutions replicate like any event,
         so a conflict closes everywhere.
 Rule 6 (robustness). A malformed event body never stops the fold: the event is ignored.
+Rule 7 (timing). Each applied status change appends (status, at) to the history; entering
+        ``supplement_requested`` opens a pause and counts a request, leaving it closes the pause.
+        When Rule 4 replaces the last status change by a concurrent one, the timing it added is
+        undone first. A resolution keeping the loser applies the loser's status at the
+        resolution's time.
+Rule 8 (codes and apologies). ``dossier.code_assigned`` replaces a provisional code, once, and
+        only when made by the node that received the dossier (it owns the number blocks the
+        code came from). ``dossier.apology_issued`` records the reason and the new date; the
+        last one in causal order stands.
 """
 
 from __future__ import annotations
@@ -40,6 +49,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from node.domain.dossier import (
+    APOLOGY_ISSUED,
+    CODE_ASSIGNED,
+    PROVISIONAL_PREFIX,
     RECEIVED,
     STATUS_CHANGED,
     TRANSITIONS,
@@ -106,6 +118,13 @@ class _Fold:
         self.updates: list[Any] = []
         self.conflicts: dict[str, dict[str, Any]] = {}
         self.foreign: dict[str, tuple[str, str, str, str]] = {}
+        # Rule 7: timing, and the timing before each status setter (to undo a replaced one)
+        self.history: list[tuple[str, int]] = []
+        self.pauses: list[tuple[int, int | None]] = []
+        self.supplements = 0
+        self.timing_base: dict[str, tuple[tuple, tuple, int]] = {}
+        self.code = ""
+        self.apology: tuple[int, str, int] | None = None
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -151,18 +170,50 @@ class _Fold:
             and (frm is None or frm == base_status)
             and to in TRANSITIONS[base_status]
         ):
+            self._restore_timing(last.ref)
             self._set_status(e, to, target, base_status, base_owner)
             winner, loser = e, last
         self.record("status", "status", winner, loser, winner.body.get("to"), loser.body.get("to"), "open")
 
     def _set_status(self, e: Any, to: str, target: Any, before: str, owner: str) -> None:
         self.base[e.ref] = (before, owner)
+        self._timing(e, to, before)
         self.values["status"] = to
         if to == "processing" and isinstance(target, str) and target:
             self.values["owner"] = target  # a transfer hands the stage to another office
         else:
             self.values["owner"] = owner
         self.setter["status"] = e.ref
+
+    def _timing(self, e: Any, to: str, before: str) -> None:
+        """Rule 7."""
+        self.timing_base[e.ref] = (tuple(self.history), tuple(self.pauses), self.supplements)
+        self.history.append((to, e.at))
+        if before == "supplement_requested" and to != before and self.pauses and self.pauses[-1][1] is None:
+            self.pauses[-1] = (self.pauses[-1][0], max(e.at, self.pauses[-1][0]))
+        if to == "supplement_requested" and before != to:
+            self.pauses.append((e.at, None))
+            self.supplements += 1
+
+    def _restore_timing(self, ref: str) -> None:
+        if ref in self.timing_base:
+            history, pauses, supplements = self.timing_base[ref]
+            self.history, self.pauses, self.supplements = list(history), list(pauses), supplements
+
+    def assign_code(self, e: Any) -> None:
+        """Rule 8: a provisional code gets its final code once, from the receiving node."""
+        code = e.body.get("code")
+        if (
+            isinstance(code, str) and code and not code.startswith(PROVISIONAL_PREFIX)
+            and self.code.startswith(PROVISIONAL_PREFIX) and e.origin == self.creation.origin
+        ):
+            self.code = code
+
+    def apologise(self, e: Any) -> None:
+        """Rule 8: the Mẫu 04 letter; the last one stands."""
+        reason, new_due_at = e.body.get("reason"), e.body.get("new_due_at")
+        if isinstance(reason, str) and type(new_due_at) is int:
+            self.apology = (e.at, reason, new_due_at)
 
     def update(self, e: Any) -> None:
         fields = e.body.get("fields")
@@ -227,8 +278,12 @@ class _Fold:
             "applicant.phone": state.phone, "applicant.address": state.address, "note": state.note,
         }
         self.setter = dict.fromkeys(self.values, self.creation.ref)
+        self.history, self.code = list(state.history), state.code
         updated_at, updated_hlc = state.updated_at, state.updated_hlc
-        handlers = {STATUS_CHANGED: self.status_change, UPDATED: self.update, CONFLICT_RESOLVED: self.resolve}
+        handlers = {
+            STATUS_CHANGED: self.status_change, UPDATED: self.update, CONFLICT_RESOLVED: self.resolve,
+            CODE_ASSIGNED: self.assign_code, APOLOGY_ISSUED: self.apologise,
+        }
         for e in linearise(self.graph, self.key):
             self.applied.append(e.ref)
             handler = handlers.get(e.type) if e is not self.creation else None
@@ -249,6 +304,13 @@ class _Fold:
             event_count=len(self.graph.by_ref),
             heads=self.graph.heads(),
             open_conflicts=sum(c.status == "open" for c in conflicts),
+            code=self.code,
+            history=tuple(self.history),
+            pauses=tuple(self.pauses),
+            supplement_requests=self.supplements,
+            apology_at=self.apology[0] if self.apology else None,
+            apology_reason=self.apology[1] if self.apology else "",
+            new_due_at=self.apology[2] if self.apology else None,
         )
         return Folded(state, conflicts, dict(self.foreign))
 

@@ -10,12 +10,20 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from node.migrations import m0001_initial, m0002_node_state, m0003_conflicts, m0005_accounts, m0006_trust
+from node.migrations import (
+    m0001_initial,
+    m0002_node_state,
+    m0003_conflicts,
+    m0004_reference_codes,
+    m0005_accounts,
+    m0006_trust,
+)
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (1, "initial", m0001_initial.apply),
     (2, "node_state", m0002_node_state.apply),
     (3, "conflicts", m0003_conflicts.apply),
+    (4, "reference_codes", m0004_reference_codes.apply),
     (6, "trust", m0006_trust.apply),
     (5, "accounts", m0005_accounts.apply),
 )

@@ -1,0 +1,315 @@
+"""Dossier codes on a running node: number blocks leased by the district, codes issued from them,
+provisional codes and their final assignment (the rules are :mod:`node.domain.dossier_code`).
+
+Events
+------
+``codes.block_leased`` (entity ``codeblock/<block id>``, scope = the unit of the node it is
+leased to, written by a district): block_id, agency_id, node_id, first_day, last_day
+(ISO dates), first_seq, last_seq. Partial replication brings it to that unit's nodes only.
+
+The code a dossier gets is in its ``dossier.received`` event; a provisional code is replaced by
+a ``dossier.code_assigned`` event. Both feed the derived ``issued_code`` ledger, which is what
+the next code is computed from, so issuing is part of the event log and a number is never issued
+twice: the ledger is read and the event appended under the same write lock.
+
+Invariants
+----------
+* A node issues final codes only from blocks leased to *it* for *its* ``AGENCY_ID``.
+* A final code keeps the reception day: a dossier received on a day no block covered gets a
+  number of that day when a block for it arrives, never of the day the block arrived.
+* The provisional code names the node (first 8 hex digits of its id, upper case), so two nodes'
+  provisional codes never collide either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from node.domain import dossier as dossier_domain
+from node.domain.dossier_code import (
+    DossierCode,
+    InvalidBlock,
+    InvalidDossierCode,
+    IssuedCode,
+    IssuedLedger,
+    NumberBlock,
+    ProvisionalCode,
+    next_code,
+    next_final_code,
+    parse_code,
+)
+from node.domain.report import VIETNAM
+from node.models import IssuedCodeRow, NumberBlockRow
+from sync.wire import Event
+
+BLOCK_LEASED = "codes.block_leased"
+BLOCK_KIND = "codeblock"
+
+
+def reception_day(ms: int) -> date:
+    return datetime.fromtimestamp(ms / 1000, VIETNAM).date()
+
+
+def short_id(node_id: str) -> str:
+    """The node's name inside provisional codes (Rule 4 of the domain module)."""
+    return node_id[:8].upper()
+
+
+def is_provisional(code: str) -> bool:
+    return code.startswith(dossier_domain.PROVISIONAL_PREFIX)
+
+
+# -- blocks --------------------------------------------------------------------------------
+
+
+def block_body(block: NumberBlock) -> dict[str, Any]:
+    return {
+        "block_id": block.block_id, "agency_id": block.agency_id, "node_id": block.node_id,
+        "first_day": block.first_day.isoformat(), "last_day": block.last_day.isoformat(),
+        "first_seq": block.first_seq, "last_seq": block.last_seq,
+    }
+
+
+def block_from_body(body: Mapping[str, Any]) -> NumberBlock:
+    return NumberBlock(
+        block_id=body["block_id"], agency_id=body["agency_id"], node_id=body["node_id"],
+        first_day=date.fromisoformat(body["first_day"]), last_day=date.fromisoformat(body["last_day"]),
+        first_seq=body["first_seq"], last_seq=body["last_seq"],
+    )
+
+
+def _block(row: NumberBlockRow) -> NumberBlock:
+    return NumberBlock(row.block_id, row.agency_id, row.node_id, date.fromisoformat(row.first_day),
+                       date.fromisoformat(row.last_day), row.first_seq, row.last_seq)
+
+
+def project_blocks(events: Iterable[Event]) -> None:
+    """Upsert the blocks these events lease. A block's id is the ref of the event leasing it, so
+    one event defines one block and no other event can redefine it; a malformed lease is ignored."""
+    rows = {}
+    for e in events:
+        if e.type != BLOCK_LEASED or e.entity_kind != BLOCK_KIND or not isinstance(e.body, Mapping):
+            continue
+        try:
+            block = block_from_body(e.body)
+        except (KeyError, TypeError, ValueError, InvalidBlock, InvalidDossierCode):
+            continue
+        if block.block_id != e.ref or e.entity != f"{BLOCK_KIND}/{e.ref}":
+            continue
+        rows[block.block_id] = {
+            "block_id": block.block_id, "agency_id": block.agency_id, "node_id": block.node_id, "scope": e.scope,
+            "first_day": block.first_day.isoformat(), "last_day": block.last_day.isoformat(),
+            "first_seq": block.first_seq, "last_seq": block.last_seq, "leased_by": e.origin, "leased_at": e.at,
+        }
+    for row in rows.values():
+        NumberBlockRow.insert(row).on_conflict(
+            conflict_target=[NumberBlockRow.block_id],
+            preserve=[getattr(NumberBlockRow, f) for f in row if f != "block_id"],
+        ).execute()
+
+
+def blocks(node_id: str | None = None, agency_id: str | None = None, day: date | None = None) -> list[NumberBlock]:
+    query = NumberBlockRow.select()
+    if node_id:
+        query = query.where(NumberBlockRow.node_id == node_id)
+    if agency_id:
+        query = query.where(NumberBlockRow.agency_id == agency_id)
+    if day:
+        iso = day.isoformat()
+        query = query.where((NumberBlockRow.first_day <= iso) & (NumberBlockRow.last_day >= iso))
+    return [_block(r) for r in query.order_by(NumberBlockRow.first_day, NumberBlockRow.first_seq)]
+
+
+# -- the issued-code ledger ----------------------------------------------------------------
+
+
+def _code_row(code: str, dossier_id: str, ref: str) -> dict[str, Any]:
+    row = {"id": f"{code} {ref}"[:200], "code": code, "dossier_id": dossier_id, "ref": ref,
+           "final": False, "issuer": "", "day": "", "number": 0}
+    try:
+        parsed = parse_code(code)
+    except InvalidDossierCode:
+        return row  # kept as given (older or imported codes); never a source of numbers
+    if isinstance(parsed, DossierCode):
+        row.update(final=True, issuer=parsed.agency_id, day=parsed.day.isoformat(), number=parsed.seq)
+    else:
+        row.update(issuer=parsed.node, day=parsed.day.isoformat(), number=parsed.n)
+    return row
+
+
+def project_issued(grouped: Mapping[str, list[Event]]) -> None:
+    """Recompute the issued codes of these dossiers from their reception and assignment events."""
+    ids = [entity.split("/", 1)[1] for entity in grouped]
+    for start in range(0, len(ids), 500):
+        IssuedCodeRow.delete().where(IssuedCodeRow.dossier_id.in_(ids[start : start + 500])).execute()
+    rows = {}
+    for entity, events in grouped.items():
+        for e in events:
+            code = e.body.get("code") if e.type in (dossier_domain.RECEIVED, dossier_domain.CODE_ASSIGNED) else None
+            if isinstance(code, str) and code:
+                row = _code_row(code, entity.split("/", 1)[1], e.ref)
+                rows[row["id"]] = row
+    values = list(rows.values())
+    for start in range(0, len(values), 100):  # 8 columns: within SQLite's oldest variable limit (999)
+        IssuedCodeRow.insert_many(values[start : start + 100]).execute()
+
+
+def ledger(issuers: Iterable[str], day: date) -> IssuedLedger:
+    """The codes issued on ``day`` by these agencies / provisional node ids, as held here."""
+    rows = IssuedCodeRow.select(IssuedCodeRow.code).where(
+        IssuedCodeRow.issuer.in_(sorted(set(issuers))) & (IssuedCodeRow.day == day.isoformat())
+    )
+    parsed = {parse_code(r.code) for r in rows}  # the rows kept for an issuer and day all parse
+    finals = sorted(c for c in parsed if isinstance(c, DossierCode))
+    provisional = sorted(c for c in parsed if isinstance(c, ProvisionalCode))
+    return IssuedLedger.from_codes([*finals, *provisional])
+
+
+def is_issued(code: str) -> bool:
+    return IssuedCodeRow.select().where(IssuedCodeRow.code == code).exists()
+
+
+def issue(node_id: str, agency_id: str, day: date) -> IssuedCode:
+    """The code the next reception of ``day`` gets: final from this node's blocks, or provisional.
+
+    Call it inside the write transaction that appends the reception event.
+    """
+    short = short_id(node_id)
+    if not agency_id:
+        return ProvisionalCode(short, day, ledger([short], day).last_provisional(short, day) + 1)
+    return next_code(
+        blocks(node_id, agency_id, day), ledger([agency_id, short], day),
+        agency_id=agency_id, node_id=node_id, node_short_id=short, day=day,
+    )
+
+
+def final_for(node_id: str, agency_id: str, day: date) -> DossierCode | None:
+    """A final code of ``day`` from this node's blocks, or None (for a provisional dossier)."""
+    if not agency_id:
+        return None
+    return next_final_code(blocks(node_id, agency_id, day), ledger([agency_id], day),
+                           agency_id=agency_id, node_id=node_id, day=day)
+
+
+def provisional_notice(code: str, agency_id: str, day: date) -> str:
+    """What staff read when a dossier got a provisional code (API answer, CLI)."""
+    why = (
+        "node chưa khai báo mã định danh cơ quan (AGENCY_ID)" if not agency_id
+        else f"chưa có dải số được cấp cho ngày {day:%d/%m/%Y} hoặc dải số đã hết"
+    )
+    return (
+        f"Hồ sơ nhận mã tạm {code}: {why}. Mã hồ sơ chính thức sẽ được cấp tự động ở lần đồng bộ sau "
+        f"khi cấp huyện cấp dải số. / Provisional code {code}: "
+        + ("AGENCY_ID is not set on this node" if not agency_id else f"no leased number block covers {day}")
+        + "; the final code is assigned at the next sync once a block arrives."
+    )
+
+
+# -- use cases -----------------------------------------------------------------------------
+
+
+def unit_of(node_id: str) -> str | None:
+    """The unit a node serves, as its profile (seen at a sync) says."""
+    from sync import ledger
+
+    profile = ledger.load_profiles([node_id]).get(node_id)
+    return profile.unit if profile else None
+
+
+def lease(node: Any, author: str, node_id: str, *, days: int, size: int, agency_id: str, unit: str = "",
+          first_day: date | None = None) -> dict[str, Any]:
+    """District use case: lease ``node_id`` the lowest free range of ``size`` numbers on each of
+    ``days`` days from ``first_day`` (default today), in the scope of the node's unit."""
+    from datetime import timedelta
+
+    from node import projection
+    from node.domain.dossier_code import NoFreeRange, check_agency_id, lease_block
+    from node.domain.errors import DomainError
+    from sync import store
+    from sync.wire import NODE_ID_RE, make_ref
+
+    if node.settings.ROLE != "district":
+        raise DomainError("only a district node leases number blocks", "role")
+    if not NODE_ID_RE.match(node_id):
+        raise DomainError(f"{node_id!r} is not a node id (32 hex digits)", "node")
+    try:
+        check_agency_id(agency_id)
+    except InvalidDossierCode as e:
+        raise DomainError(str(e), "agency") from None
+    if not 1 <= days <= 366:
+        raise DomainError("a block lasts 1 to 366 days", "days")
+    unit = unit or unit_of(node_id) or ""
+    if not unit:
+        raise DomainError(f"node {node_id} has not synced with this district yet; pass its unit", "unit")
+    first = first_day or reception_day(node.wall_ms())
+    with node.log.transaction():
+        node.gate.check()
+        block_id = make_ref(node.node_id, unit, store.feed_head(node.node_id, unit, for_update=True).seq + 1)
+        try:
+            block = lease_block(blocks(agency_id=agency_id), block_id=block_id, agency_id=agency_id,
+                                node_id=node_id, first_day=first, last_day=first + timedelta(days=days - 1), size=size)
+        except (NoFreeRange, InvalidBlock) as e:
+            raise DomainError(str(e), "size") from None
+        event = node.log.append(scope=unit, entity=f"{BLOCK_KIND}/{block_id}", type=BLOCK_LEASED,
+                                body=block_body(block), author=author)
+        if event.ref != block_id:  # the block is named by the event that leases it
+            raise RuntimeError(f"block {block_id} was appended as {event.ref}")
+        projection.project([event])
+    return {**block_body(block), "unit": unit}
+
+
+def assign_final(node: Any, author: str) -> list[dict[str, str]]:
+    """Give this node's provisional dossiers final codes of their reception day, oldest first,
+    from the blocks now held; one ``dossier.code_assigned`` event each."""
+    from node import projection
+    from node.models import DossierRow
+
+    agency_id = node.settings.AGENCY_ID
+
+    def pending():
+        return DossierRow.select().where(
+            (DossierRow.origin == node.node_id) & DossierRow.code.startswith(dossier_domain.PROVISIONAL_PREFIX)
+        ).order_by(DossierRow.received_at, DossierRow.id)
+
+    if not agency_id or not pending().exists():
+        return []
+    done = []
+    with node.log.transaction():
+        node.gate.check()
+        for row in list(pending()):
+            day = reception_day(row.received_at)
+            final = final_for(node.node_id, agency_id, day)
+            if final is None:
+                continue
+            block = next(b for b in blocks(node.node_id, agency_id, day) if b.contains(final))
+            event = node.log.append(
+                scope=row.scope, entity=f"{dossier_domain.KIND}/{row.id}", type=dossier_domain.CODE_ASSIGNED,
+                body={"code": str(final), "provisional": row.code, "block": block.block_id,
+                      "office": node.settings.UNIT, "role": node.settings.ROLE},
+                author=author, parents=row.heads.split(),
+            )
+            projection.project([event])
+            done.append({"dossier": row.id, "provisional": row.code, "code": str(final)})
+    return done
+
+
+def status(node_id: str, agency_id: str, all_nodes: bool = False) -> dict[str, Any]:
+    """Blocks held (this node's, or every node's on a district) and provisional dossiers waiting."""
+    from node.models import DossierRow
+
+    held = blocks(None if all_nodes else node_id)
+    waiting = DossierRow.select().where(
+        (DossierRow.origin == node_id) & DossierRow.code.startswith(dossier_domain.PROVISIONAL_PREFIX)
+    ).count()
+    out_blocks = []
+    for b in held:
+        used = IssuedCodeRow.select().where(
+            (IssuedCodeRow.issuer == b.agency_id) & IssuedCodeRow.final
+            & (IssuedCodeRow.day >= b.first_day.isoformat()) & (IssuedCodeRow.day <= b.last_day.isoformat())
+            & (IssuedCodeRow.number >= b.first_seq) & (IssuedCodeRow.number <= b.last_seq)
+        ).count()
+        out_blocks.append({**block_body(b), "issued": used, "mine": b.node_id == node_id,
+                           "usable": b.node_id == node_id and b.agency_id == agency_id})
+    return {"agency_id": agency_id, "node_id": node_id, "blocks": out_blocks, "provisional_waiting": waiting}

@@ -1,0 +1,58 @@
+"""Several nodes in one test process, each with its own SQLite database, and a carrier that moves
+what one lacks from another through the real sync objects (signed runs out of the outbox,
+verified ingest, projection), without HTTP.
+
+peewee binds every model through one proxy (``sync.store.database``), so only one node's
+database is active at a time: call :func:`use` (or go through :class:`Nodes`) before touching a
+node. Scenario tests with real ``motcua serve`` processes cover the HTTP path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from node.db import open_database
+from node.services import Node
+from sync import store
+from sync.outbox import local_vector
+from tests.factories import FakeClock, init_node_dir, make_settings
+
+
+def use(node: Node) -> Node:
+    """Make ``node``'s database the one the models talk to."""
+    store.database.initialize(node.db)
+    return node
+
+
+def make_node(tmp_path: Path, name: str, clock: FakeClock, role: str = "commune", unit: str = "17272",
+              **settings: Any) -> Node:
+    data_dir = tmp_path / name
+    key = init_node_dir(data_dir, role, unit)
+    s = make_settings(data_dir, role=role, unit=unit, **settings)
+    return Node(s, open_database(s), key, clock)
+
+
+def carry(src: Node, dst: Node, rounds: int = 50) -> int:
+    """Give ``dst`` what it lacks of what ``src`` may send it; return the events moved."""
+    moved = 0
+    for _ in range(rounds):
+        use(dst)
+        vector = local_vector()
+        use(src)
+        out = src.replica.outgoing_for(dst.profile, vector)
+        use(dst)
+        if not out.runs:
+            break
+        moved += dst.replica.ingest(out.runs, out.profiles, src.profile, uuid.uuid4().hex).applied
+        if not out.more:
+            break
+    return moved
+
+
+def on(node: Node, action: Callable[[Node], Any]) -> Any:
+    """Run ``action`` with ``node``'s database active."""
+    use(node)
+    return action(node)
