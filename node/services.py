@@ -8,7 +8,8 @@ and neither the event nor the state is left behind.
 
 Reception checks the request against the reference data in force (:mod:`node.reference`,
 :mod:`node.reception`) and takes its code from the number blocks the district leased to this
-node (:mod:`node.codes`) under the same write lock, so a code is never issued twice.
+node (:mod:`node.codes`) under the same write lock, so a code is never issued twice. Deadlines
+and Biểu 06 are read models over the folded dossiers (:mod:`node.reporting`).
 
 Reads come from the derived tables (lists, search) or from the events (timeline). The clock is
 injected (``wall_ms``) so tests need no sleeps.
@@ -25,7 +26,7 @@ from typing import Any
 
 import peewee as pw
 
-from node import codes, projection, reception, reference
+from node import codes, projection, reception, reference, reporting
 from node.config import Settings
 from node.db import open_database
 from node.domain import dossier as domain
@@ -386,6 +387,47 @@ class Node:
 
     def codes_status(self) -> dict[str, Any]:
         return codes.status(self.node_id, self.settings.AGENCY_ID, self.settings.ROLE == "district")
+
+    def issue_apology(self, author: str, dossier_id: str, reason: str, new_due_at: int) -> domain.DossierState:
+        """Mẫu 04: the office that will be late apologises and sets a new return date."""
+        with self.log.transaction():
+            self.gate.check()
+            current = self._row(dossier_id)
+            if current.status in reporting.FINISHED:
+                raise DomainError(f"the dossier is already {current.status}; no apology letter applies", "status")
+            if self.settings.ROLE != "district" and current.owner != self.settings.UNIT:
+                raise DomainError(f"only the office handling this dossier ({current.owner}) apologises", "office")
+            body = domain.validate_apology({"reason": reason, "new_due_at": new_due_at},
+                                           current.new_due_at or current.due_at)
+            event = self.log.append(
+                scope=current.scope,
+                entity=f"{domain.KIND}/{dossier_id}",
+                type=domain.APOLOGY_ISSUED,
+                body={**body, **self._acting_office()},
+                author=author,
+                parents=current.heads.split(),
+            )
+            projection.project([event])
+        return self.get_dossier(dossier_id)
+
+    def deadline(self, dossier_id: str) -> dict[str, Any]:
+        """Early / on time / late or within time / overdue now, and a due-soon warning."""
+        return reporting.deadline_view(self._row(dossier_id), self.reference.calendar(),
+                                       self.reference.status_mapping(), self.reference.catalogue(), self.wall_ms())
+
+    def deadline_warnings(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Open dossiers overdue or due within a working day, most urgent first."""
+        return reporting.warnings(self.reference.calendar(), self.reference.status_mapping(),
+                                  self.reference.catalogue(), self.wall_ms(), limit)
+
+    def report(self, first: date, last: date, unit: str = "",
+               progress: Callable[[int, int], None] | None = None) -> reporting.ReportResult:
+        """Biểu 06 for the days ``first``..``last`` from this node's dossiers (one unit or all)."""
+        if last < first:
+            raise DomainError("the report period ends before it starts", "to")
+        return reporting.build(reporting.period_of(first, last), self.reference.calendar(),
+                               self.reference.catalogue(), self.reference.status_mapping(), unit=unit,
+                               progress=progress)
 
     # -- integrity ----------------------------------------------------------------------
 

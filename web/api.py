@@ -7,18 +7,22 @@ shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``bad_jso
 before writing, see :mod:`node.writegate`).
 
 A new dossier that got a provisional code (no leased number block covers its day) answers with
-``notices``: the clear message staff read; the final code follows at the next sync.
+``notices``: the clear message staff read; the final code follows at the next sync. A dossier's
+answer carries ``deadline`` (early / on time / late or within time / overdue by the national
+rule, and a ``due_soon`` or ``overdue`` warning).
 """
 
 from __future__ import annotations
 
 import contextlib
+from datetime import date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from node import codes
+from node import codes, reporting
 from node.domain.errors import DomainError, DossierNotFound, InvalidTransition
+from node.domain.report import VIETNAM
 from node.services import Node, state_to_dict
 from node.writegate import WriteBlocked
 
@@ -120,9 +124,51 @@ def list_dossiers() -> Response:
 @bp.get("/dossiers/<dossier_id>")
 def get_dossier(dossier_id: str) -> Response:
     node = _node()
-    data = state_to_dict(node.get_dossier(dossier_id))
+    state = node.get_dossier(dossier_id)
+    data = state_to_dict(state)
+    data["national_code"] = int(node.reference.status_mapping().national(state.status))
+    data["deadline"] = node.deadline(dossier_id)
     data["timeline"] = node.timeline(dossier_id)
     return jsonify(data)
+
+
+def _instant(value: Any, field: str) -> int:
+    """Epoch ms, or a Vietnam wall-clock time ``YYYY-MM-DD HH:MM`` (ISO, ``T`` allowed)."""
+    if type(value) is int:
+        return value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            return int((moment if moment.tzinfo else moment.replace(tzinfo=VIETNAM)).timestamp() * 1000)
+    raise DomainError(f"{field} must be epoch milliseconds or 'YYYY-MM-DD HH:MM' (Vietnam time)", field)
+
+
+@bp.post("/dossiers/<dossier_id>/apology")
+def issue_apology(dossier_id: str) -> Response:
+    """Mẫu 04: reason and new return date; the print view /in/<id>/xin-loi reads them."""
+    body = _json_body()
+    reason = body.get("reason", "")
+    if not isinstance(reason, str):
+        raise DomainError("reason must be text", "reason")
+    new_due_at = _instant(body.get("new_due_at"), "new_due_at")
+    node = _node()
+    state = node.issue_apology(_author(), dossier_id, reason, new_due_at)
+    data = state_to_dict(state)
+    data["deadline"] = node.deadline(dossier_id)
+    return jsonify(data)
+
+
+@bp.get("/deadlines")
+def deadline_warnings() -> Response:
+    """Open dossiers overdue or due within a working day, most urgent first."""
+    try:
+        limit = int(request.args.get("limit", 100))
+    except ValueError:
+        raise DomainError("limit must be an integer", "limit") from None
+    return jsonify({"items": _node().deadline_warnings(limit)})
 
 
 @bp.get("/reference")
@@ -141,6 +187,34 @@ def procedures() -> Response:
 def codes_status() -> Response:
     """Number blocks held and dossiers still waiting for a final code."""
     return jsonify(_node().codes_status())
+
+
+def _day(name: str) -> date:
+    value = request.args.get(name, "")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DomainError(f"'{name}' must be a date YYYY-MM-DD", name) from None
+
+
+@bp.get("/reports/bieu-06")
+def bieu_06() -> Response:
+    """Biểu 06 for ``from``..``to`` (inclusive), ``format`` json (default), csv or xlsx."""
+    from node.report_export import CONTENT_TYPES, export_csv, export_filename, export_xlsx
+    from node.units import describe_unit
+
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "csv", "xlsx"):
+        raise DomainError("format must be json, csv or xlsx", "format")
+    node = _node()
+    result = node.report(_day("from"), _day("to"), request.args.get("unit", ""))
+    names = {r.unit: describe_unit(r.unit) or r.unit for r in result.report.rows if r.unit}
+    if fmt == "json":
+        return jsonify(reporting.report_json(result, names))
+    content = export_csv(result.report, names) if fmt == "csv" else export_xlsx(
+        result.report, names, agency=node.settings.NAME or node.settings.UNIT)
+    return Response(content, content_type=CONTENT_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{export_filename(result.report, fmt)}"'})
 
 
 @bp.post("/dossiers/<dossier_id>/status")

@@ -12,7 +12,10 @@ Routes (blueprint ``printing``, prefix ``/in``):
 Invariants
 ----------
 - Views only read: :class:`node.services.Node` (``get_dossier``, ``timeline``, ``list_dossiers``,
-  ``settings``) and the procedure catalogue. They hold no rule beyond choosing what to show.
+  ``settings``) and the procedure catalogue in force (``node.reference``: the district's newest
+  publication held, else the seed). They hold no rule beyond choosing what to show.
+- Mẫu 04 prints the reason and new date of the dossier's ``dossier.apology_issued`` event (the
+  last one); without one, both stay blank for handwriting.
 - A field the node does not know is printed as a dotted blank line for handwriting, the way paper
   forms are filled, never invented. Known optional fields come from the dossier's ``details``
   (keys in :data:`DETAIL_KEYS`).
@@ -22,11 +25,9 @@ Invariants
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from importlib import resources
 from typing import Any
 
 import segno
@@ -35,7 +36,7 @@ from markupsafe import Markup
 
 from node.domain import dossier as domain
 from node.domain.calendar import TimeUnit
-from node.domain.catalogue import Catalogue, Procedure, parse_catalogue_json
+from node.domain.catalogue import Catalogue, Procedure
 from node.domain.deadline import judge
 from node.domain.errors import DossierNotFound
 from node.services import VN_TZ, Node
@@ -73,18 +74,15 @@ def _node() -> Node:
     return current_app.extensions["motcua.node"]
 
 
-@functools.cache
-def _seed_catalogue() -> Catalogue:
-    return parse_catalogue_json((resources.files("node") / "data" / "procedures.json").read_text(encoding="utf-8"))
-
-
 def _procedure(code: str) -> Procedure | None:
-    # A province's catalogue synced down takes precedence over the seed shipped with the code.
-    catalogue = current_app.extensions.get("motcua.catalogue") or _seed_catalogue()
-    try:
-        return catalogue.by_code(code)
-    except KeyError:
-        return None
+    # The catalogue in force: a province's catalogue synced down, else the seed shipped with the code.
+    catalogue: Catalogue = current_app.extensions.get("motcua.catalogue") or _node().reference.catalogue()
+    for lookup in (catalogue.by_code, catalogue.by_key):
+        try:
+            return lookup(code)
+        except KeyError:
+            pass
+    return None
 
 
 def duration_text(procedure: Procedure | None) -> str:
@@ -122,6 +120,8 @@ def dossier_context(node: Node, dossier_id: str) -> dict[str, Any]:
     timeline = node.timeline(dossier_id)
     created = next(e for e in timeline if e["type"] == domain.RECEIVED)
     details = created["body"].get("details") or {}
+    if state.apology_at is not None:  # Mẫu 04 reads the recorded apology, not free-form details
+        details = {**details, "delay_reason": state.apology_reason, "new_due_at": state.new_due_at}
     changes = [
         {
             "to": e["body"].get("to", ""),

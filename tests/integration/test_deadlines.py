@@ -1,0 +1,143 @@
+"""Deadlines in a dossier's API answer (the national early / on-time / late rule with supplement
+pauses and the one-supplement limit, within time / overdue while pending, a due-soon warning),
+the warnings list, and the Mẫu 04 apology with its new date, read by the print view."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from node.domain.report import VIETNAM
+from tests.factories import sample_dossier
+
+THREE_DAYS = {"code": "1.001022"}  # 3 working days in the seed catalogue
+
+
+def vn(m: int, d: int, hh: int, mm: int = 0) -> int:
+    return int(datetime(2026, m, d, hh, mm, tzinfo=VIETNAM).timestamp() * 1000)
+
+
+@pytest.fixture
+def received(sqlite_node, clock):
+    """A 3-working-day dossier received Monday 18 May 2026 09:00: due Thursday 21 May 09:00."""
+    clock.now = vn(5, 18, 9)
+    state = sqlite_node.create_dossier("canbo", sample_dossier(procedure=THREE_DAYS))
+    assert state.due_at == vn(5, 21, 9)
+    return state.id
+
+
+def steps(node, clock, dossier_id, moves):
+    for when, to in moves:
+        clock.now = when
+        node.change_status("canbo", dossier_id, to)
+
+
+# (status moves after reception, "now", outcome, extended due, warning level)
+CASES = [
+    ([], vn(5, 18, 10), "within_time", vn(5, 21, 9), None),
+    ([], vn(5, 20, 10), "within_time", vn(5, 21, 9), "due_soon"),  # 6 h 30 of working time left
+    ([], vn(5, 20, 8), "within_time", vn(5, 21, 9), None),  # 8 h 30 left: not yet
+    ([], vn(5, 21, 10), "overdue", vn(5, 21, 9), "overdue"),
+    ([(vn(5, 18, 10), "processing"), (vn(5, 19, 15), "resolved")], vn(5, 22, 9), "early", vn(5, 21, 9), None),
+    ([(vn(5, 18, 10), "processing"), (vn(5, 21, 8), "resolved")], vn(5, 22, 9), "on_time", vn(5, 21, 9), None),
+    ([(vn(5, 18, 10), "processing"), (vn(5, 21, 10), "resolved")], vn(5, 22, 9), "late", vn(5, 21, 9), None),
+    # a one-working-day supplement pause pushes the due date to Friday 09:00
+    ([(vn(5, 18, 10), "processing"), (vn(5, 19, 9), "supplement_requested"), (vn(5, 20, 9), "processing"),
+      (vn(5, 22, 8), "resolved")], vn(5, 22, 9), "on_time", vn(5, 22, 9), None),
+    ([(vn(5, 18, 10), "processing"), (vn(5, 19, 9), "supplement_requested"), (vn(5, 20, 9), "processing")],
+     vn(5, 21, 10), "within_time", vn(5, 22, 9), "due_soon"),  # past the appointment, not the extended due
+    # two supplement requests: late whatever the times say
+    ([(vn(5, 18, 10), "processing"), (vn(5, 18, 11), "supplement_requested"), (vn(5, 18, 14), "processing"),
+      (vn(5, 18, 15), "supplement_requested"), (vn(5, 18, 16), "processing"), (vn(5, 19, 9), "resolved")],
+     vn(5, 19, 10), "late", None, None),
+    # waiting for the citizen: the 766 reading ends it at the request, and no warning is raised
+    ([(vn(5, 18, 10), "processing"), (vn(5, 19, 9), "supplement_requested")], vn(5, 26, 9), "early", None, None),
+    # a withdrawal ends it too
+    ([(vn(5, 18, 10), "withdrawal_requested"), (vn(5, 18, 11), "stopped")], vn(5, 26, 9), "early", None, None),
+]
+
+
+@pytest.mark.parametrize(("moves", "now", "outcome", "due", "warning"), CASES)
+def test_the_dossier_answer_carries_its_deadline(client, sqlite_node, clock, received, moves, now, outcome, due,
+                                                 warning):
+    steps(sqlite_node, clock, received, moves)
+    clock.now = now
+    d = client.get(f"/api/v1/dossiers/{received}").get_json()["deadline"]
+    assert d["outcome"] == outcome, d
+    assert d["appointment"] == vn(5, 21, 9)
+    if due is not None:
+        assert d["due_at"] == due
+    assert (d["warning"] or {}).get("level") == warning
+    assert d["finished"] == (outcome in ("early", "on_time", "late"))
+
+
+def test_the_state_knows_its_pauses_and_supplement_requests(sqlite_node, clock, received):
+    steps(sqlite_node, clock, received, [(vn(5, 18, 10), "processing"), (vn(5, 19, 9), "supplement_requested"),
+                                         (vn(5, 20, 9), "processing"), (vn(5, 20, 10), "supplement_requested")])
+    state = sqlite_node.get_dossier(received)
+    assert state.pauses == ((vn(5, 19, 9), vn(5, 20, 9)), (vn(5, 20, 10), None))
+    assert state.supplement_requests == 2
+    assert [s for s, _ in state.history] == ["received", "processing", "supplement_requested", "processing",
+                                             "supplement_requested"]
+
+
+def test_the_warnings_list_puts_the_most_urgent_first(client, sqlite_node, clock):
+    clock.now = vn(5, 18, 9)
+    late = sqlite_node.create_dossier("canbo", sample_dossier(name="Trễ", procedure=THREE_DAYS))
+    soon = sqlite_node.create_dossier("canbo", sample_dossier(name="Sắp", procedure={"code": "2.000911"}))
+    clock.now = vn(5, 19, 9)
+    sqlite_node.create_dossier("canbo", sample_dossier(name="Còn xa", procedure={"code": "1.003583"}))  # 5 days
+    clock.now = vn(5, 20, 10)  # `soon` (2 days) was due at 09:00 today; `late` is due tomorrow 09:00
+    items = client.get("/api/v1/deadlines").get_json()["items"]
+    assert [(i["id"], i["level"]) for i in items] == [(soon.id, "overdue"), (late.id, "due_soon")]
+    assert "Sắp đến hạn" in items[1]["message"]
+
+
+def test_an_apology_sets_a_new_date_that_the_print_view_reads(client, sqlite_node, clock, received):
+    clock.now = vn(5, 20, 16)
+    r = client.post(f"/api/v1/dossiers/{received}/apology",
+                    json={"reason": "Chờ xác minh của Công an xã", "new_due_at": "2026-05-26 16:30"})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["new_due_at"] == vn(5, 26, 16, 30) and body["apology_reason"] == "Chờ xác minh của Công an xã"
+    assert body["deadline"]["apology_issued"] is True
+    clock.now = vn(5, 22, 9)  # late against the appointment, but the new date is the target now
+    d = client.get(f"/api/v1/dossiers/{received}").get_json()["deadline"]
+    assert d["outcome"] == "overdue" and d["warning"] is None
+    html = client.get(f"/in/{received}/xin-loi").get_data(as_text=True)
+    assert "Chờ xác minh của Công an xã" in html
+    assert "16 giờ 30 phút, ngày 26 tháng 5 năm 2026" in html
+    timeline = client.get(f"/api/v1/dossiers/{received}").get_json()["timeline"]
+    assert timeline[-1]["type"] == "dossier.apology_issued"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"reason": "", "new_due_at": "2026-05-26 16:30"}, "reason"),
+        ({"reason": "Chậm", "new_due_at": "2026-05-20 16:30"}, "new_due_at"),  # before the appointment
+        ({"reason": "Chậm", "new_due_at": "ngày mai"}, "new_due_at"),
+        ({"reason": "Chậm"}, "new_due_at"),
+    ],
+)
+def test_apology_input_is_checked(client, received, payload, field):
+    r = client.post(f"/api/v1/dossiers/{received}/apology", json=payload)
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == field
+
+
+def test_no_apology_for_a_finished_dossier_or_from_another_office(client, sqlite_node, clock, received):
+    steps(sqlite_node, clock, received, [(vn(5, 18, 10), "processing")])
+    sqlite_node.change_status("canbo", received, "processing", target_office="17299")  # liên thông
+    r = client.post(f"/api/v1/dossiers/{received}/apology", json={"reason": "x", "new_due_at": vn(5, 28, 9)})
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "office"
+    clock.now = vn(5, 18, 9)
+    other = sqlite_node.create_dossier("canbo", sample_dossier(procedure=THREE_DAYS))
+    steps(sqlite_node, clock, other.id, [(vn(5, 18, 10), "processing"), (vn(5, 18, 11), "resolved")])
+    r = client.post(f"/api/v1/dossiers/{other.id}/apology", json={"reason": "x", "new_due_at": vn(5, 28, 9)})
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "status"
+
+
+def test_the_national_code_follows_the_status_mapping_in_force(client, sqlite_node, clock, received):
+    steps(sqlite_node, clock, received, [(vn(5, 18, 10), "processing"), (vn(5, 19, 9), "supplement_requested")])
+    assert client.get(f"/api/v1/dossiers/{received}").get_json()["national_code"] == 5
