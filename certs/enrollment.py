@@ -258,3 +258,23 @@ class PairingStore:
             entry.update(used_at=now.isoformat(), node_id=request.node_id, serial=f"{cert.serial_number:X}")
             write_json(self.path, doc)
         return cert
+
+
+_RESPONSE_PREFIX = b"motcua/enroll-response/v1\x00"
+
+
+def response_mac(key: bytes, ca_pem: bytes, cert_pem: bytes) -> bytes:
+    """MAC of an enrollment answer, keyed by the pairing code's key.
+
+    The node has no trust anchor yet when it enrolls; only the district and the person who
+    typed the code know the code, so an answer carrying this MAC comes from the district.
+    """
+    return hmac.new(key, _RESPONSE_PREFIX + ca_pem + b"\x00" + cert_pem, hashlib.sha256).digest()
+
+
+def key_used_by(store: PairingStore, node_id: str) -> bytes:
+    """The code key that enrolled ``node_id`` (district side, to MAC the answer)."""
+    for entry in store._read()["codes"]:
+        if entry.get("node_id") == node_id and entry.get("used_at"):
+            return bytes.fromhex(entry["key"])
+    raise EnrollmentRefused(EnrollmentFailure.WRONG_CODE, "no code was used by this node")

@@ -168,6 +168,11 @@ def certificate_pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+def certificate_der(cert: x509.Certificate) -> bytes:
+    """DER bytes of a certificate (what travels in a sync profile)."""
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
 def require_utc(now: datetime) -> datetime:
     """Return ``now`` in UTC; refuse a naive datetime (its meaning depends on the PC's zone)."""
     if now.tzinfo is None or now.utcoffset() is None:

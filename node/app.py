@@ -47,6 +47,10 @@ def create_app(
     app.register_blueprint(printing_bp)
     for ui_bp in blueprints_for_role(settings.ROLE):  # auth, public, then staff+mobile or district
         app.register_blueprint(ui_bp)
+    if settings.ROLE == "district":
+        from web.enroll import bp as enroll_bp
+
+        app.register_blueprint(enroll_bp)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -138,20 +138,41 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
     app = create_app(settings, node=node)
     host = host or settings.HOST
     port = port or settings.PORT
-    click.echo(f"motcua {settings.ROLE} node {node.node_id} on http://{host}:{port}/", err=True)
+    layout = node.trust.layout
+    tls = (str(layout.certificate), str(layout.key)) if node.trust.own is not None else None
+    scheme = "https" if tls else "http"
+    click.echo(f"motcua {settings.ROLE} node {node.node_id} on {scheme}://{host}:{port}/", err=True)
     scheduler = make_scheduler(node, app)
-    if dev:
-        if scheduler:
-            scheduler.start()
-        try:
-            app.run(host=host, port=port, threaded=True)
-        finally:
+    advertiser = make_advertiser(node, host, port, scheme)
+    try:
+        if dev:
             if scheduler:
-                scheduler.stop()
-        return
-    from node.wsgi import serve_with_gunicorn
+                scheduler.start()
+            try:
+                app.run(host=host, port=port, threaded=True, ssl_context=tls)
+            finally:
+                if scheduler:
+                    scheduler.stop()
+            return
+        from node.wsgi import serve_with_gunicorn
 
-    serve_with_gunicorn(app, host, port, threads=settings.WORKERS, scheduler=scheduler)
+        serve_with_gunicorn(app, host, port, threads=settings.WORKERS, scheduler=scheduler, tls=tls)
+    finally:
+        if advertiser is not None:
+            advertiser.close()
+
+
+def make_advertiser(node, host: str, port: int, scheme: str):  # -> Advertiser | None
+    """Commune and district nodes announce themselves on the LAN (mDNS), mobiles do not."""
+    if node.settings.ROLE == "mobile" or not node.settings.ADVERTISE:
+        return None
+    from sync.discovery import Advertiser, ServiceRecord
+
+    try:
+        return Advertiser(ServiceRecord.for_node(node, host, port, scheme))
+    except OSError as e:  # no multicast on this machine: serving matters more than announcing
+        click.echo(f"warning: cannot advertise on the LAN: {e}", err=True)
+        return None
 
 
 def make_scheduler(node, app):  # -> SyncScheduler | None
@@ -260,11 +281,13 @@ def digest(ctx: click.Context) -> None:
 
 @main.command()
 @click.option("--peer", "peer_url", default=None, help="Peer base URL (default: PARENT_URL setting).")
+@click.option("--discover", "discover_lan", is_flag=True, help="Find the commune node on the LAN by mDNS.")
+@click.option("--interface", default="", help="With --discover: listen on this address only.")
 @click.pass_context
-def sync(ctx: click.Context, peer_url: str | None) -> None:
-    """Sync once with the parent (or --peer) and print what moved; exit 1 on failure."""
+def sync(ctx: click.Context, peer_url: str | None, discover_lan: bool, interface: str) -> None:
+    """Sync once with the parent (or --peer, or a peer found with --discover); exit 1 on failure."""
     node = _open(ctx)
-    url = peer_url or node.settings.PARENT_URL
+    url = peer_url or (discover_parent(node, 3.0, interface) if discover_lan else node.settings.PARENT_URL)
     if not url:
         raise click.ClickException("no peer: pass --peer URL or set PARENT_URL (motcua init --parent-url)")
     bar = None
@@ -290,6 +313,44 @@ def sync(ctx: click.Context, peer_url: str | None) -> None:
     if not summary.ok:
         click.echo(f"error {summary.error_code}: {summary.error}", err=True)
         sys.exit(1)
+
+
+@main.command()
+@click.option("--seconds", type=float, default=3.0, show_default=True, help="How long to listen.")
+@click.option("--interface", default="", help="Listen on this address only (e.g. 127.0.0.1).")
+@click.pass_context
+def peers(ctx: click.Context, seconds: float, interface: str) -> None:
+    """List motcua nodes advertised on the LAN (mDNS); trust is checked when syncing."""
+    from sync.discovery import discover
+
+    node = _open(ctx)
+    mine = _ca_fingerprint(node)
+    found = discover(seconds, interface)
+    for r in found:
+        same = "same CA" if mine and r.ca_fingerprint == mine else ("no CA" if not r.ca_fingerprint else "OTHER CA")
+        click.echo(f"{r.url:<32} {r.role:<9} {r.unit:<6} {r.name[:30]:<30} {r.node_id}  {same}")
+    click.echo(f"{len(found)} peer(s) heard in {seconds:g} s")
+
+
+def _ca_fingerprint(node) -> str:
+    if node.trust.ca is None:
+        return ""
+    from certs.identity import ca_fingerprint
+
+    return ca_fingerprint(node.trust.ca)
+
+
+def discover_parent(node, seconds: float, interface: str) -> str:
+    """A LAN peer this node may sync with: its unit's commune (or a district), same CA."""
+    from sync.discovery import discover
+
+    mine = _ca_fingerprint(node)
+    for r in sorted(discover(seconds, interface), key=lambda r: (r.role != "commune", r.node_id)):
+        if r.node_id == node.node_id or (mine and r.ca_fingerprint != mine):
+            continue
+        if r.role == "district" or (r.role == "commune" and r.unit == node.settings.UNIT):
+            return r.url
+    raise click.ClickException("no commune of this unit or district with our CA was heard on the LAN")
 
 
 @main.command("sync-log")
@@ -373,6 +434,86 @@ def conflicts_resolve(ctx: click.Context, conflict_id: str, keep: str, reason: s
     except DomainError as e:
         raise click.ClickException(e.message) from e
     click.echo(f"conflict {conflict_id} resolved: kept the {keep} ({done['chosen']})")
+
+
+@main.group("ca")
+def ca_group() -> None:
+    """The district certificate authority (on the district node): init, pair, revoke."""
+
+
+@ca_group.command("init")
+@click.pass_context
+def ca_init(ctx: click.Context) -> None:
+    """Create the district CA under <data dir>/ca and certify this district node."""
+    from node.domain.errors import DomainError
+    from node.enrollment import init_ca
+
+    node = _open(ctx.parent)
+    try:
+        fingerprint = init_ca(node)
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
+    click.echo(f"district CA created; fingerprint {fingerprint}")
+    click.echo("restart motcua serve: it now serves https and accepts only certified nodes")
+
+
+@ca_group.command("pair")
+@click.option("--role", type=click.Choice(["commune", "mobile", "district"]), required=True)
+@click.option("--unit", required=True, help="Unit code the enrolled node will serve.")
+@click.option("--name", required=True, help="Name the certificate will carry.")
+@click.option("--valid-hours", type=click.IntRange(1, 720), default=72, show_default=True)
+@click.pass_context
+def ca_pair(ctx: click.Context, role: str, unit: str, name: str, valid_hours: int) -> None:
+    """Print a one-time pairing code to type on the node being enrolled."""
+    from node.domain.errors import DomainError
+    from node.enrollment import new_pairing_code
+
+    node = _open(ctx.parent)
+    try:
+        code, expires = new_pairing_code(node, role, unit, name, valid_hours)
+    except (DomainError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"pairing code: {code}\nfor {name} ({role}, unit {unit}); valid until {expires}; works once")
+
+
+@ca_group.command("revoke")
+@click.argument("node_id")
+@click.option("--after-seq", type=int, default=None, help="Last valid seq (default: what the district holds).")
+@click.option("--unit", default=None, help="Unit of the feed (default: the node's unit).")
+@click.option("--reason", type=click.Choice(["unspecified", "key_compromise", "superseded",
+                                            "cessation_of_operation"]), default="unspecified")
+@click.option("--author", default=lambda: os.environ.get("USER", "admin"))
+@click.pass_context
+def ca_revoke(ctx: click.Context, node_id: str, after_seq: int | None, unit: str | None, reason: str,
+              author: str) -> None:
+    """Revoke a node: its work up to the given seq stays valid, anything later is refused everywhere."""
+    from node.domain.errors import DomainError
+    from node.enrollment import revoke
+
+    node = _open(ctx.parent)
+    try:
+        done = revoke(node, node_id, author, reason, after_seq, unit)
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
+    click.echo(f"revoked {node_id} after seq {done['after_seq']} of unit {done['unit']} (event {done['event']})")
+
+
+@main.command()
+@click.option("--district", "district_url", required=True, help="URL of the district node.")
+@click.option("--code", required=True, help="The one-time pairing code shown by the district.")
+@click.pass_context
+def enroll(ctx: click.Context, district_url: str, code: str) -> None:
+    """Enroll this node with the district CA using a one-time pairing code."""
+    from node.enrollment import EnrollmentFailed
+    from node.enrollment import enroll as do_enroll
+
+    settings = _settings(ctx)
+    try:
+        done = do_enroll(settings.data_dir, district_url, code, settings.HTTP_TIMEOUT_SECONDS)
+    except EnrollmentFailed as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"enrolled as {done.name} ({done.role}, unit {done.unit}), node {done.node_id}")
+    click.echo(f"district CA fingerprint {done.fingerprint}; restart motcua serve to serve https")
 
 
 @main.command("unblock-writes")

@@ -51,6 +51,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SYNC_INTERVAL_SECONDS", 60, "Seconds between background syncs when the link is up."),
     Setting("SYNC_BATCH_BYTES", 4 * 1024 * 1024, "Upper bound of one batch (uncompressed JSON) each way per exchange."),
     Setting("HTTP_TIMEOUT_SECONDS", 30, "Read timeout of every outgoing HTTP call (connect is 5 s)."),
+    Setting("ADVERTISE", True, "Announce this commune or district node on the LAN by mDNS while serving."),
     Setting("LANGUAGE", "vi", "Default UI language: vi or en."),
     Setting("WORKERS", 2, "Threads of the WSGI server started by motcua serve."),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),

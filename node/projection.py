@@ -27,6 +27,7 @@ from node.domain import dossier as domain
 from node.domain.merge import Conflict, Folded, find_duplicates, fold_dossier
 from node.models import DERIVED_MODELS, ConflictRow, DossierRow
 from sync import store
+from sync.trust import REVOKED, RevocationRow
 from sync.wire import Event, canonical_json
 
 
@@ -60,10 +61,12 @@ def _upsert(model, rows: list[dict]) -> None:
 def project(events: Iterable[Event]) -> int:
     """Bring the derived rows of the entities these events touch up to date; return the count."""
     events = _project_shared(events)
+    events = list(events)
     entities = {e.entity for e in events if e.entity_kind == domain.KIND}
+    entities |= _entities_hit_by_revocations(events)
     if not entities:
         return 0
-    grouped = store.events_for_entities(entities)
+    grouped = _without_revoked(store.events_for_entities(entities))
     codes.project_issued(grouped)
     rows, conflicts, ids = [], [], []
     for entity, evs in grouped.items():
@@ -81,6 +84,32 @@ def project(events: Iterable[Event]) -> int:
     _upsert(ConflictRow, conflicts)
     _refresh_duplicates({(r["id_number"], r["procedure_code"]) for r in rows if r["id_number"]})
     return len(rows)
+
+
+def _without_revoked(grouped: dict[str, list[Event]]) -> dict[str, list[Event]]:
+    """Drop events a district revoked (after the origin's cut-off): they never count."""
+    cutoffs = {r.node_id: json.loads(r.after) for r in RevocationRow.select()}
+    if not cutoffs:
+        return grouped
+    return {
+        entity: [e for e in evs if e.origin not in cutoffs or e.seq <= cutoffs[e.origin].get(e.scope, 0)]
+        for entity, evs in grouped.items()
+    }
+
+
+def _entities_hit_by_revocations(events: list[Event]) -> set[str]:
+    """Dossiers touched by events a revocation among ``events`` just invalidated."""
+    hit: set[str] = set()
+    for e in events:
+        if e.type != REVOKED or not isinstance(e.body.get("after"), dict):
+            continue
+        for scope, seq in e.body["after"].items():
+            query = store.EventRow.select(store.EventRow.entity).where(
+                (store.EventRow.origin == e.body.get("node_id")) & (store.EventRow.scope == scope)
+                & (store.EventRow.seq > seq) & store.EventRow.entity.startswith(domain.KIND + "/")
+            )
+            hit.update(r.entity for r in query)
+    return hit
 
 
 def _project_shared(events: Iterable[Event]) -> list[Event]:

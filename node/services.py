@@ -35,6 +35,7 @@ from node.domain.merge import CONFLICT_RESOLVED, fold_dossier
 from node.domain.text import fold as fold_text
 from node.models import ConflictRow, DossierRow
 from node.signing import KEY_FILE, NodeKey, verify_signature
+from node.trust import NodeTrust, certified_profile
 from node.writegate import WriteGate
 from sync import store
 from sync.chain import ChainError, verify_stored_feed
@@ -80,9 +81,11 @@ class Node:
         self.gate = WriteGate(key.node_id, Path(settings.STATE_DIR), has_parent=bool(settings.PARENT_URL))
         self.log.after_commit = self.gate.after_commit
         self.reference = reference.ReferenceData(wall_ms)
-        self.profile = make_profile(key, settings)
+        self.trust = NodeTrust(settings.data_dir, verify_signature, wall_ms)
+        self.profile = certified_profile(make_profile(key, settings), self.trust)
         self.replica = Replica(
-            self.profile, self.log, verify_signature, projection.project, wall_ms, settings.SYNC_BATCH_BYTES
+            self.profile, self.log, verify_signature, projection.project, wall_ms, settings.SYNC_BATCH_BYTES,
+            self.trust,
         )
 
     @property
@@ -286,8 +289,9 @@ class Node:
         from sync.engine import SyncClient
         from sync.transport import HttpTransport
 
+        ca_file = str(self.trust.layout.ca_certificate) if self.trust.enforced else None
         transport = transport or HttpTransport(
-            url, self.key, self.wall_ms, read_timeout=self.settings.HTTP_TIMEOUT_SECONDS
+            url, self.key, self.wall_ms, read_timeout=self.settings.HTTP_TIMEOUT_SECONDS, ca_file=ca_file
         )
         try:
             summary = SyncClient(self.replica, transport, url).sync(progress)

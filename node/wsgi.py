@@ -10,7 +10,8 @@ from typing import Any
 from flask import Flask
 
 
-def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, scheduler: Any = None) -> None:
+def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, scheduler: Any = None,
+                        tls: tuple[str, str] | None = None) -> None:
     """Run ``app`` under gunicorn in this process tree; the scheduler runs in the worker."""
     from gunicorn.app.base import BaseApplication
 
@@ -29,6 +30,9 @@ def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, sche
             # nodes on one machine (the demo, tests) would fight over it, and we do not use it.
             if "control_socket_disable" in self.cfg.settings:
                 options["control_socket_disable"] = True
+            if tls is not None:
+                # An enrolled node serves https with its certificate from the district CA.
+                options["certfile"], options["keyfile"] = tls
             if scheduler is not None:
                 # Threads do not survive gunicorn's fork: start the scheduler in the worker,
                 # stop it when the worker exits.
