@@ -105,7 +105,9 @@ class Replica:
             raise ProtocolError(Code.UNKNOWN_NODE, f"node {node_id} is not known here; send its profile")
         return self.trust.check_caller(known)
 
-    def serve_exchange(self, req: ExchangeRequest, caller: Profile, bytes_in: int) -> tuple[ExchangeResponse, int]:
+    def serve_exchange(
+        self, req: ExchangeRequest, caller: Profile, bytes_in: int, caller_time: int | None = None
+    ) -> tuple[ExchangeResponse, int]:
         """Apply the caller's push, then answer with our vector and what it lacks.
 
         Returns the response and the number of events in its pull (for the session log).
@@ -130,8 +132,10 @@ class Replica:
             node=self.me if req.profiles else None,
             time=now,
         )
+        # the caller's clock as it signed the request: node health flags PCs that are far off
+        skew = caller_time - now if caller_time is not None else None
         ledger.remember_peer(caller.node_id, vector=req.vector, now=now, ok=error is None,
-                             error=error["message"] if error else "")
+                             error=error["message"] if error else "", skew_ms=skew)
         ledger.add_to_session(
             req.session, "server", now=self.wall_ms(), peer=caller.node_id, events_in=received, events_out=out.events,
             bytes_in=bytes_in, outcome="failed" if error else "ok",

@@ -156,7 +156,7 @@ def exchange() -> Response:
         if not ledger.remember_nonce(node_id, nonce, replica.wall_ms(), CLOCK_WINDOW_MS):
             raise ProtocolError(Code.REPLAYED, "this request was already received (same nonce): refused")
         caller, session = claimed, req.session
-        response, _ = replica.serve_exchange(req, caller, len(body))
+        response, _ = replica.serve_exchange(req, caller, len(body), caller_time=sent_at)
         answer = _answer(response.to_wire())
         ledger.record_bytes_out(req.session, "server", answer.content_length or 0, peer=caller.node_id)
         return answer
