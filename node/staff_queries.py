@@ -69,7 +69,10 @@ def _capped_count(query: pw.SelectQuery) -> int:
 
 
 def _open(query: pw.SelectQuery) -> pw.SelectQuery:
-    return query.where(DossierRow.status.in_(OPEN_STATUSES))
+    # Wrapped in a CASE on purpose: a bare ``status IN (…)`` makes SQLite pick the status index
+    # (most dossiers are open, so it matches nearly all) and sort them all by due_at; through the
+    # CASE it walks the due_at index in order and stops at the LIMIT (60 ms -> 2 ms at 100,000).
+    return query.where(pw.Case(None, [(DossierRow.status.in_(OPEN_STATUSES), 1)], 0) == 1)
 
 
 def dashboard(now: int, soon_ms: int = DUE_SOON_MS, limit: int = LIST_LIMIT) -> dict[str, Any]:
