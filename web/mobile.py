@@ -8,10 +8,11 @@
                    equipment (domain.md §6, §10.13)
 ``/dong-bo``       "sync now": the peers this node can reach, with progress
 
-Peers: the configured parent (``PARENT_URL``) and, once ``sync/discovery.py`` lands, the commune
-nodes seen on the LAN. The hook is :func:`sync_peers`: any object stored in
-``app.extensions["motcua.discovery"]`` with a ``peers()`` method returning items that have
-``url`` and ``name`` is listed.
+Peers: the configured parent (``PARENT_URL``) and the commune of this unit (or a district) heard
+on the LAN by mDNS (:mod:`sync.discovery`): the "find nodes" button listens for two seconds.
+:func:`sync_peers` also lists what a long-running browser reports: any object stored in
+``app.extensions["motcua.discovery"]`` with a ``peers()`` method (``sync.discovery.PeerBrowser``)
+returning records with ``url``, ``name``, ``role`` and ``unit``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ ID_CARD_PROCEDURE = "can-cuoc.cap-the-can-cuoc-luu-dong"
 # (fields shown on the screen) per step of the fast intake; the review screen comes after.
 STEPS: tuple[tuple[str, ...], ...] = (("thu_tuc", "name"), ("id_number", "phone"), ("address", "delivery"),
                                       ("component", "sets"))
+LAN_LISTEN_SECONDS = 2.0
 CARRIED = ("thu_tuc", "name", "id_number", "phone", "address", "delivery", "sets", "note")
 
 
@@ -47,13 +49,28 @@ def sync_peers() -> list[dict[str, str]]:
     parent = node().settings.PARENT_URL
     if parent:
         peers.append({"url": parent, "name": _("Máy cấp trên"), "source": "parent"})
+    heard: list[Any] = list(current_app.extensions.get("motcua.lan_peers", []))
     discovery = current_app.extensions.get("motcua.discovery")
     if discovery is not None and hasattr(discovery, "peers"):
-        for p in discovery.peers():
-            url = str(getattr(p, "url", "") or "")
-            if url and url not in {x["url"] for x in peers}:
-                peers.append({"url": url, "name": str(getattr(p, "name", "") or url), "source": "lan"})
+        heard += discovery.peers()
+    for p in heard:
+        url = str(getattr(p, "url", "") or "")
+        if url and url not in {x["url"] for x in peers} and _may_sync_with(p):
+            peers.append({"url": url, "name": str(getattr(p, "name", "") or url), "source": "lan"})
     return peers
+
+
+def _may_sync_with(record: Any) -> bool:
+    """A laptop syncs with the commune of its own unit or with a district; an advertisement is
+    only a hint (the sync itself checks the peer's certificate)."""
+    role, unit = getattr(record, "role", ""), getattr(record, "unit", "")
+    return role == "district" or (role == "commune" and unit == node().settings.UNIT)
+
+
+def _discover(seconds: float) -> list[Any]:
+    from sync.discovery import discover
+
+    return discover(seconds)
 
 
 @bp.get("/")
@@ -184,6 +201,16 @@ def sync_now() -> Response:
         return redirect(url_for("mobile.sync_page"))
     if not jobs().start(node(), peer["url"], peer["name"]):
         flash(_("Đang đồng bộ; hãy chờ lần này xong."), "info")
+    return redirect(url_for("mobile.sync_page"))
+
+
+@bp.post("/dong-bo/tim-may")
+def find_peers() -> Response:
+    """Listen for commune nodes on the LAN (mDNS) for a few seconds and list them."""
+    try:
+        current_app.extensions["motcua.lan_peers"] = _discover(LAN_LISTEN_SECONDS)
+    except OSError as e:  # no network interface at all (a laptop in a hamlet)
+        flash(_("Không dò được mạng nội bộ: %(error)s", error=str(e)), "error")
     return redirect(url_for("mobile.sync_page"))
 
 

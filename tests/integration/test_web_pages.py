@@ -290,3 +290,18 @@ def test_english_catalogue_is_complete_and_has_no_stale_entries():
         assert re.findall(r"%\(\w+\)s", vi) == re.findall(r"%\(\w+\)s", en), vi
     # the Vietnamese source text carries its diacritics (no "Tiep nhan ho so" placeholders)
     assert sum(1 for m in messages if re.search(r"[À-ỹ]", m)) > 0.9 * len(messages)
+
+
+def test_sync_now_lists_lan_peers_of_this_unit_only(client, app, monkeypatch):
+    from sync.discovery import ServiceRecord
+    from web import mobile
+
+    heard = [ServiceRecord("a" * 32, "commune", "17272", "UBND xã Tân Phú", "127.0.0.1", 8751),
+             ServiceRecord("b" * 32, "commune", "99999", "Xã khác", "127.0.0.2", 8751),
+             ServiceRecord("c" * 32, "district", "40", "Trung tâm", "127.0.0.3", 8750)]
+    monkeypatch.setattr(mobile, "_discover", lambda seconds: heard)
+    r = client.post("/luu-dong/dong-bo/tim-may", data={"csrf_token": token_of(client, "/luu-dong/dong-bo")})
+    assert r.status_code == 302
+    page = client.get("/luu-dong/dong-bo").text
+    assert "UBND xã Tân Phú" in page and "http://127.0.0.1:8751" in page and "Trung tâm" in page
+    assert "Xã khác" not in page  # another commune's node is never offered
