@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench.dossiers import generate_dossiers
+from bench.dossiers import catalogue_code_for, citizen_id_for, generate_dossiers
 
 STEP = 100  # 1%
 
@@ -47,8 +47,8 @@ def receive_all(node: Any, docs: list[dict]) -> list[str]:
                 a = doc["applicant"]
                 details = {k: v for k, v in doc.items() if k not in ("applicant", "history", "_id", "status")}
                 state = node.create_dossier(doc["history"][0]["by"], {
-                    "procedure": {"code": doc["procedure_code"], "name": doc["procedure_label"]},
-                    "applicant": {"name": f"{a['family_name']} {a['given_names']}", "id_number": a["id_number"],
+                    "procedure": {"code": catalogue_code_for(doc), "name": doc["procedure_label"]},
+                    "applicant": {"name": f"{a['family_name']} {a['given_names']}", "id_number": citizen_id_for(doc),
                                   "phone": a["phone"][:20], "address": ", ".join(doc["address"].values())},
                     "details": {**details, "birth_date": a["birth_date"], "pouch_id": doc["_id"]},
                 })

@@ -298,3 +298,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def citizen_id_for(doc: dict[str, Any]) -> str:
+    """A 12-digit personal ID of the valid national shape for a PouchDB document's applicant.
+
+    baseline.js draws 12 random digits; motcua checks the shape at reception (birth-registration
+    province, century and sex, birth year), so the benchmark keeps the document's random tail and
+    its birth year under a real province prefix (040, Nghệ An). The byte count is unchanged.
+    """
+    a = doc["applicant"]
+    year = int(a["birth_date"][:4])
+    century = 0 if year < 2000 else 2  # male digit of the century: 0 = 1900s, 2 = 2000s
+    return f"040{century}{year % 100:02d}{a['id_number'][-6:]}"
+
+
+# baseline.js's procedure codes are invented; motcua accepts only procedures of its catalogue,
+# so each maps to the seed catalogue's closest commune procedure (the label stays in details).
+CATALOGUE_CODES = {
+    "BIRTH-REG-01": "1.001193",  # đăng ký khai sinh
+    "MARR-REG-03": "1.000894",  # đăng ký kết hôn
+    "RES-CERT-02": "1.004194",  # đăng ký tạm trú (the residence procedure with a national code)
+    "BUS-LIC-11": "2.000884",  # chứng thực chữ ký (business licences are not a commune procedure)
+    "CONST-PERM-05": "2.000815",  # chứng thực bản sao
+    "LAND-USE-07": "2.000911",  # chứng thực hợp đồng, giao dịch
+}
+
+
+def catalogue_code_for(doc: dict[str, Any]) -> str:
+    return CATALOGUE_CODES[doc["procedure_code"]]

@@ -63,6 +63,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.dossiers import catalogue_code_for, citizen_id_for
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 DESIGN_N = 10_000
@@ -196,10 +198,10 @@ def dossier_writes(doc: dict[str, Any]) -> DossierWrites:
     received = history[0]
     data = {
         "code": doc["_id"],
-        "procedure": {"code": doc["procedure_code"], "name": doc["procedure_label"]},
+        "procedure": {"code": catalogue_code_for(doc), "name": doc["procedure_label"]},
         "applicant": {
             "name": f"{a['family_name']} {a['given_names']}",
-            "id_number": a["id_number"],
+            "id_number": citizen_id_for(doc),
             "phone": a["phone"],
             "address": ", ".join(addr[k] for k in ("hamlet", "village", "commune", "district", "province")),
         },

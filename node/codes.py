@@ -42,6 +42,7 @@ from node.domain.dossier_code import (
 )
 from node.domain.report import VIETNAM
 from node.models import IssuedCodeRow, NumberBlockRow
+from sync import store
 from sync.wire import Event
 
 BLOCK_LEASED = "codes.block_leased"
@@ -152,8 +153,9 @@ def project_issued(grouped: Mapping[str, list[Event]]) -> None:
                 row = _code_row(code, entity.split("/", 1)[1], e.ref)
                 rows[row["id"]] = row
     values = list(rows.values())
-    for start in range(0, len(values), 100):  # 8 columns: within SQLite's oldest variable limit (999)
-        IssuedCodeRow.insert_many(values[start : start + 100]).execute()
+    if values:
+        columns = tuple(values[0])
+        store.bulk_insert(IssuedCodeRow, columns, [tuple(v[c] for c in columns) for v in values])
 
 
 def ledger(issuers: Iterable[str], day: date) -> IssuedLedger:

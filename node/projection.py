@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, fields
 from types import SimpleNamespace
 
+import peewee as pw
+
 from node import codes, reference
 from node.domain import dossier as domain
 from node.domain.merge import Conflict, Folded, find_duplicates, fold_dossier
@@ -51,11 +53,29 @@ def _conflict_row(c: Conflict, scope: str) -> dict:
 
 
 def _upsert(model, rows: list[dict]) -> None:
-    for start in range(0, len(rows), 50):
-        model.insert_many(rows[start : start + 50]).on_conflict(
-            conflict_target=[model._meta.primary_key],
-            preserve=[getattr(model, f) for f in model._meta.sorted_field_names if f != "id"],
-        ).execute()
+    """Insert or replace rows by primary key with one prepared statement."""
+    if not rows:
+        return
+    columns = tuple(model._meta.sorted_field_names)
+    key = model._meta.primary_key.name
+    store.bulk_insert(
+        model, columns, [tuple(r[c] for c in columns) for r in rows],
+        conflict=(key,), update=tuple(c for c in columns if c != key),
+    )
+
+
+def _events_of(entities: set[str], events: list[Event]) -> dict[str, list[Event]]:
+    """All events of ``entities``: the ones in hand, plus those stored before (read only for
+    dossiers that had any). A hub receiving new dossiers reads nothing back."""
+    in_hand: dict[str, list[Event]] = {}
+    for e in events:
+        if e.entity in entities:
+            in_hand.setdefault(e.entity, []).append(e)
+    held = store.held_event_counts(entities)
+    complete = {entity for entity, evs in in_hand.items() if held.get(entity, 0) == len(evs)}
+    grouped = {entity: in_hand[entity] for entity in complete}
+    grouped.update(store.events_for_entities(entities - complete))
+    return grouped
 
 
 def project(events: Iterable[Event]) -> int:
@@ -66,7 +86,7 @@ def project(events: Iterable[Event]) -> int:
     entities |= _entities_hit_by_revocations(events)
     if not entities:
         return 0
-    grouped = _without_revoked(store.events_for_entities(entities))
+    grouped = _without_revoked(_events_of(entities, events))
     codes.project_issued(grouped)
     rows, conflicts, ids = [], [], []
     for entity, evs in grouped.items():
@@ -126,7 +146,19 @@ def _refresh_duplicates(keys: set[tuple[str, str]]) -> None:
     """Recompute duplicate-application conflicts for the (ID number, procedure) keys touched."""
     if not keys:
         return
-    id_numbers = sorted({k[0] for k in keys})
+    # only keys held more than once can be duplicates: one GROUP BY instead of reading every row
+    candidates = sorted({k[0] for k in keys})
+    id_numbers = []
+    for start in range(0, len(candidates), 500):
+        query = (
+            DossierRow.select(DossierRow.id_number, DossierRow.procedure_code)
+            .where(DossierRow.id_number.in_(candidates[start : start + 500]))
+            .group_by(DossierRow.id_number, DossierRow.procedure_code)
+            .having(pw.fn.COUNT(DossierRow.id) > 1)
+            .tuples()
+        )
+        id_numbers.extend(n for n, p in query if (n, p) in keys)
+    id_numbers = sorted(set(id_numbers))
     for start in range(0, len(id_numbers), 500):
         members = [
             r for r in DossierRow.select().where(DossierRow.id_number.in_(id_numbers[start : start + 500]))

@@ -24,6 +24,10 @@ def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, sche
                 "threads": threads,
                 "timeout": 120,
                 "graceful_timeout": 20,
+                # gunicorn's default keep-alive is 2 s; a laptop ingesting a big pulled batch
+                # takes longer than that before its next request, and would find the
+                # connection closed under it.
+                "keepalive": 75,
                 "accesslog": "-",
             }
             # gunicorn >= 23 opens one control socket per user in ~/.gunicorn by default; several

@@ -42,6 +42,12 @@ def decode(data: bytes, limit: int = MAX_REQUEST_BYTES) -> Any:
     if len(raw) > limit:
         raise ProtocolError(Code.TOO_LARGE, f"decompressed body exceeds {limit} bytes")
     try:
-        return json.loads(raw)
+        # No protocol message carries a float: refusing them here lets ingest skip a per-value
+        # walk of every event body (sync.wire.check_canonical_text covers the rest).
+        return json.loads(raw, parse_float=_no_float, parse_constant=_no_float)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ProtocolError(Code.BAD_REQUEST, f"body is not JSON: {e}") from e
+
+
+def _no_float(text: str) -> object:
+    raise ProtocolError(Code.MALFORMED, f"non-integer number {text!r}: floats are not allowed in sync messages")

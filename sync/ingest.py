@@ -26,7 +26,16 @@ from sync import ledger, store
 from sync.chain import ChainError, SignatureVerifier, SignedHead, check_head
 from sync.protocol import Code, Profile, ProtocolError, Run, may_hold, may_write
 from sync.trust import OpenTrust, Trust, apply_revocations
-from sync.wire import GENESIS, MAX_EVENT_BYTES, Event, WireError, canonical_bytes, event_from_dict, hash_bytes
+from sync.wire import (
+    GENESIS,
+    MAX_EVENT_BYTES,
+    Event,
+    WireError,
+    canonical_bytes,
+    check_canonical_text,
+    event_from_dict,
+    hash_bytes,
+)
 
 
 @dataclass
@@ -104,10 +113,11 @@ def _prepare(run: Run, head: store.FeedHead, origin: Profile, verify_signature: 
     for d in run.full_event_dicts():
         d["prev"] = prev
         try:
-            event = event_from_dict(d)
+            event = event_from_dict(d, check_body=False)
             # ValueError: a lone surrogate ("\ud800" is a valid JSON escape but no UTF-8), or a
             # non-finite number should one ever get past event_from_dict: a refusal, not a 500.
             raw = canonical_bytes(event)
+            check_canonical_text(raw)
         except (WireError, ValueError) as e:
             raise ProtocolError(Code.MALFORMED, f"{run.feed} seq {d['seq']}: {e}", run.feed) from e
         if len(raw) > MAX_EVENT_BYTES:

@@ -81,6 +81,32 @@ def _normalise(value: Any, path: str = "$") -> Any:
     raise WireError(f"{path}: unsupported type {type(value).__name__}")
 
 
+def _check_canonical_value(value: Any, path: str) -> None:
+    """Raise unless ``value`` is already what :func:`_normalise` would make of it (no copy)."""
+    if isinstance(value, str):
+        if not value.isascii() and not unicodedata.is_normalized("NFC", value):
+            raise WireError(f"{path}: strings must be in Unicode NFC")
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        if abs(value) > 2**63 - 1:
+            raise WireError(f"{path}: integer out of range")
+    elif isinstance(value, float):
+        raise WireError(f"{path}: floats are not allowed in events (use integers or strings)")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise WireError(f"{path}: object keys must be strings")
+            if not k.isascii() and not unicodedata.is_normalized("NFC", k):
+                raise WireError(f"{path}: keys must be in Unicode NFC")
+            _check_canonical_value(v, path + "." + k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_canonical_value(v, f"{path}[{i}]")
+    else:
+        raise WireError(f"{path}: unsupported type {type(value).__name__}")
+
+
 def canonical_json(value: Any) -> bytes:
     """Encode an already-normalised JSON value in the one canonical byte form."""
     return json.dumps(
@@ -222,8 +248,12 @@ def event_hash(e: Event) -> str:
 _FIELDS = ("v", "origin", "scope", "seq", "prev", "hlc", "at", "author", "entity", "type", "body", "parents")
 
 
-def event_from_dict(d: Mapping[str, Any]) -> Event:
-    """Build an event from its dict form; raise :class:`WireError` if it is not exactly one."""
+def event_from_dict(d: Mapping[str, Any], *, check_body: bool = True) -> Event:
+    """Build an event from its dict form; raise :class:`WireError` if it is not exactly one.
+
+    ``check_body=False`` skips the per-value walk of the body for callers that check the
+    canonical text as a whole instead (:func:`check_canonical_text`), which is cheaper.
+    """
     _require(isinstance(d, Mapping), "an event must be a JSON object")
     _require(set(d) == set(_FIELDS), f"event fields must be exactly {sorted(_FIELDS)}, got {sorted(d)}")
     _require(d["v"] == EVENT_FORMAT, f"unknown event format {d['v']!r}")
@@ -233,7 +263,8 @@ def event_from_dict(d: Mapping[str, Any]) -> Event:
     _require(all(isinstance(p, str) for p in d["parents"]), "parents must be strings")
     # Received events are checked, not repaired: a float or a non-NFC string would make the
     # receiver's canonical bytes differ from what peers in other languages compute.
-    _require(_normalise(d["body"], "$.body") == d["body"], "body strings must be in Unicode NFC")
+    if check_body:
+        _check_canonical_value(d["body"], "$.body")
     for name in ("scope", "author", "entity"):
         _require(unicodedata.normalize("NFC", d[name]) == d[name], f"{name} must be in Unicode NFC")
     e = Event(
@@ -260,9 +291,35 @@ def parse_event(raw: bytes) -> Event:
         d = json.loads(raw.decode("utf-8"), parse_float=_refuse_float, parse_constant=_refuse_float)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise WireError(f"event is not UTF-8 JSON: {e}") from e
-    event = event_from_dict(d)
+    event = event_from_dict(d, check_body=False)
     _require(canonical_bytes(event) == raw, "event bytes are not in canonical form")
+    check_canonical_text(raw)
     return event
+
+
+def check_canonical_text(raw: bytes) -> None:
+    """Raise unless canonical bytes hold NFC text only.
+
+    Checking the whole JSON text at once is equivalent to checking each string: the JSON
+    punctuation between strings is ASCII that never composes with a neighbour. Floats cannot
+    appear here (the caller parsed with floats refused, or built the event from checked values).
+    """
+    if not raw.isascii() and not unicodedata.is_normalized("NFC", raw.decode("utf-8")):
+        raise WireError("strings must be in Unicode NFC")
+
+
+def load_stored_event(raw: bytes) -> Event:
+    """Decode an event this node stored after verifying it, without re-checking it.
+
+    Derived state is rebuilt from stored events often (every ingest refolds the dossiers it
+    touches); re-validating canonical form each time doubled the hub's ingest cost. Stored
+    events were checked on the way in, and ``motcua verify`` re-checks them on demand.
+    """
+    d = json.loads(raw)
+    return Event(
+        origin=d["origin"], scope=d["scope"], seq=d["seq"], prev=d["prev"], hlc=d["hlc"], at=d["at"],
+        author=d["author"], entity=d["entity"], type=d["type"], body=d["body"], parents=tuple(d["parents"]),
+    )
 
 
 def _refuse_float(text: str) -> Any:
