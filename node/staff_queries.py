@@ -268,10 +268,23 @@ def node_health(now: int) -> list[dict[str, Any]]:
             "events": own_events.get(profile.node_id, 0),
             "last_session": last_sessions.get(profile.node_id),
             "version": "",  # the sync protocol does not carry the software version yet
-            "cert_expires": None,  # certificates are not wired to profiles yet (certs/)
+            "cert_expires": _cert_expiry_ms(bytes(profile.cert or b"")),
             "silent_hours": (now - peer.last_seen) / 3_600_000 if peer and peer.last_seen else None,
         })
     return out
+
+
+def _cert_expiry_ms(der: bytes) -> int | None:
+    """When a node's certificate from the district CA runs out (epoch ms), if it has one."""
+    if not der:
+        return None
+    from certs import CertificateRejected
+    from certs.identity import identity_from_certificate, parse_certificate
+
+    try:
+        return int(identity_from_certificate(parse_certificate(der)).not_after.timestamp() * 1000)
+    except (CertificateRejected, ValueError):
+        return None
 
 
 # -- district: statistics and late dossiers ---------------------------------------------------
