@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from tests.property.replicas import Replica, full_sync, sync_pair
 
@@ -89,6 +89,8 @@ TestConvergence.settings = settings(
 @pytest.mark.slow
 def test_convergence_extended():
     """The extended run: 5,000 examples (``pytest -m slow``)."""
-    run = settings(max_examples=5000, stateful_step_count=50, deadline=None,
-                   suppress_health_check=[HealthCheck.too_slow])(Replicas.TestCase)
-    run().runTest()
+    run_state_machine_as_test(
+        Replicas,
+        settings=settings(max_examples=5000, stateful_step_count=50, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow]),
+    )

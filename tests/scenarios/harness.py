@@ -17,6 +17,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,18 @@ class RealNode:
     def own_events(self) -> set[tuple[str, str, int, str]]:
         me = self.node_id
         return {e for e in self.events() if e[0] == me}
+
+
+def call(node: RealNode, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    """One JSON API call to a served node: (status, decoded answer), errors included."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(node.url + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json", "X-Motcua-Author": "canbo"})
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=INSECURE) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
 
 
 def may_hold(role: str, unit: str, scope: str) -> bool:

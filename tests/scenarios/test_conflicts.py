@@ -3,24 +3,9 @@ detected on both, with the same provisional winner, and its resolution closes it
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-
 import pytest
 
-from tests.scenarios.harness import RealNode
-
-
-def call(node: RealNode, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(node.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", "X-Motcua-Author": "canbo"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
+from tests.scenarios.harness import RealNode, call
 
 
 @pytest.fixture

@@ -8,26 +8,13 @@ from __future__ import annotations
 import copy
 import json
 import re
-import urllib.error
-import urllib.request
 
 import pytest
 
 from node.reference import seed_catalogue_data
-from tests.scenarios.harness import RealNode
+from tests.scenarios.harness import RealNode, call
 
 AGENCY = "000.17.22.H56"
-
-
-def call(node: RealNode, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(node.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", "X-Motcua-Author": "canbo"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.load(r)
-    except urllib.error.HTTPError as e:
-        return e.code, json.load(e)
 
 
 def receive(node: RealNode, code: str) -> tuple[int, dict]:
