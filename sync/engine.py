@@ -19,7 +19,7 @@ Invariants
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -70,7 +70,7 @@ class SyncClient:
         replica: Replica,
         transport: Transport,
         peer_url: str,
-        new_session_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        new_session_id: Callable[[], str] = lambda: secrets.token_hex(8),
     ) -> None:
         self.replica = replica
         self.transport = transport
@@ -173,8 +173,10 @@ class SyncClient:
         """Accept nothing the expected peer did not sign for this very request."""
         if not reply.signature and reply.server_node == "" and not isinstance(self.transport, HttpTransport):
             return  # an in-process transport (tests, tools) carries no HTTP headers
-        if reply.server_node != peer.node_id:
-            raise TransportError(f"answer from node {reply.server_node or '?'}, expected {peer.node_id}")
+        # The answer may name its node (refusals and first contact do); the signature is what
+        # counts, checked with the key of the peer we expect.
+        if reply.server_node and reply.server_node != peer.node_id:
+            raise TransportError(f"answer from node {reply.server_node}, expected {peer.node_id}")
         try:
             self.replica.verify_signature(
                 peer.public_key, response_signing_bytes(peer.node_id, reply.nonce, reply.digest), reply.signature

@@ -59,12 +59,14 @@ def _answer(message: dict, status: int = 200) -> Response:
     signature = replica.log.signer.sign(
         response_signing_bytes(replica.me.node_id, nonce, hashlib.sha256(body).digest())
     )
-    return Response(body, status=status, headers={
+    headers = {
         "Content-Type": codec.CONTENT_TYPE,
         "Content-Encoding": codec.CONTENT_ENCODING,
-        "X-Motcua-Node": replica.me.node_id,
         "X-Motcua-Sig": b64(signature),
-    })
+    }
+    if status != 200:
+        headers["X-Motcua-Node"] = replica.me.node_id  # who refused, for the caller's log
+    return Response(body, status=status, headers=headers)
 
 
 def _log_refusal(e: ProtocolError, node_id: str, message: object) -> None:
