@@ -227,6 +227,11 @@ def doctor(ctx: click.Context) -> None:
     click.echo(f"ok   database {backend_name(node.db)}; pending migrations: {pending_migrations(node.db) or 'none'}")
     status = node.status()
     click.echo(f"ok   node {status['node_id']}: {status['events']} events, {status['dossiers']} dossiers")
+    if node.trust.enforced:
+        click.echo(f"ok   trust: district CA {_ca_fingerprint(node)[:16]}…; only its certified nodes may sync")
+    else:
+        click.echo("warn trust: no district CA here (open mode): sync admits self-signed nodes; enroll with "
+                   "motcua enroll, or on the district run motcua ca init")
     if status["write_block"]:
         problems += 1
         click.echo(f"FAIL writes blocked ({status['write_block']}): sync with the parent, or see unblock-writes")
