@@ -19,11 +19,10 @@ from datetime import date
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from node import staff_queries as queries
-from node.domain.errors import DomainError
-from web.auth import audit_read, login_required, node, now_ms
+from web.auth import login_required, node, now_ms
 from web.chart import bar_chart
 from web.i18n import N_, _
-from web.staff import resolve_conflict_form
+from web.staff import render_conflict, resolve_conflict_form
 
 bp = Blueprint("district", __name__, url_prefix="/quan-tri", template_folder="templates")
 bp.before_request(login_required("district_admin"))
@@ -83,14 +82,7 @@ def conflicts() -> str:
 
 @bp.get("/xung-dot/<conflict_id>")
 def conflict(conflict_id: str) -> str | tuple[str, int]:
-    try:
-        c = node().get_conflict(conflict_id)
-    except DomainError:
-        return render_template("errors/page.html", code=404, message=_("Không tìm thấy xung đột.")), 404
-    audit_read(c["dossier_id"], "conflict")
-    names = queries.node_names(v["origin"] for v in c["versions"].values() if v)
-    return render_template("district/conflict.html", c=c, names=names, can_resolve=True,
-                           resolve_url=url_for("district.resolve", conflict_id=conflict_id))
+    return render_conflict("district/conflict.html", conflict_id, True, "district.resolve")
 
 
 @bp.post("/xung-dot/<conflict_id>/giai-quyet")

@@ -205,16 +205,21 @@ def conflicts() -> str:
     return render_template("staff/conflicts.html", items=items, unit=n.settings.UNIT)
 
 
-@bp.get("/xung-dot/<conflict_id>")
-def conflict(conflict_id: str) -> str | tuple[str, int]:
+def render_conflict(template: str, conflict_id: str, can_resolve: bool, resolve_endpoint: str) -> str | tuple[str, int]:
+    """Both versions of a conflict side by side (the desk's and the district's pages alike)."""
     try:
         c = node().get_conflict(conflict_id)
     except DomainError:
         return render_template("errors/page.html", code=404, message=_("Không tìm thấy xung đột.")), 404
     audit_read(c["dossier_id"], "conflict")
-    return render_template("staff/conflict.html", c=c, names=queries.node_names(
-        v["origin"] for v in c["versions"].values() if v), can_resolve=current_staff().role == "head",
-        resolve_url=url_for("staff.resolve", conflict_id=conflict_id))
+    names = queries.node_names(v["origin"] for v in c["versions"].values() if v)
+    return render_template(template, c=c, names=names, can_resolve=can_resolve,
+                           resolve_url=url_for(resolve_endpoint, conflict_id=conflict_id))
+
+
+@bp.get("/xung-dot/<conflict_id>")
+def conflict(conflict_id: str) -> str | tuple[str, int]:
+    return render_conflict("staff/conflict.html", conflict_id, current_staff().role == "head", "staff.resolve")
 
 
 @bp.post("/xung-dot/<conflict_id>/giai-quyet")
