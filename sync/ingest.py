@@ -68,14 +68,6 @@ class ForkDetected(ProtocolError):
         self.prepared = prepared
 
 
-def check_profiles(profiles: Iterable[Profile], verify_signature: SignatureVerifier) -> None:
-    for p in profiles:
-        try:
-            verify_signature(p.public_key, p.statement(), p.signature)
-        except Exception as e:
-            raise ProtocolError(Code.BAD_PROFILE, f"profile of {p.node_id} is not signed by its key") from e
-
-
 def _prev_hash_before(run: Run, head: store.FeedHead) -> str:
     before = run.start - 1
     if before == 0:
