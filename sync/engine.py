@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sync import ledger
 from sync.ledger import SyncSessionRow
@@ -54,7 +54,6 @@ class SessionSummary:
     error_code: str = ""
     error: str = ""
     error_feed: str = ""
-    pushed_feeds: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -12,10 +12,8 @@ Each page is saved as a screenshot under ``test-artifacts/browser/``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import subprocess
 import urllib.request
 
 import pytest
@@ -36,15 +34,9 @@ def api(node: RealNode, method: str, path: str, body: dict | None = None) -> dic
 
 
 def halt(node: RealNode) -> None:
-    """Stop a node at once (SIGQUIT: gunicorn's quick shutdown), as a power cut or a lost link
-    would; a plain stop waits up to 20 s for the browser's keep-alive connections."""
-    if node.process and node.process.poll() is None:
-        os.killpg(node.process.pid, signal.SIGQUIT)
-        try:
-            node.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(node.process.pid, signal.SIGKILL)
-            node.process.wait(timeout=10)
+    """Stop a node at once, as a power cut or a lost link would; a plain stop waits up to 20 s
+    for the browser's keep-alive connections."""
+    node.stop(signal.SIGQUIT, wait=5)
 
 
 @pytest.fixture(scope="module")

@@ -101,11 +101,13 @@ class RealNode:
                 time.sleep(0.1)
         raise AssertionError(f"{self.name} did not answer /healthz within 30 s")
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM, wait: float = 20) -> None:
+        """Stop the server: SIGTERM waits for open connections; SIGQUIT (gunicorn's quick
+        shutdown) drops them at once, as a power cut or a lost link would."""
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+            os.killpg(self.process.pid, sig)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=wait)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
