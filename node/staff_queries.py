@@ -18,11 +18,10 @@ from typing import Any
 
 import peewee as pw
 
-from node.calendar_source import build_calendar_data
-from node.domain.calendar import WorkCalendar, parse_calendar
 from node.domain.deadline import Duration, appointment_at
 from node.domain.text import fold as fold_text
 from node.models import DossierRow
+from node.reference import ReferenceData
 from node.services import VN_TZ, row_to_dict
 from sync import store
 from sync.chain import ChainError, check_head
@@ -50,14 +49,11 @@ def vn_day(ms: int) -> date:
 
 
 @functools.cache
-def _calendar(year: int) -> WorkCalendar:
-    return parse_calendar(build_calendar_data([year - 1, year, year + 1]))
-
-
-def compute_appointment(received_ms: int, duration: Duration) -> int:
-    """The appointment printed on the receipt: reception + legal time in working time (Mẫu 01)."""
+def compute_appointment(reference: ReferenceData, received_ms: int, duration: Duration) -> int:
+    """The appointment shown before reception: the same rule and calendar in force that
+    reception applies (node.reception), so the screen and the receipt cannot disagree."""
     received = datetime.fromtimestamp(received_ms / 1000, VN_TZ)
-    due = appointment_at(_calendar(received.year), received, duration)
+    due = appointment_at(reference.calendar(), received, duration)
     return int(due.timestamp() * 1000)
 
 

@@ -142,7 +142,7 @@ def _getlist(form: Mapping[str, Any], name: str) -> list[str]:
     return [str(v) for v in (value if isinstance(value, list) else [value]) if str(v).isdigit()]
 
 
-def dossier_body(procedure: Procedure, applicant: Parsed, components: Parsed, *, channel: str, due_at: int,
+def dossier_body(procedure: Procedure, applicant: Parsed, components: Parsed, *, channel: str, due_at: int | None,
                  extra_details: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The body for :meth:`node.services.Node.create_dossier`."""
     details: dict[str, Any] = {

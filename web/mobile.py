@@ -105,7 +105,7 @@ def _render_step(step: int, errors: dict[str, str], status: int = 200) -> tuple[
         form=request.form, errors=errors, procedure=procedure, carried=CARRIED,
         sectors=forms.sectors(catalogue(), mobile_first=True),
         picked=request.form.getlist("component"),
-        due_at=queries.compute_appointment(now_ms(), procedure.duration) if procedure else None,
+        due_at=queries.compute_appointment(node().reference, now_ms(), procedure.duration) if procedure else None,
     ), status
 
 
@@ -138,7 +138,7 @@ def _save_intake() -> Response | tuple[str, int]:
     components = forms.parse_components(procedure, request.form)
     n = node()
     body = forms.dossier_body(procedure, applicant, components, channel="mobile",
-                              due_at=queries.compute_appointment(n.wall_ms(), procedure.duration))
+                              due_at=None)
     try:
         state = n.create_dossier(current_staff().author, body)
     except DomainError as e:
@@ -157,7 +157,7 @@ def id_card() -> Response | str | tuple[str, int]:
     if procedure is None:
         return render_template("errors/page.html", code=404,
                                message=_("Danh mục thủ tục không có thủ tục cấp thẻ căn cước.")), 404
-    due = queries.compute_appointment(now_ms(), procedure.duration)
+    due = queries.compute_appointment(node().reference, now_ms(), procedure.duration)
     if request.method == "GET":
         return render_template("mobile/id_card.html", procedure=procedure, form={}, errors={}, due_at=due,
                                requests=forms.CARD_REQUESTS)

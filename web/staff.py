@@ -114,7 +114,7 @@ def receive_review() -> str | tuple[str, int]:
     if not applicant.ok:
         return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
                                form=request.form, errors=applicant.errors), 422
-    due = queries.compute_appointment(now_ms(), procedure.duration)
+    due = queries.compute_appointment(node().reference, now_ms(), procedure.duration)
     return render_template("staff/receive_review.html", procedure=procedure, components=components,
                            applicant=applicant, form=request.form, due_at=due, received_at=now_ms())
 
@@ -131,7 +131,7 @@ def receive_save() -> Response | tuple[str, int]:
     n = node()
     channel = "mobile" if n.settings.ROLE == "mobile" else "desk"
     body = forms.dossier_body(procedure, applicant, components, channel=channel,
-                              due_at=queries.compute_appointment(n.wall_ms(), procedure.duration))
+                              due_at=None)
     try:
         state = n.create_dossier(current_staff().author, body)
     except DomainError as e:
