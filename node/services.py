@@ -31,7 +31,7 @@ from node.config import Settings
 from node.db import open_database
 from node.domain import dossier as domain
 from node.domain.errors import DomainError, DossierNotFound
-from node.domain.merge import CONFLICT_RESOLVED, fold_dossier
+from node.domain.merge import CONFLICT_RESOLVED
 from node.domain.text import fold as fold_text
 from node.models import ConflictRow, DossierRow
 from node.signing import KEY_FILE, NodeKey, verify_signature
@@ -188,7 +188,7 @@ class Node:
 
     def get_dossier(self, dossier_id: str) -> domain.DossierState:
         events = store.events_for_entities([f"{domain.KIND}/{dossier_id}"])[f"{domain.KIND}/{dossier_id}"]
-        folded = fold_dossier(dossier_id, events)
+        folded = projection.fold(dossier_id, events)
         if folded is None:
             raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
         return folded.state

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from sync import ledger, store
 from sync.chain import ChainError, SignatureVerifier, SignedHead, check_head
 from sync.protocol import Code, Profile, ProtocolError, Run, may_hold, may_write
-from sync.trust import OpenTrust, Trust, apply_revocations
+from sync.trust import REVOKED, OpenTrust, Trust, apply_revocations
 from sync.wire import (
     GENESIS,
     MAX_EVENT_BYTES,
@@ -206,9 +206,12 @@ class Ingestor:
             )
         if new_events:
             store.insert_events(new_events, new_raws)
-            roles = {node_id: p.role for node_id, p in known.items()}
-            roles[self.me.node_id] = self.me.role
-            apply_revocations(new_events, roles)
+            # who is a district: the profiles as kept (what the derived state reads too), not as
+            # presented in this batch
+            revokers = {e.origin for e in new_events if e.type == REVOKED}
+            if revokers:
+                roles = {node_id: p.role for node_id, p in ledger.load_profiles(revokers).items()}
+                apply_revocations(new_events, roles)
             self.on_events(new_events)
             result.new_events = new_events
             result.max_hlc = max(e.hlc for e in new_events)
