@@ -171,3 +171,25 @@ def test_a_revocation_arriving_by_sync_reprojects_everything_it_touches(net, clo
     after_revocation = digest_equals_rebuild(laptop)
     carry(hub, fresh)  # a replica that never held a's later events
     assert digest_equals_rebuild(fresh) == after_revocation
+
+
+def test_the_district_console_lists_violations_with_their_origin(net, clock, monkeypatch):
+    from node.app import create_app
+    from tests.integration.web_helpers import add, cheap_hashing, login
+
+    hub, a = net["hub"], net["a"]
+    crafted = rogue_shared_data(a, clock)
+    carry(a, hub)
+    cheap_hashing(monkeypatch)
+    app = create_app(hub.settings, node=hub)
+    add("quantri", "district_admin", clock())
+    c = app.test_client()
+    login(c, "quantri")
+    page = c.get("/quan-tri/vi-pham").text
+    assert 'href="/quan-tri/vi-pham" class="active"' in page  # in the console's navigation
+    assert [ref for ref in (e.ref for e in crafted) if f'data-violation="{ref}"' in page] == [e.ref for e in crafted]
+    assert a.node_id in page and "commune / 17272" in page
+    assert "Chỉ cấp huyện/tỉnh được ban hành loại dữ liệu này" in page
+    assert c.get(f"/quan-tri/vi-pham?may={'0' * 32}").text.count("data-violation=") == 0
+    c.get("/ngon-ngu/en")
+    assert "Only a district or province hub may issue this data" in c.get("/quan-tri/vi-pham").text
