@@ -242,10 +242,19 @@ class Node:
         return self.get_conflict(conflict_id)
 
     def timeline(self, dossier_id: str) -> list[dict[str, Any]]:
-        """The dossier's events in causal order, as plain dicts for display."""
-        events = store.events_for_entities([f"{domain.KIND}/{dossier_id}"])[f"{domain.KIND}/{dossier_id}"]
+        """The dossier's events in causal order, as plain dicts for display. ``office`` is the unit
+        the origin is certified for (never the body's claim); ``violation`` says why an event had
+        no effect ("" when it had)."""
+        from node import authority
+        from node.models import ViolationRow
+
+        entity = f"{domain.KIND}/{dossier_id}"
+        events = store.events_for_entities([entity])[entity]
         if not events:
             raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
+        view = authority.view({e.origin for e in events})
+        refused = dict(ViolationRow.select(ViolationRow.ref, ViolationRow.reason).where(ViolationRow.entity == entity)
+                       .tuples())
         return [
             {
                 "ref": e.ref,
@@ -254,6 +263,8 @@ class Node:
                 "hlc": e.hlc,
                 "author": e.author,
                 "origin": e.origin,
+                "office": view.office(e.origin),
+                "violation": refused.get(e.ref, ""),
                 "body": e.body,
                 "parents": list(e.parents),
             }

@@ -105,7 +105,8 @@ def test_a_commune_changes_nothing_of_another_communes_dossier(net):
     assert violations(a) == {}  # a never held the dossier: nothing to judge, nothing changed
     digest_equals_rebuild(hub)
     use(hub)
-    assert hub.timeline(dossier.id)[-1]["ref"] in {e.ref for e in crafted}  # kept: signed history
+    shown = {e["ref"]: (e["office"], e["violation"]) for e in hub.timeline(dossier.id)}  # kept: signed history
+    assert [shown[e.ref] for e in crafted] == [(A_UNIT, "outside_unit")] * 2  # certified office, not the claim
     hub.change_status("quantri", dossier.id, "processing")  # the hub's own edit never builds on them
     assert not set(row(hub, dossier.id)["heads"].split()) & {e.ref for e in crafted}
 
