@@ -6,7 +6,10 @@ origin -> certified role and unit from the admitted profiles this node keeps
 the node's own profile on a development node), and :func:`node.units.serves` for which units a
 hub serves. A node holds the profile of every origin whose events it holds (ingest refuses a run
 of an unknown origin), and profiles come from certificates, so two replicas holding the same
-events build the same view.
+events build the same view. When a kept profile's role or unit changes (a certificate replacing a
+self-signed profile, a node re-enrolled for another unit), everything that origin made is derived
+again in the same transaction (:func:`node.projection.reproject_origins`, called by
+:meth:`sync.replica.Replica.keep_profiles` and the ingest), so the state still equals a rebuild.
 
 :func:`replace` keeps ``ViolationRow`` a function of the events: the rows of the entities just
 projected are recomputed, never patched.

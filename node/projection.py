@@ -157,6 +157,16 @@ def _drop_dossiers(ids: list[str]) -> set[tuple[str, str]]:
     return keys
 
 
+def reproject_origins(origins: list[str], chunk: int = 500) -> None:
+    """Derive again every entity these origins' events touch: their certified role or unit
+    changed, and authority was judged with the old ones. Runs in the caller's transaction."""
+    entities = sorted({r.entity for r in store.EventRow.select(store.EventRow.entity)
+                       .where(store.EventRow.origin.in_(sorted(origins))).distinct()})
+    for start in range(0, len(entities), chunk):
+        grouped = store.events_for_entities(entities[start : start + chunk])
+        _project([e for evs in grouped.values() for e in evs], follow_revocations=False)
+
+
 def fold(dossier_id: str, events: list[Event]) -> Folded | None:
     """One dossier folded with this node's authority view (reads that bypass the derived row)."""
     return fold_checked(dossier_id, events, authority.view({e.origin for e in events}))[0]

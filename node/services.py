@@ -85,7 +85,7 @@ class Node:
         self.profile = certified_profile(make_profile(key, settings), self.trust)
         self.replica = Replica(
             self.profile, self.log, verify_signature, projection.project, wall_ms, settings.SYNC_BATCH_BYTES,
-            self.trust,
+            self.trust, projection.reproject_origins,
         )
 
     @property

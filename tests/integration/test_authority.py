@@ -11,6 +11,7 @@ certificates over real processes.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -194,3 +195,21 @@ def test_the_district_console_lists_violations_with_their_origin(net, clock, mon
     assert c.get(f"/quan-tri/vi-pham?may={'0' * 32}").text.count("data-violation=") == 0
     c.get("/ngon-ngu/en")
     assert "Only a district or province hub may issue this data" in c.get("/quan-tri/vi-pham").text
+
+
+def test_a_node_whose_certified_unit_changes_has_its_work_judged_again(net):
+    from sync.protocol import Profile
+
+    hub, a = net["hub"], net["a"]
+    use(a)
+    dossier = a.create_dossier("canbo", sample_dossier())
+    carry(a, hub)
+    use(hub)
+    assert DossierRow.get_or_none(DossierRow.id == dossier.id) and violations(hub) == {}
+    # a comes back certified for another unit (re-enrolled): its reception in 17272 stops counting
+    unsigned = Profile(a.node_id, a.key.public_key, "commune", B_UNIT, "Xã Giai Xuân")
+    moved = replace(unsigned, signature=a.key.sign(unsigned.statement()), cert=b"certificate")
+    hub.replica.ingest([], [moved], moved, "doi-don-vi-01")
+    assert DossierRow.get_or_none(DossierRow.id == dossier.id) is None
+    assert violations(hub) == {dossier.id: (a.node_id, "commune", B_UNIT, "outside_unit")}
+    digest_equals_rebuild(hub)
