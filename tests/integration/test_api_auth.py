@@ -2,50 +2,23 @@
 callers before it reads anything, over http and https, and changes nothing (issue 10).
 
 The routes come from the app's ``url_map``: a route added later without a permission, or one
-missing from :data:`EXPECTED` below, fails these tests. :data:`EXPECTED` is written out here on
-purpose (not read from :mod:`web.permissions`), so a change to the rules shows up as a test
-change.
+missing from :data:`tests.api_routes.EXPECTED`, fails these tests.
 """
 
 from __future__ import annotations
-
-import re
 
 import pytest
 
 from node.app import create_app
 from node.models import AccessLogRow
 from sync.store import EventRow
+from tests.api_routes import EXPECTED, WRITES, C, D, H, api_calls
 from tests.factories import sample_dossier
 from tests.integration.web_helpers import add, cheap_hashing, login, make_node, token_of
 from web import permissions
 from web.api_auth import action_of
 from web.tokens import create_token
 
-C, H, M, D = "clerk", "head", "mobile", "district_admin"
-DESK = {C, H, M}
-# endpoint -> roles that may call it on a commune or mobile node, and on a district node
-EXPECTED: dict[str, tuple[set[str], set[str]]] = {
-    "api.create_dossier": (DESK, set()),
-    "api.list_dossiers": (DESK, {D}),
-    "api.get_dossier": (DESK, {D}),
-    "api.update_dossier": ({C, H}, {D}),
-    "api.change_status": ({C, H}, {D}),
-    "api.issue_apology": ({C, H}, {D}),
-    "api.deadline_warnings": (DESK, {D}),
-    "api.bieu_06": ({H}, {D}),
-    "api.list_conflicts": (DESK, {D}),
-    "api.get_conflict": (DESK, {D}),
-    "api.resolve_conflict": ({H}, {D}),
-    "api.reference_in_force": (DESK, {D}),
-    "api.procedures": (DESK, {D}),
-    "api.codes_status": (DESK, {D}),
-    "api.sync_status": (DESK, {D}),
-    "api.sync_now": (DESK, {D}),
-    "api.node_status": (DESK, {D}),
-}
-WRITES = {"api.create_dossier", "api.update_dossier", "api.change_status", "api.issue_apology",
-          "api.resolve_conflict", "api.sync_now"}
 SCHEMES = ("http", "https")
 
 
@@ -66,28 +39,6 @@ def served(request, tmp_path, clock, monkeypatch):
     tokens["read"] = create_token(f"u.{reader.replace('_', '-')}", "read", now=clock())[0]
     yield {"role": role, "node": node, "app": app, "dossier": dossier.id, "tokens": tokens, "reader": reader}
     node.close()
-
-
-def api_calls(app, dossier_id: str):
-    """(endpoint, method, url, body) for every method of every /api/ route, with a body that
-    would be accepted if the gate let it through (so a missing gate would change something)."""
-    bodies = {
-        "api.create_dossier": sample_dossier(name="Kẻ Lạ"),
-        "api.change_status": {"to": "processing"},
-        "api.update_dossier": {"fields": {"applicant.phone": "0999 999 999"}},
-        "api.issue_apology": {"reason": "Chậm", "new_due_at": "2030-01-01 09:00"},
-        "api.resolve_conflict": {"choose": "x", "reason": "x"},
-    }
-    queries = {"api.bieu_06": "?from=2026-05-01&to=2026-05-31"}
-    found = []
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/"):
-            continue
-        url = re.sub(r"<(?:[^:>]+:)?([^>]+)>", lambda m: dossier_id if m.group(1) == "dossier_id" else "x", rule.rule)
-        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            found.append((rule.endpoint, method, url + queries.get(rule.endpoint, ""), bodies.get(rule.endpoint)))
-    assert found, "no API route found"
-    return found
 
 
 def send(client, method, url, body, scheme, headers=None):

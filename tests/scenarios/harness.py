@@ -142,13 +142,15 @@ class RealNode:
         return {e for e in self.events() if e[0] == me}
 
 
-def call(node: RealNode, method: str, path: str, body: dict | None = None, token: str | None = None
-         ) -> tuple[int, dict]:
+def call(node: RealNode, method: str, path: str, body: dict | None = None, token: str | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict]:
     """One JSON API call to a served node: (status, decoded answer), errors included. It carries
     ``token``, by default the node's :meth:`RealNode.api_token`; ``token=""`` calls anonymously."""
     data = json.dumps(body).encode() if body is not None else None
     token = node.api_token() if token is None else token
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(node.url + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10, context=INSECURE) as r:
