@@ -90,3 +90,19 @@ def test_a_print_is_logged_under_the_signed_in_account(desk):
     login(browser, "mobile")
     assert browser.get(f"/in/{d}/bien-nhan").status_code == 200
     assert [(r.username, r.action) for r in AccessLogRow.select()] == [("mobile", "print:bien-nhan")]
+
+
+def test_the_district_consoles_bieu_06_link_works_with_the_admins_session(tmp_path, clock, monkeypatch):
+    cheap_hashing(monkeypatch)
+    hub = make_node(tmp_path, clock, role="district", unit="40")
+    app = create_app(hub.settings, node=hub)
+    add("quantri", "district_admin", clock())
+    browser = app.test_client()
+    login(browser, "quantri")
+    page = browser.get("/quan-tri/thong-ke").get_data(as_text=True)
+    link = next(line for line in page.splitlines() if "data-bieu-06" in line)
+    href = link.split('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    r = browser.get(href)
+    assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
+    assert [(a.username, a.action) for a in AccessLogRow.select()] == [("quantri", "api:report")]
+    hub.close()
