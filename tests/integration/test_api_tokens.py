@@ -14,18 +14,17 @@ from node.cli import main
 from node.models import ApiTokenRow
 from sync.store import EventRow
 from tests.factories import sample_dossier
-from tests.integration.web_helpers import PASSWORD, add, cheap_hashing, make_node
+from tests.integration.web_helpers import PASSWORD, add, cheap_hashing
 from web import accounts, tokens
 from web.tokens import DAY_MS, create_token, list_tokens, revoke_token, token_staff
 
 
 @pytest.fixture
-def hub(tmp_path, clock, monkeypatch):
+def hub(node, clock, monkeypatch):
+    """A commune node on SQLite and on PostgreSQL (the conftest ``node``), one clerk account."""
     cheap_hashing(monkeypatch)
-    node = make_node(tmp_path, clock)
     add("lan", "clerk", clock(), full_name="Nguyễn Thị Lan")
-    yield node, create_app(node.settings, node=node).test_client()
-    node.close()
+    return node, create_app(node.settings, node=node).test_client()
 
 
 def bearer(secret: str) -> dict[str, str]:
