@@ -107,7 +107,6 @@ def authenticate() -> tuple[Response, int] | None:
     if action.writes and scope != "write":
         return api_error(403, "forbidden", f"this token has the {scope} scope; it may not {action.doc}")
     g.staff = staff
-    g.api_credential = how
     return None
 
 
