@@ -2,10 +2,9 @@
 
 Blueprint ``auth`` (registered on every node). Registering it also wires what the whole web UI
 relies on, once per app (:func:`_setup`): the i18n ``_`` in Jinja, the date filters, CSRF
-protection of every form (Flask-WTF; the JSON blueprints ``api`` and ``sync`` are exempt: they
-are not authenticated by a cookie, so a forged cross-site form gains nothing there), security
-headers, the sign-in requirement and read audit of the printed forms, and the read audit of the
-JSON dossier endpoint.
+protection of every form (Flask-WTF; the JSON blueprints ``api``, ``sync`` and ``enroll``
+authenticate their callers themselves, the API with its own CSRF check, see :mod:`web.api_auth`),
+security headers, and the sign-in requirement and read audit of the printed forms.
 
 Routes: ``/`` (home by role), ``/dang-nhap`` (sign in), ``/dang-xuat`` (POST, sign out),
 ``/ngon-ngu/<lang>`` (language cookie), ``/static/…``.
@@ -20,7 +19,6 @@ Invariants
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -43,7 +41,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from node.services import Node
-from web import accounts, i18n
+from web import accounts, i18n, permissions
 from web.formatting import FILTERS
 from web.i18n import _
 from web.labels import register_labels
@@ -51,8 +49,8 @@ from web.labels import register_labels
 bp = Blueprint("auth", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 csrf = CSRFProtect()
 COOKIE = "motcua_auth"
-# JSON blueprints authenticated by request signatures (sync, enrollment) or not yet at all (the
-# API, which names its author in a header): a forged cross-site form carries no credential there.
+# JSON blueprints that authenticate their callers themselves, before reading the body: request
+# signatures (sync, enrollment), a token or the session plus a CSRF header (the API, web.api_auth).
 NOT_COOKIE_AUTHENTICATED = frozenset({"api", "sync", "enroll"})
 # Blueprints whose pages are HTML for people; they get the strict Content-Security-Policy.
 UI_BLUEPRINTS = frozenset({"auth", "staff", "mobile", "district", "public"})
@@ -109,7 +107,14 @@ def _template_context() -> dict[str, Any]:
         "node_settings": node().settings,
         "view_functions": current_app.view_functions,
         "header_sync": lambda: node().sync_status(),
+        "may": _may,
     }
+
+
+def _may(action: str) -> bool:
+    """For templates: may the signed-in account do this action of :mod:`web.permissions` here?"""
+    staff = current_staff()
+    return staff is not None and permissions.allows(staff.role, permissions.ACTIONS[action], node().settings.ROLE)
 
 
 def _csrf_check() -> None:
@@ -127,22 +132,17 @@ def _load_staff() -> Response | None:
         g.staff = accounts.session_staff(token, now=now_ms())
     if request.blueprint == "printing":
         return _guard_printing()
-    if request.endpoint == "api.get_dossier":
-        _audit_api_read()
     return None
 
 
 def _guard_printing() -> Response | None:
-    """Printed forms carry personal data: signed-in staff only, and every print is audited.
-
-    A node with no staff account yet (just initialised, or driven by the JSON API alone, which
-    has no accounts either) prints without sign-in; once ``motcua user add`` has made one
-    account, every print needs a session.
-    """
+    """Printed forms carry personal data: signed-in staff only, and every print is audited."""
     staff = current_staff()
-    if staff is None and accounts.any_account():
+    if staff is None:
         return redirect(url_for("auth.login", next=request.full_path))
-    who = staff.username if staff else "-"
+    if not permissions.allows(staff.role, permissions.PRINT, node().settings.ROLE):
+        abort(403)
+    who = staff.username
     args = request.view_args or {}
     if "dossier_id" in args:
         accounts.record_access(who, args["dossier_id"], f"print:{args.get('form', '')}", client_ip(), now=now_ms())
@@ -150,14 +150,6 @@ def _guard_printing() -> Response | None:
         accounts.record_access(who, "", "ledger", client_ip(), now=now_ms(),
                                detail=f"{request.args.get('tu', '')}..{request.args.get('den', '')}")
     return None
-
-
-def _audit_api_read() -> None:
-    raw = request.headers.get("X-Motcua-Author") or "api"
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        raw = raw.encode("latin-1").decode("utf-8")
-    who = "api:" + " ".join(raw.split())[:58]
-    accounts.record_access(who, (request.view_args or {}).get("dossier_id", ""), "api", client_ip(), now=now_ms())
 
 
 def _security_headers(response: Response) -> Response:

@@ -19,13 +19,14 @@ from datetime import date
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from node import staff_queries as queries
-from web.auth import login_required, node, now_ms
+from web import permissions as can
+from web.auth import login_required, node, now_ms, roles_required
 from web.chart import bar_chart
 from web.i18n import N_, _
 from web.staff import render_conflict, resolve_conflict_form
 
 bp = Blueprint("district", __name__, url_prefix="/quan-tri", template_folder="templates")
-bp.before_request(login_required("district_admin"))
+bp.before_request(login_required(*can.roles_for(can.CONSOLE)))
 OUTCOMES = ("ok", "partial", "failed", "running")
 BIEU_06_PATH = "/api/v1/reports/bieu-06"
 
@@ -86,6 +87,7 @@ def conflict(conflict_id: str) -> str | tuple[str, int]:
 
 
 @bp.post("/xung-dot/<conflict_id>/giai-quyet")
+@roles_required(*can.roles_for(can.RESOLVE))
 def resolve(conflict_id: str) -> Response:
     return resolve_conflict_form(conflict_id, "district.conflict")
 
@@ -111,6 +113,7 @@ STAT_COLUMNS = (
 
 
 @bp.get("/thong-ke")
+@roles_required(*can.roles_for(can.REPORT))
 def statistics() -> Response | str:
     first, last = _period()
     rows = queries.by_unit(now_ms(), first, last)

@@ -24,13 +24,14 @@ from flask import Blueprint, Response, current_app, flash, jsonify, redirect, re
 from node import staff_queries as queries
 from node.domain.errors import DomainError
 from web import forms
+from web import permissions as can
 from web.auth import current_staff, login_required, node, now_ms
 from web.i18n import N_, _
 from web.staff import catalogue, domain_message, sync_summary
 from web.syncjob import SyncJobs
 
 bp = Blueprint("mobile", __name__, url_prefix="/luu-dong", template_folder="templates")
-bp.before_request(login_required("mobile", "clerk", "head"))
+bp.before_request(login_required(*can.roles_for(can.DESK)))
 ID_CARD_PROCEDURE = "can-cuoc.cap-the-can-cuoc-luu-dong"
 # (fields shown on the screen) per step of the fast intake; the review screen comes after.
 STEPS: tuple[tuple[str, ...], ...] = (("thu_tuc", "name"), ("id_number", "phone"), ("address", "delivery"),

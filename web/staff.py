@@ -24,13 +24,13 @@ from node.domain.errors import DomainError, DossierNotFound
 from node.services import state_to_dict
 from node.signing import verify_signature
 from web import forms
+from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms, roles_required
 from web.i18n import N_, _
 from web.labels import STATUS_LABELS
 
 bp = Blueprint("staff", __name__, url_prefix="/mot-cua", template_folder="templates")
-bp.before_request(login_required("clerk", "head", "mobile"))
-DESK_ROLES = ("clerk", "head")
+bp.before_request(login_required(*can.roles_for(can.DESK)))
 PRINTABLE = (
     ("bien-nhan", N_("Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)")),
     ("kiem-soat", N_("Phiếu kiểm soát quá trình giải quyết hồ sơ")),
@@ -120,7 +120,7 @@ def receive_review() -> str | tuple[str, int]:
 
 
 @bp.post("/tiep-nhan/luu")
-@roles_required(*DESK_ROLES, "mobile")
+@roles_required(*can.roles_for(can.RECEIVE))
 def receive_save() -> Response | tuple[str, int]:
     procedure = _procedure_or_404(request.form.get("thu_tuc", ""))
     components = forms.parse_components(procedure, request.form)
@@ -163,12 +163,13 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
     return render_template(
         "staff/dossier.html", d=state_to_dict(state), timeline=timeline, marks=marks, names=names,
         details=details, allowed=allowed, printable=PRINTABLE, conflicts=conflicts, me=n.node_id,
-        can_act=current_staff().role in DESK_ROLES, just_received=bool(request.args.get("moi")),
+        can_act=can.allows(current_staff().role, can.PROCESS, n.settings.ROLE),
+        just_received=bool(request.args.get("moi")),
     )
 
 
 @bp.post("/ho-so/<dossier_id>/trang-thai")
-@roles_required(*DESK_ROLES)
+@roles_required(*can.roles_for(can.PROCESS))
 def change_status(dossier_id: str) -> Response:
     to = request.form.get("to", "")
     reason = request.form.get("reason", "")
@@ -219,11 +220,12 @@ def render_conflict(template: str, conflict_id: str, can_resolve: bool, resolve_
 
 @bp.get("/xung-dot/<conflict_id>")
 def conflict(conflict_id: str) -> str | tuple[str, int]:
-    return render_conflict("staff/conflict.html", conflict_id, current_staff().role == "head", "staff.resolve")
+    may_resolve = can.allows(current_staff().role, can.RESOLVE, node().settings.ROLE)
+    return render_conflict("staff/conflict.html", conflict_id, may_resolve, "staff.resolve")
 
 
 @bp.post("/xung-dot/<conflict_id>/giai-quyet")
-@roles_required("head")
+@roles_required(*can.roles_for(can.RESOLVE))
 def resolve(conflict_id: str) -> Response:
     return resolve_conflict_form(conflict_id, "staff.conflict")
 

@@ -11,7 +11,6 @@ Each page is saved as a screenshot under ``test-artifacts/browser/``.
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import urllib.request
@@ -19,18 +18,17 @@ import urllib.request
 import pytest
 
 from tests.browser.conftest import add_user, login, shot, text_of
-from tests.scenarios.harness import RealNode, free_port
+from tests.scenarios.harness import RealNode, call, free_port
 
 APPLICANT = "Hoàng Thị Mỹ Duyên"
 APPLICANT_ID = "040196001234"
 
 
 def api(node: RealNode, method: str, path: str, body: dict | None = None) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(node.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", "X-Motcua-Author": "kiemthu"})
-    with urllib.request.urlopen(req, timeout=15) as r:
-        return json.load(r)
+    """A JSON API call with the node's API token (tests.scenarios.harness); fails on an error."""
+    status, answer = call(node, method, path, body)
+    assert status < 300, (status, answer)
+    return answer
 
 
 def halt(node: RealNode) -> None:

@@ -13,6 +13,7 @@ from node.domain.errors import DomainError
 from node.domain.report import VIETNAM
 from node.models import DossierRow, IssuedCodeRow, NumberBlockRow
 from tests.factories import FakeClock, sample_dossier
+from tests.integration.web_helpers import give_token
 from tests.multinode import carry, make_node, use
 
 AGENCY = "000.17.22.H56"
@@ -164,10 +165,11 @@ def test_a_final_code_answer_has_no_notice(tmp_path, clock):
     use(district)
     district.lease_codes("admin", commune.node_id, days=1, size=5, agency_id=AGENCY, unit="17272")
     carry(district, commune)
-    app = create_app(commune.settings, node=commune)
-    body = app.test_client().post("/api/v1/dossiers", json=sample_dossier()).get_json()
+    client = create_app(commune.settings, node=commune).test_client()
+    give_token(client, now=clock())
+    body = client.post("/api/v1/dossiers", json=sample_dossier()).get_json()
     assert body["code"] == "000.17.22.H56-260518-0001" and "notices" not in body
-    assert app.test_client().get("/api/v1/codes").get_json()["blocks"][0]["issued"] == 1
+    assert client.get("/api/v1/codes").get_json()["blocks"][0]["issued"] == 1
 
 
 @pytest.mark.parametrize(
