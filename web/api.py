@@ -2,7 +2,7 @@
 
 Every write goes through :mod:`node.services` and so through the event log. Errors have one
 shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``bad_json`` (400),
-``invalid_input`` (422), ``method_not_allowed`` (405),
+``invalid_input`` (422), ``too_large`` (413), ``method_not_allowed`` (405),
 ``invalid_transition`` (409), ``not_found`` (404), ``write_blocked`` (503: the node must sync
 before writing, see :mod:`node.writegate`).
 
@@ -25,6 +25,7 @@ from node.domain.errors import DomainError, DossierNotFound, InvalidTransition
 from node.domain.report import VIETNAM
 from node.services import Node, state_to_dict
 from node.writegate import WriteBlocked
+from web.jsonbody import BadJson, read_object
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -57,20 +58,13 @@ def _invalid(e: DomainError) -> tuple[Response, int]:
     return _error(422, "invalid_input", e.message, e.field)
 
 
-class BadJson(DomainError):
-    """The request body is not a JSON object."""
-
-
 @bp.errorhandler(BadJson)
 def _bad_json(e: BadJson) -> tuple[Response, int]:
-    return _error(400, "bad_json", e.message)
+    return _error(e.status, e.code, e.message)
 
 
 def _json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadJson("the request body must be a JSON object", None)
-    return data
+    return read_object(request)
 
 
 def _author() -> str:
@@ -102,6 +96,7 @@ def create_dossier() -> tuple[Response, int]:
     node = _node()
     state = node.create_dossier(_author(), _json_body())
     data = state_to_dict(state)
+    data["lookup_check"] = node.lookup_check(state.id)  # for a receipt printed by the caller
     if codes.is_provisional(state.code):
         day = codes.reception_day(state.received_at)
         data["notices"] = [codes.provisional_notice(state.code, node.settings.AGENCY_ID, day)]
@@ -126,6 +121,7 @@ def get_dossier(dossier_id: str) -> Response:
     node = _node()
     state = node.get_dossier(dossier_id)
     data = state_to_dict(state)
+    data["lookup_check"] = node.lookup_check(dossier_id)
     data["national_code"] = int(node.reference.status_mapping().national(state.status))
     data["deadline"] = node.deadline(dossier_id)
     data["timeline"] = node.timeline(dossier_id)
@@ -226,7 +222,7 @@ def change_status(dossier_id: str) -> Response:
     target = body.get("target_office", "")
     if not isinstance(target, str):
         raise DomainError("target_office must be a unit code", "target_office")
-    state = _node().change_status(_author(), dossier_id, to, str(body.get("reason", "")), target)
+    state = _node().change_status(_author(), dossier_id, to, body.get("reason", ""), target)
     return jsonify(state_to_dict(state))
 
 

@@ -95,6 +95,7 @@ def _validate_step(step: int, form: Any) -> dict[str, str]:
         errors.update({k: v for k, v in parsed.errors.items() if k in ("id_number", "phone")})
     if step >= 3 and procedure is not None:
         errors.update(forms.parse_components(procedure, form).errors)
+    errors.update(forms.forbidden_fields(form, tuple(f for fields in STEPS[: step + 1] for f in fields)))
     return errors
 
 
@@ -166,6 +167,7 @@ def id_card() -> Response | str | tuple[str, int]:
     errors = dict(applicant.errors)
     if kind not in forms.CARD_REQUESTS:
         errors["request"] = N_("Chọn loại đề nghị.")
+    errors.update(forms.forbidden_fields(request.form, ("birth_date",)))
     birth = " ".join(request.form.get("birth_date", "").split())[:10]
     if errors:
         return render_template("mobile/id_card.html", procedure=procedure, form=request.form, errors=errors,

@@ -222,9 +222,12 @@ def test_public_lookup_finds_the_dossier_without_personal_data(world, new_page):
         code = api(commune, "POST", "/api/v1/dossiers", {
             "procedure": {"code": "1.001193", "name": "Đăng ký khai sinh"},
             "applicant": {"name": APPLICANT, "id_number": APPLICANT_ID}})["code"]
+    found = api(commune, "GET", "/api/v1/dossiers?q=" + code)["items"][0]
+    check = api(commune, "GET", "/api/v1/dossiers/" + found["id"])["lookup_check"]
     page = new_page()
     page.goto(commune.url + "/tra-cuu")
     page.fill("#f-ma", code)
+    page.fill("#f-kiem-tra", check)
     page.click("button:has-text('Tra cứu')")
     assert text_of(page, "[data-code]") == code
     assert text_of(page, "[data-status]")
