@@ -147,12 +147,19 @@ def parse_components(procedure: Procedure, form: Mapping[str, Any]) -> Parsed:
     return out
 
 
+def _index(value: Any) -> bool:
+    # a checkbox value is a component's position: ASCII digits ("²" is a digit to str.isdigit, not
+    # to int) and short enough that int() never refuses it (5,000 digits would)
+    text = str(value)
+    return text.isascii() and text.isdigit() and len(text) <= 4
+
+
 def _getlist(form: Mapping[str, Any], name: str) -> list[str]:
     getlist = getattr(form, "getlist", None)
     if getlist is not None:
-        return [str(v) for v in getlist(name) if str(v).isdigit()]
+        return [str(v) for v in getlist(name) if _index(v)]
     value = form.get(name, [])
-    return [str(v) for v in (value if isinstance(value, list) else [value]) if str(v).isdigit()]
+    return [str(v) for v in (value if isinstance(value, list) else [value]) if _index(v)]
 
 
 def dossier_body(procedure: Procedure, applicant: Parsed, components: Parsed, *, channel: str, due_at: int | None,

@@ -197,7 +197,10 @@ def sync_page() -> str:
 def sync_now() -> Response:
     peers = sync_peers()
     try:
-        peer = peers[int(request.form.get("peer", "-1"))]
+        index = int(request.form.get("peer", "-1"))
+        if index < 0:  # a negative index would pick the last peer, not none
+            raise IndexError(index)
+        peer = peers[index]
     except (ValueError, IndexError):
         flash(_("Chọn máy để đồng bộ."), "error")
         return redirect(url_for("mobile.sync_page"))
