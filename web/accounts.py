@@ -45,6 +45,7 @@ import peewee as pw
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from node.domain.text import forbidden_char
 from node.models import STAFF_ROLES, AccessLogRow, LoginAttemptRow, StaffAccountRow, StaffSessionRow
 
 _IDLE_MS = 30 * 60 * 1000
@@ -119,6 +120,8 @@ def create_account(username: str, full_name: str, role: str, password: str, *, n
         raise AccountError(f"Vai trò phải là một trong: {', '.join(STAFF_ROLES)}.")
     if not full_name:
         raise AccountError("Cần họ và tên.")
+    if forbidden_char(full_name):  # the name is printed on every form this person signs
+        raise AccountError(f"Họ và tên có ký tự ẩn hoặc ký tự điều khiển hướng chữ ({forbidden_char(full_name)}).")
     check_password_policy(password, username)
     try:
         return StaffAccountRow.create(

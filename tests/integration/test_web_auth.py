@@ -27,6 +27,8 @@ def test_passwords_are_stored_as_argon2id_and_policy_is_enforced(client, clock):
     for bad in ("ngan", "123456789012", "aaaaaaaaaaaaaaaa", "minh12345678minh"):
         with pytest.raises(accounts.AccountError):
             accounts.create_account("minh", "Minh", "clerk", bad, now=clock())
+    with pytest.raises(accounts.AccountError, match="U\\+202E"):
+        accounts.create_account("minh", "Minh \u202eHoàng", "clerk", PASSWORD, now=clock())
 
 
 def test_wrong_password_is_refused_with_one_message(client):
