@@ -8,8 +8,8 @@ personal data leaves an access-log row naming it.
 Every write goes through :mod:`node.services` and so through the event log. Errors have one
 shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``bad_json`` (400),
 ``unauthenticated`` (401), ``forbidden`` and ``csrf_failed`` (403), ``invalid_input`` (422),
-``method_not_allowed`` (405), ``invalid_transition`` (409), ``not_found`` (404), ``write_blocked``
-(503: the node must sync before writing, see :mod:`node.writegate`).
+``too_large`` (413), ``method_not_allowed`` (405), ``invalid_transition`` (409), ``not_found``
+(404), ``write_blocked`` (503: the node must sync before writing, see :mod:`node.writegate`).
 
 A new dossier that got a provisional code (no leased number block covers its day) answers with
 ``notices``: the clear message staff read; the final code follows at the next sync. A dossier's
@@ -31,6 +31,7 @@ from node.services import Node, state_to_dict
 from node.writegate import WriteBlocked
 from web import permissions as can
 from web.api_auth import api_error, audit, authenticate, author, requires
+from web.jsonbody import BadJson, read_object
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(authenticate)
@@ -61,20 +62,13 @@ def _invalid(e: DomainError) -> tuple[Response, int]:
     return _error(422, "invalid_input", e.message, e.field)
 
 
-class BadJson(DomainError):
-    """The request body is not a JSON object."""
-
-
 @bp.errorhandler(BadJson)
 def _bad_json(e: BadJson) -> tuple[Response, int]:
-    return _error(400, "bad_json", e.message)
+    return _error(e.status, e.code, e.message)
 
 
 def _json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadJson("the request body must be a JSON object", None)
-    return data
+    return read_object(request)
 
 
 @bp.app_errorhandler(404)
@@ -97,6 +91,7 @@ def create_dossier() -> tuple[Response, int]:
     node = _node()
     state = node.create_dossier(author(), _json_body())
     data = state_to_dict(state)
+    data["lookup_check"] = node.lookup_check(state.id)  # for a receipt printed by the caller
     if codes.is_provisional(state.code):
         day = codes.reception_day(state.received_at)
         data["notices"] = [codes.provisional_notice(state.code, node.settings.AGENCY_ID, day)]
@@ -124,6 +119,7 @@ def get_dossier(dossier_id: str) -> Response:
     node = _node()
     state = node.get_dossier(dossier_id)
     data = state_to_dict(state)
+    data["lookup_check"] = node.lookup_check(dossier_id)
     data["national_code"] = int(node.reference.status_mapping().national(state.status))
     data["deadline"] = node.deadline(dossier_id)
     data["timeline"] = node.timeline(dossier_id)
@@ -235,7 +231,7 @@ def change_status(dossier_id: str) -> Response:
     target = body.get("target_office", "")
     if not isinstance(target, str):
         raise DomainError("target_office must be a unit code", "target_office")
-    state = _node().change_status(author(), dossier_id, to, str(body.get("reason", "")), target)
+    state = _node().change_status(author(), dossier_id, to, body.get("reason", ""), target)
     return jsonify(state_to_dict(state))
 
 

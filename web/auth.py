@@ -1,10 +1,11 @@
 """Sign-in, sign-out, the language switch, and the guards every staff page goes through.
 
 Blueprint ``auth`` (registered on every node). Registering it also wires what the whole web UI
-relies on, once per app (:func:`_setup`): the i18n ``_`` in Jinja, the date filters, CSRF
+relies on, once per app (:func:`_setup`): cookie flags, trusted host names and security
+headers (:mod:`web.hardening`, first of all), the i18n ``_`` in Jinja, the date filters, CSRF
 protection of every form (Flask-WTF; the JSON blueprints ``api``, ``sync`` and ``enroll``
 authenticate their callers themselves, the API with its own CSRF check, see :mod:`web.api_auth`),
-security headers, and the sign-in requirement and read audit of the printed forms.
+and the sign-in requirement and read audit of the printed forms.
 
 Routes: ``/`` (home by role), ``/dang-nhap`` (sign in), ``/dang-xuat`` (POST, sign out),
 ``/ngon-ngu/<lang>`` (language cookie), ``/static/…``.
@@ -41,7 +42,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from node.services import Node
-from web import accounts, i18n, permissions
+from web import accounts, hardening, i18n, permissions
 from web.formatting import FILTERS
 from web.i18n import _
 from web.labels import register_labels
@@ -52,12 +53,6 @@ COOKIE = "motcua_auth"
 # JSON blueprints that authenticate their callers themselves, before reading the body: request
 # signatures (sync, enrollment), a token or the session plus a CSRF header (the API, web.api_auth).
 NOT_COOKIE_AUTHENTICATED = frozenset({"api", "sync", "enroll"})
-# Blueprints whose pages are HTML for people; they get the strict Content-Security-Policy.
-UI_BLUEPRINTS = frozenset({"auth", "staff", "mobile", "district", "public"})
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
 HOME_BY_ROLE = {
     "clerk": "staff.dashboard",
     "head": "staff.dashboard",
@@ -85,19 +80,18 @@ def current_staff() -> accounts.Staff | None:
 @bp.record_once
 def _setup(state: Any) -> None:
     app: Flask = state.app
+    settings = app.extensions["motcua.node"].settings
+    hardening.init_app(app, trusted_hosts=settings.TRUSTED_HOSTS, listen_host=settings.HOST)
     i18n.init_app(app)
     app.jinja_env.filters.update(FILTERS)
     register_labels(app)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 12 * 3600)  # a form left open all day still posts
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_NAME", "motcua_csrf")
     # Every POST is checked except in the JSON blueprints that no cookie authenticates (the
     # default-on check runs in _csrf_check so that list is explicit and in one place).
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
     app.before_request(_csrf_check)
     app.before_request(_load_staff)
-    app.after_request(_security_headers)
     app.context_processor(_template_context)
 
 
@@ -152,17 +146,6 @@ def _guard_printing() -> Response | None:
     return None
 
 
-def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.blueprint in UI_BLUEPRINTS or request.blueprint == "printing":
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if response.mimetype == "text/html" or request.blueprint != "auth":
-            # pages with citizens' data must not stay in a shared PC's browser cache (ASVS 8.2.1)
-            response.headers["Cache-Control"] = "no-store"
-    if request.blueprint in UI_BLUEPRINTS and response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CSP)
-    return response
 
 
 def login_required(*roles: str) -> Callable[[], Response | None]:
@@ -224,7 +207,7 @@ def home() -> Response:
 
 
 @bp.route("/dang-nhap", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> Response | str | tuple[Any, ...]:
     error = ""
     username = ""
     if request.method == "POST":
@@ -232,9 +215,10 @@ def login() -> Response | str | tuple[str, int]:
         password = request.form.get("password", "")
         try:
             staff = accounts.authenticate(username, password, client_ip(), now=now_ms())
-        except accounts.LoginThrottled:
-            error = _("Đăng nhập sai quá nhiều lần. Hãy chờ 15 phút rồi thử lại.")
-            return render_template("auth/login.html", error=error, username=username), 429
+        except accounts.LoginThrottled as e:
+            error = _("Đăng nhập sai quá nhiều lần. Hãy chờ %(minutes)s phút rồi thử lại.", minutes=e.minutes)
+            page = render_template("auth/login.html", error=error, username=username)
+            return page, 429, {"Retry-After": str(-(-e.retry_after_ms // 1000))}
         except accounts.AccountError:
             error = _("Tên đăng nhập hoặc mật khẩu không đúng.")
             return render_template("auth/login.html", error=error, username=username), 401
@@ -262,7 +246,8 @@ def set_language(lang: str) -> Response:
     if lang not in i18n.LANGUAGES:
         abort(404)
     response = redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
-    response.set_cookie(i18n.COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True, path="/")
+    response.set_cookie(i18n.COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=request.is_secure, path="/")
     return response
 
 

@@ -21,6 +21,8 @@ from node import staff_queries as queries
 from node.domain import dossier as domain
 from node.domain.catalogue import Catalogue
 from node.domain.errors import DomainError, DossierNotFound
+from node.domain.lookup import display
+from node.domain.text import ForbiddenCharacter
 from node.services import state_to_dict
 from node.signing import verify_signature
 from web import forms
@@ -49,11 +51,32 @@ def catalogue() -> Catalogue:
     return current_app.extensions.get("motcua.catalogue") or forms.seed_catalogue()
 
 
+FIELD_LABELS = {
+    "reason": N_("Lý do / nội dung"), "target_office": N_("Chuyển cho đơn vị (mã đơn vị, khi chuyển liên thông)"),
+    "applicant.name": N_("Họ và tên"), "applicant.address": N_("Địa chỉ"), "note": N_("Ghi chú"),
+}
+
+
 def domain_message(e: DomainError) -> str:
     """A Vietnamese message for a rule the domain refused (its own text is English)."""
+    if isinstance(e, ForbiddenCharacter):
+        label = _(FIELD_LABELS[e.field]) if e.field in FIELD_LABELS else e.field
+        return _("Không thực hiện được: ô “%(field)s” có ký tự ẩn hoặc ký tự điều khiển hướng chữ (%(char)s). "
+                 "Hãy xóa nội dung ô và gõ lại.", field=label, char=e.codepoint)
     if e.message.startswith(("Dữ liệu", "Phát hiện")):  # write-gate messages are bilingual already
         return e.message
     return _("Không thực hiện được: %(reason)s", reason=e.message)
+
+
+MAX_PAGE = 10_000  # far past any result list; a larger page number would overflow the SQL offset
+
+
+def page_number(text: str) -> int:
+    """A ``trang`` (page) query value: 0 when absent or not a number, at most :data:`MAX_PAGE`."""
+    try:
+        return max(0, min(int(text), MAX_PAGE))
+    except ValueError:
+        return 0
 
 
 def sync_summary() -> dict[str, Any]:
@@ -165,6 +188,7 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
         details=details, allowed=allowed, printable=PRINTABLE, conflicts=conflicts, me=n.node_id,
         can_act=can.allows(current_staff().role, can.PROCESS, n.settings.ROLE),
         just_received=bool(request.args.get("moi")),
+        lookup_check=display(n.lookup_check(dossier_id)),
     )
 
 
@@ -189,10 +213,7 @@ def change_status(dossier_id: str) -> Response:
 @bp.get("/tim-kiem")
 def search() -> str:
     q = request.args.get("q", "").strip()[:100]
-    try:
-        page = max(0, int(request.args.get("trang", 0)))
-    except ValueError:
-        page = 0
+    page = page_number(request.args.get("trang", ""))
     rows, total, capped = queries.search(q, limit=50, offset=page * 50) if q else ([], 0, False)
     if q:
         audit_read("", "search", detail=f"{total}{'+' if capped else ''} kết quả")

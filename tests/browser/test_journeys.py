@@ -107,9 +107,16 @@ def test_clerk_receives_a_dossier_and_prints_its_receipt(world, new_page):
     assert page.locator("[data-verified='1']").count() >= 1
     shot(page, "07-dossier-page")
     receipt_url = page.get_attribute("[data-print-receipt]", "href")
+    blocked: list[str] = []  # the browser reports what the Content-Security-Policy refused
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(commune.url + receipt_url)
     assert code in page.content() and APPLICANT.upper() in page.content().upper()
     assert "GIẤY TIẾP NHẬN HỒ SƠ" in page.content().upper()
+    assert re.fullmatch(r"[0-9A-Z]{3}-[0-9A-Z]{3}", text_of(page, "[data-lookup-check]").split(": ")[1])
+    # the form's own CSS and print button run under its nonce: styled, nothing refused
+    assert page.evaluate("getComputedStyle(document.querySelector('.sheet')).width") != "auto"
+    assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith('"Times New Roman"')
+    assert blocked == []
     shot(page, "08-receipt-print")
 
     page.goto(commune.url + "/mot-cua/tim-kiem?q=duyen")  # no diacritics
@@ -220,9 +227,12 @@ def test_public_lookup_finds_the_dossier_without_personal_data(world, new_page):
         code = api(commune, "POST", "/api/v1/dossiers", {
             "procedure": {"code": "1.001193", "name": "Đăng ký khai sinh"},
             "applicant": {"name": APPLICANT, "id_number": APPLICANT_ID}})["code"]
+    found = api(commune, "GET", "/api/v1/dossiers?q=" + code)["items"][0]
+    check = api(commune, "GET", "/api/v1/dossiers/" + found["id"])["lookup_check"]
     page = new_page()
     page.goto(commune.url + "/tra-cuu")
     page.fill("#f-ma", code)
+    page.fill("#f-kiem-tra", check)
     page.click("button:has-text('Tra cứu')")
     assert text_of(page, "[data-code]") == code
     assert text_of(page, "[data-status]")

@@ -90,7 +90,7 @@ def test_a_used_up_block_falls_back_to_provisional_codes_with_a_clear_notice(tmp
     carry(district, commune)
     codes = [d.code for d in receive(commune, 3, clock)]
     assert codes[:2] == ["000.17.22.H56-260518-0001", "000.17.22.H56-260518-0002"]
-    assert codes[2] == f"TAM-{commune.node_id[:8].upper()}-260518-0001"
+    assert codes[2] == f"TAM-{commune.provisional_name}-260518-0001"
     status = commune.codes_status()
     assert status["provisional_waiting"] == 1 and status["blocks"][0]["issued"] == 2
 
@@ -98,7 +98,8 @@ def test_a_used_up_block_falls_back_to_provisional_codes_with_a_clear_notice(tmp
 def test_a_node_without_a_block_issues_provisional_codes_that_become_final_after_the_lease(tmp_path, clock):
     district = make_node(tmp_path, "district", clock, role="district", unit="40")
     commune = make_node(tmp_path, "c", clock, AGENCY_ID=AGENCY)
-    short = commune.node_id[:8].upper()
+    short = commune.provisional_name
+    assert short.isalnum() and short.isupper() and short not in commune.node_id.upper()  # not from the id
     first_day = receive(commune, 3, clock)
     clock.advance(86_400_000)
     second_day = receive(commune, 2, clock)
@@ -151,7 +152,7 @@ def test_a_block_for_another_agency_or_node_is_not_used(tmp_path, clock):
 def test_without_agency_id_every_code_is_provisional_and_the_api_says_why(client, sqlite_node):
     r = client.post("/api/v1/dossiers", json=sample_dossier())
     body = r.get_json()
-    assert r.status_code == 201 and body["code"].startswith(f"TAM-{sqlite_node.node_id[:8].upper()}-")
+    assert r.status_code == 201 and body["code"].startswith(f"TAM-{sqlite_node.provisional_name}-")
     assert parse_code(body["code"]).n == 1
     (notice,) = body["notices"]
     assert "AGENCY_ID" in notice and "mã tạm" in notice

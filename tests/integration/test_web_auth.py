@@ -27,6 +27,8 @@ def test_passwords_are_stored_as_argon2id_and_policy_is_enforced(client, clock):
     for bad in ("ngan", "123456789012", "aaaaaaaaaaaaaaaa", "minh12345678minh"):
         with pytest.raises(accounts.AccountError):
             accounts.create_account("minh", "Minh", "clerk", bad, now=clock())
+    with pytest.raises(accounts.AccountError, match="U\\+202E"):
+        accounts.create_account("minh", "Minh \u202eHoàng", "clerk", PASSWORD, now=clock())
 
 
 def test_wrong_password_is_refused_with_one_message(client):
@@ -40,12 +42,17 @@ def test_wrong_password_is_refused_with_one_message(client):
 
 
 def test_sign_in_is_throttled_per_account_then_allowed_again(client, clock):
-    for _ in range(accounts._MAX_FAILURES_PER_ACCOUNT):
+    # 10 failures in a row from an address the account never signed in from: the back-off has
+    # grown to its cap (30 s doubling from the 5th failure: 30 s … 15 min)
+    for failures in range(1, 11):
         assert login(client, "lan", "sai mật khẩu rồi nhé").status_code == 401
+        if failures < 10:
+            clock.advance(accounts.backoff_ms(failures))
     blocked = login(client, "lan")  # even the right password, while throttled
     assert blocked.status_code == 429 and "15 phút" in blocked.text
+    assert blocked.headers["Retry-After"] == str(accounts._BACKOFF_MAX_MS // 1000)
     assert login(client, "truong").status_code == 302  # another account is not affected
-    clock.advance(accounts._WINDOW_MS + 1)
+    clock.advance(accounts._BACKOFF_MAX_MS + 1)
     assert login(client, "lan").status_code == 302
 
 
