@@ -11,7 +11,8 @@ A backup is one folder ``<dest>/motcua-<unit>-<node id[:8]>-<UTC time>/`` holdin
   by ``pg_dump --format=custom``, which reads one snapshot (the command is in
   docs/operations.md);
 * ``manifest.json``: node, role, unit, motcua version, schema versions, time, this node's own
-  feed heads at the backup, and the SHA-256 of every file.
+  feed heads (those of the SQLite copy; for a dump, those read just before it, which it holds at
+  least), and the SHA-256 of every file.
 
 Invariants
 ----------
@@ -195,9 +196,9 @@ def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
         raise BackupError(f"{what} failed ({' '.join(cmd)}): {done.stderr.strip()[-800:]}")
 
 
-def check_sqlite_copy(path: Path, progress: Progress) -> tuple[int, int]:
+def check_sqlite_copy(path: Path, progress: Progress) -> dict[str, int]:
     """``PRAGMA integrity_check`` and the verification of every feed, on the copy (read only).
-    Returns (feeds, events)."""
+    Returns the copy's feed heads (``origin:scope`` -> seq), every one verified."""
     from node.services import verify_feeds
     from sync import store
 
@@ -221,9 +222,8 @@ def check_sqlite_copy(path: Path, progress: Progress) -> tuple[int, int]:
     if bad:
         r = bad[0]
         raise BackupError(f"the copy fails verification: feed {r.origin}:{r.scope}: {r.reason} {r.detail}")
-    events = sum(r.events for r in reports)
-    progress(f"verified {len(reports)} feeds, {events} events (hash chains and signatures)")
-    return len(reports), events
+    progress(f"verified {len(reports)} feeds, {sum(r.events for r in reports)} events (hash chains and signatures)")
+    return {f"{r.origin}:{r.scope}": r.events for r in reports}
 
 
 def create_backup(settings: Settings, dest: Path, now_ms: int, progress: Progress) -> BackupResult:
@@ -261,15 +261,18 @@ def _backup(settings: Settings, db: pw.Database, node_id: str, dest: Path, now_m
     work = dest / f".motcua-partial-{stamp}-{os.getpid()}"
     work.mkdir(mode=0o700)
     try:
-        heads = {f"{h.origin}:{h.scope}": h.seq for h in store.feeds() if h.origin == node_id}
         _copy_files(settings.data_dir, work, dest)
         feeds = events = 0
         if kind == "sqlite":
             size = settings.sqlite_path.stat().st_size
             progress(f"copying the SQLite database ({size / 1e6:.1f} MB) with the online backup API")
             _sqlite_copy(settings.sqlite_path, work / SQLITE_COPY)
-            feeds, events = check_sqlite_copy(work / SQLITE_COPY, progress)
+            held = check_sqlite_copy(work / SQLITE_COPY, progress)
+            feeds, events = len(held), sum(held.values())
+            heads = {k: v for k, v in held.items() if k.startswith(node_id + ":")}  # of the copy itself
         else:
+            # Read before the dump's snapshot: the dump holds at least these.
+            heads = {f"{h.origin}:{h.scope}": h.seq for h in store.feeds() if h.origin == node_id}
             progress("pg_dump --format=custom (one consistent snapshot)")
             _run(pg_dump_command(work / PG_DUMP), _pg_env(settings.DATABASE_URL), "pg_dump")
             _run(["pg_restore", "--list", str(work / PG_DUMP)], dict(os.environ), "reading the dump back")
