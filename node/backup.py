@@ -124,19 +124,19 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _fsync(path: str | Path) -> None:
+    fd = os.open(path, os.O_RDONLY)  # a file or a directory (its entries)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_tree(root: Path) -> None:
     for dirpath, _dirs, files in os.walk(root):
         for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fd = os.open(dirpath, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            _fsync(os.path.join(dirpath, name))
+        _fsync(dirpath)
 
 
 def _copy_files(data_dir: Path, target: Path, skip: Path) -> None:
@@ -288,11 +288,7 @@ def _backup(settings: Settings, db: pw.Database, node_id: str, dest: Path, now_m
         os.chmod(work / MANIFEST, 0o600)
         _fsync_tree(work)
         os.rename(work, final)
-        fd = os.open(dest, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(dest)
     except (pw.DatabaseError, sqlite3.DatabaseError) as e:
         shutil.rmtree(work, ignore_errors=True)
         raise BackupError(f"cannot read the database: {e}") from e
