@@ -94,7 +94,8 @@ def test_backup_while_writing_is_a_consistent_checked_snapshot(tmp_path):
 
 
 def test_restore_keeps_writes_blocked_until_a_sync_brings_back_later_events(tmp_path):
-    hub = RealNode("Hub", "district", "40", tmp_path / "district")
+    # No mDNS announcement: with it, stopping the server takes gunicorn's whole graceful timeout.
+    hub = RealNode("Hub", "district", "40", tmp_path / "district", env={"MOTCUA_ADVERTISE": "false"})
     hub.init()
     hub.start()
     try:
