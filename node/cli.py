@@ -232,6 +232,9 @@ def doctor(ctx: click.Context) -> None:
     else:
         click.echo("warn trust: no district CA here (open mode): sync admits self-signed nodes; enroll with "
                    "motcua enroll, or on the district run motcua ca init")
+    from node.backup import doctor_line
+
+    click.echo(doctor_line(node.wall_ms()))
     if status["write_block"]:
         problems += 1
         click.echo(f"FAIL writes blocked ({status['write_block']}): sync with the parent, or see unblock-writes")
@@ -835,6 +838,45 @@ def report(ctx: click.Context, first, last, fmt: str, output: Path, unit: str) -
                f"-> {output}")
     for dossier_id, why in result.skipped:
         click.echo(f"skipped {dossier_id}: {why}", err=True)
+
+
+# -- backup and restore (node/backup.py) ------------------------------------------------------
+
+
+@main.command()
+@click.option("--to", "dest", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder that receives the backup folder (an external disk, a share).")
+@click.pass_context
+def backup(ctx: click.Context, dest: Path) -> None:
+    """Write a checked backup of this node (SQLite online backup, or pg_dump) while it serves."""
+    from node.backup import BackupError, create_backup
+    from node.services import system_wall_ms
+
+    settings = _settings(ctx)
+    try:
+        done = create_backup(settings, dest, system_wall_ms(), lambda msg: click.echo(f"  {msg}", err=True))
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    checked = f", {done.feeds} feeds / {done.events} events verified" if done.database == "sqlite" else ""
+    click.echo(f"backup written: {done.path} ({done.database}, {done.size / 1e6:.1f} MB{checked})")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_context
+def restore(ctx: click.Context, source: Path) -> None:
+    """Restore a backup folder into the (empty) data directory; writes wait for a sync."""
+    from node.backup import BackupError, restore_backup
+
+    settings = _settings(ctx)
+    try:
+        manifest = restore_backup(source, settings.data_dir, None, lambda msg: click.echo(f"  {msg}", err=True))
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"restored {manifest['role']} node {manifest['node_id']} (unit {manifest['unit']}) "
+               f"into {settings.data_dir}")
+    click.echo("writes stay blocked until motcua sync with the parent has brought back this node's later "
+               "events (motcua doctor shows the state; see docs/operations.md)")
 
 
 @main.command("seed-demo")

@@ -451,25 +451,7 @@ class Node:
 
     def verify(self) -> list[FeedReport]:
         """Verify every feed this node holds (hash chains, order, completeness, signatures)."""
-        reports = []
-        for head in store.feeds():
-            signed = store.latest_signed_head(head.origin, head.scope)
-            try:
-                n = verify_stored_feed(
-                    head.origin, head.scope, store.stored_feed(head.origin, head.scope), signed, verify_signature
-                )
-            except ChainError as e:
-                reports.append(
-                    FeedReport(head.origin, head.scope, 0, False, e.reason.value, e.ref, e.detail)
-                )
-                continue
-            if n != head.seq:
-                reports.append(
-                    FeedReport(head.origin, head.scope, n, False, "truncated", "", f"feed head says {head.seq}")
-                )
-            else:
-                reports.append(FeedReport(head.origin, head.scope, n, True))
-        return reports
+        return verify_feeds()
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
         with self.log.transaction():
@@ -519,6 +501,25 @@ def state_to_dict(state: domain.DossierState) -> dict[str, Any]:
     data["national_code"] = state.national_code
     return data
 
+
+
+def verify_feeds() -> list[FeedReport]:
+    """Verify every feed of the bound database; a backup's copy is checked the same way."""
+    reports = []
+    for head in store.feeds():
+        signed = store.latest_signed_head(head.origin, head.scope)
+        try:
+            n = verify_stored_feed(
+                head.origin, head.scope, store.stored_feed(head.origin, head.scope), signed, verify_signature
+            )
+        except ChainError as e:
+            reports.append(FeedReport(head.origin, head.scope, 0, False, e.reason.value, e.ref, e.detail))
+            continue
+        if n != head.seq:
+            reports.append(FeedReport(head.origin, head.scope, n, False, "truncated", "", f"feed head says {head.seq}"))
+        else:
+            reports.append(FeedReport(head.origin, head.scope, n, True))
+    return reports
 
 
 def make_profile(key: NodeKey, settings: Settings) -> Profile:

@@ -19,6 +19,7 @@ from datetime import date
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from node import staff_queries as queries
+from node.backup import backup_state
 from node.domain.errors import DomainError
 from node.domain.report import FIRST_REPORT_DAY, LAST_REPORT_DAY, check_period
 from web import permissions as can
@@ -59,7 +60,7 @@ def sync_log() -> str:
     rows = queries.sync_log(node=a.get("may", "").strip()[:64], outcome=outcome, first=first, last=last,
                             limit=100, offset=page * 100)
     return render_template("district/sync_log.html", rows=rows, args=a, outcomes=OUTCOMES, page=page,
-                           first=first, last=last, nodes=queries.node_health(now_ms()))
+                           first=first, last=last, nodes=queries.node_health(now_ms()), backup=backup_state(now_ms()))
 
 
 @bp.get("/dong-bo/<int:row_id>")

@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
 from node import staff_queries as queries
+from node.backup import backup_state
 from node.domain import dossier as domain
 from node.domain.catalogue import Catalogue
 from node.domain.errors import DomainError, DossierNotFound
@@ -90,7 +91,7 @@ def sync_summary() -> dict[str, Any]:
 def dashboard() -> str:
     n = node()
     return render_template("staff/dashboard.html", board=queries.dashboard(n.wall_ms()), sync=sync_summary(),
-                           conflicts=len(n.list_conflicts("open", limit=1000)))
+                           conflicts=len(n.list_conflicts("open", limit=1000)), backup=backup_state(n.wall_ms()))
 
 
 # -- receive a dossier ----------------------------------------------------------------------
