@@ -99,5 +99,12 @@ def app(sqlite_node):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def client(app, clock, monkeypatch):
+    """A test client of ``app`` that calls the JSON API as a head of office (``canbo.lan``) with a
+    write token; web UI pages still need a sign-in."""
+    from tests.integration.web_helpers import cheap_hashing, give_token
+
+    cheap_hashing(monkeypatch)
+    c = app.test_client()
+    give_token(c, now=clock())
+    return c

@@ -17,6 +17,7 @@ from node.migrations import (
     m0004_reference_codes,
     m0005_accounts,
     m0006_trust,
+    m0007_api_tokens,
     m0008_authority,
 )
 
@@ -27,5 +28,6 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (4, "reference_codes", m0004_reference_codes.apply),
     (6, "trust", m0006_trust.apply),
     (5, "accounts", m0005_accounts.apply),
+    (7, "api_tokens", m0007_api_tokens.apply),
     (8, "authority", m0008_authority.apply),
 )
