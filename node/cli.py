@@ -419,7 +419,7 @@ def conflicts_show(ctx: click.Context, conflict_id: str) -> None:
     click.echo(f"conflict {c['id']} ({c['kind']} {c['field']}) on dossier {c['dossier_id']}: {c['status']}")
     for label, ref in (("winner", c["winner"]), ("loser ", c["loser"])):
         v = c["versions"].get(ref) or {}
-        click.echo(f"  {label} {ref}\n         by {v.get('author', '?')} of {v.get('body', {}).get('office', '?')} "
+        click.echo(f"  {label} {ref}\n         by {v.get('author', '?')} of {v.get('office') or '?'} "
                    f"at {format_ms(v.get('at'))}: {json.dumps(v.get('body', {}), ensure_ascii=False)}")
     if c["status"] == "resolved":
         click.echo(f"  resolved by {c['resolved_by']} keeping {c['chosen']}: {c['reason']}")

@@ -14,6 +14,9 @@ twice: the ledger is read and the event appended under the same write lock.
 
 Invariants
 ----------
+* A block counts only when leased by an origin certified as a district (Rule A4 of
+  :mod:`node.domain.authority`): a lease from anyone else stays in the log, leases nothing and
+  is listed as an authority violation.
 * A node issues final codes only from blocks leased to *it* for *its* ``AGENCY_ID``.
 * A final code keeps the reception day: a dossier received on a day no block covered gets a
   number of that day when a block for it arrives, never of the day the block arrived.
@@ -29,6 +32,7 @@ from datetime import date, datetime
 from typing import Any
 
 from node.domain import dossier as dossier_domain
+from node.domain.authority import Authority, Violation
 from node.domain.dossier_code import (
     DossierCode,
     InvalidBlock,
@@ -82,11 +86,19 @@ def _block(row: NumberBlockRow) -> NumberBlock:
                        date.fromisoformat(row.last_day), row.first_seq, row.last_seq)
 
 
-def project_blocks(events: Iterable[Event]) -> None:
-    """Upsert the blocks these events lease. A block's id is the ref of the event leasing it, so
-    one event defines one block and no other event can redefine it; a malformed lease is ignored."""
-    rows = {}
-    for e in events:
+def project_blocks(grouped: Mapping[str, list[Event]], authority: Authority) -> list[Violation]:
+    """Recompute the blocks of these ``codeblock`` entities from their (valid, held) events;
+    return the events without authority. A block's id is the ref of the event leasing it, so one
+    event defines one block and no other event can redefine it; a malformed lease is ignored."""
+    ids = sorted(entity.split("/", 1)[1] for entity in grouped)
+    for start in range(0, len(ids), 500):
+        NumberBlockRow.delete().where(NumberBlockRow.block_id.in_(ids[start : start + 500])).execute()
+    rows, violations = {}, []
+    for e in (e for evs in grouped.values() for e in evs):
+        reason = authority.on_shared(e.origin)
+        if reason:
+            violations.append(authority.violation(e, reason))
+            continue
         if e.type != BLOCK_LEASED or e.entity_kind != BLOCK_KIND or not isinstance(e.body, Mapping):
             continue
         try:
@@ -101,10 +113,8 @@ def project_blocks(events: Iterable[Event]) -> None:
             "first_seq": block.first_seq, "last_seq": block.last_seq, "leased_by": e.origin, "leased_at": e.at,
         }
     for row in rows.values():
-        NumberBlockRow.insert(row).on_conflict(
-            conflict_target=[NumberBlockRow.block_id],
-            preserve=[getattr(NumberBlockRow, f) for f in row if f != "block_id"],
-        ).execute()
+        NumberBlockRow.insert(row).execute()
+    return violations
 
 
 def blocks(node_id: str | None = None, agency_id: str | None = None, day: date | None = None) -> list[NumberBlock]:
@@ -136,14 +146,17 @@ def _code_row(code: str, dossier_id: str, ref: str) -> dict[str, Any]:
     return row
 
 
-def project_issued(grouped: Mapping[str, list[Event]]) -> None:
-    """Recompute the issued codes of these dossiers from their reception and assignment events."""
+def project_issued(grouped: Mapping[str, list[Event]], without: frozenset[str] = frozenset()) -> None:
+    """Recompute the issued codes of these dossiers from their reception and assignment events,
+    except the events ``without`` (those that had no authority: they issued nothing)."""
     ids = [entity.split("/", 1)[1] for entity in grouped]
     for start in range(0, len(ids), 500):
         IssuedCodeRow.delete().where(IssuedCodeRow.dossier_id.in_(ids[start : start + 500])).execute()
     rows = {}
     for entity, events in grouped.items():
         for e in events:
+            if e.ref in without:
+                continue
             code = e.body.get("code") if e.type in (dossier_domain.RECEIVED, dossier_domain.CODE_ASSIGNED) else None
             if isinstance(code, str) and code:
                 row = _code_row(code, entity.split("/", 1)[1], e.ref)

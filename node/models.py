@@ -148,8 +148,26 @@ class IssuedCodeRow(BaseRow):
         indexes = ((("issuer", "day", "final"), False),)
 
 
+class ViolationRow(BaseRow):
+    """An event kept in the log that had no effect because its origin lacked the authority
+    (node.domain.authority): who (origin, certified role and unit), what, and why."""
+
+    ref = pw.CharField(max_length=120, primary_key=True)
+    origin = pw.CharField(max_length=32, index=True)
+    role = pw.CharField(max_length=10)  # certified; "" for an origin without an admitted profile
+    unit = pw.CharField(max_length=40)
+    scope = pw.CharField(max_length=40)
+    entity = pw.CharField(max_length=200, index=True)
+    type = pw.CharField(max_length=80)
+    at = pw.BigIntegerField(index=True)
+    reason = pw.CharField(max_length=20)
+
+    class Meta:
+        table_name = "authority_violation"
+
+
 DERIVED_MODELS: tuple[type[BaseRow], ...] = (
-    DossierRow, ConflictRow, ReferenceRow, ProcedureRow, NumberBlockRow, IssuedCodeRow,
+    DossierRow, ConflictRow, ReferenceRow, ProcedureRow, NumberBlockRow, IssuedCodeRow, ViolationRow,
 )
 
 

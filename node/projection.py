@@ -10,8 +10,15 @@ Invariants
 * :func:`derived_digest` hashes the derived tables in a canonical order, so two replicas with
   the same events, or one node before and after :func:`rebuild`, give the same digest.
 * Besides dossiers (and the codes their events issued, :mod:`node.codes`), the projection keeps
-  the reference data in force (:mod:`node.reference`) and the leased number blocks; each is a
-  function of the events of its own entities only.
+  the reference data in force (:mod:`node.reference`), the leased number blocks and the authority
+  violations (:mod:`node.authority`); each is a function of the events of its own entities and
+  of the authority view (the certified role and unit of their origins), nothing else.
+* Authority comes from the origin's certificate, never from an event body (Rules A1-A6 of
+  :mod:`node.domain.authority`): an event without it is kept, changes nothing, and gets a
+  ``ViolationRow`` instead.
+* Events a district revoked (after the origin's cut-off) count nowhere. A revocation that
+  arrives re-projects at once every entity the revoked origin's later events touched, of every
+  kind, so the derived state after it equals a :func:`rebuild`.
 """
 
 from __future__ import annotations
@@ -24,9 +31,10 @@ from types import SimpleNamespace
 
 import peewee as pw
 
-from node import codes, reference
+from node import authority, codes, reference
 from node.domain import dossier as domain
-from node.domain.merge import Conflict, Folded, find_duplicates, fold_dossier
+from node.domain.authority import Authority
+from node.domain.merge import Conflict, Folded, find_duplicates, fold_checked
 from node.models import DERIVED_MODELS, ConflictRow, DossierRow
 from sync import store
 from sync.trust import REVOKED, RevocationRow
@@ -78,32 +86,90 @@ def _events_of(entities: set[str], events: list[Event]) -> dict[str, list[Event]
     return grouped
 
 
+TRUST_KIND = "node"  # revocations and any other trust material (Rule A4)
+SHARED_KINDS = (reference.ENTITY_KIND, codes.BLOCK_KIND, TRUST_KIND)
+
+
 def project(events: Iterable[Event]) -> int:
     """Bring the derived rows of the entities these events touch up to date; return the count."""
-    events = _project_shared(events)
-    events = list(events)
-    entities = {e.entity for e in events if e.entity_kind == domain.KIND}
-    entities |= _entities_hit_by_revocations(events)
+    return _project(list(events), follow_revocations=True)
+
+
+def _project(events: list[Event], follow_revocations: bool) -> int:
+    entities = {e.entity for e in events if e.entity_kind in (domain.KIND, *SHARED_KINDS)}
+    if follow_revocations:
+        entities |= _entities_hit_by_revocations(events)
     if not entities:
         return 0
     grouped = _without_revoked(_events_of(entities, events))
-    codes.project_issued(grouped)
-    rows, conflicts, ids = [], [], []
+    view = authority.view({e.origin for evs in grouped.values() for e in evs})
+    by_kind: dict[str, dict[str, list[Event]]] = {}
     for entity, evs in grouped.items():
-        folded = fold_dossier(entity.split("/", 1)[1], evs)
+        by_kind.setdefault(entity.split("/", 1)[0], {})[entity] = evs
+    violations = []
+    if reference.ENTITY_KIND in by_kind:
+        violations += reference.project(by_kind[reference.ENTITY_KIND], view)
+    if codes.BLOCK_KIND in by_kind:
+        violations += codes.project_blocks(by_kind[codes.BLOCK_KIND], view)
+    for evs in by_kind.get(TRUST_KIND, {}).values():
+        # revocations themselves are applied at ingest (sync.trust.apply_revocations) by the same rule
+        violations += [view.violation(e, reason) for e in evs if (reason := view.on_shared(e.origin))]
+    dossiers = by_kind.get(domain.KIND, {})
+    count = _project_dossiers(dossiers, view, violations)
+    authority.replace(grouped, violations)
+    return count
+
+
+def _project_dossiers(grouped: dict[str, list[Event]], view: Authority, violations: list) -> int:
+    rows, conflicts, ids, refused, gone = [], [], [], [], []
+    for entity, evs in grouped.items():
+        folded, without = fold_checked(entity.split("/", 1)[1], evs, view)
+        refused.extend(without)
         if folded is None:
+            gone.append(entity.split("/", 1)[1])  # e.g. its reception was revoked: no dossier any more
             continue
         ids.append(folded.state.id)
         rows.append(_row(folded))
         conflicts.extend(_conflict_row(c, folded.state.scope) for c in folded.conflicts)
+    codes.project_issued(grouped, frozenset(v.ref for v in refused))
+    violations.extend(refused)
+    keys = {(r["id_number"], r["procedure_code"]) for r in rows if r["id_number"]}
+    keys |= _drop_dossiers(gone)
     _upsert(DossierRow, rows)
     for start in range(0, len(ids), 500):
         ConflictRow.delete().where(
             ConflictRow.dossier_id.in_(ids[start : start + 500]) & (ConflictRow.kind != "duplicate")
         ).execute()
     _upsert(ConflictRow, conflicts)
-    _refresh_duplicates({(r["id_number"], r["procedure_code"]) for r in rows if r["id_number"]})
+    _refresh_duplicates(keys)
     return len(rows)
+
+
+def _drop_dossiers(ids: list[str]) -> set[tuple[str, str]]:
+    """Delete the rows of dossiers that no longer fold (their duplicate keys, to refresh)."""
+    keys: set[tuple[str, str]] = set()
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        keys |= {(n, p) for n, p in DossierRow.select(DossierRow.id_number, DossierRow.procedure_code)
+                 .where(DossierRow.id.in_(part)).tuples() if n}
+        DossierRow.delete().where(DossierRow.id.in_(part)).execute()
+        ConflictRow.delete().where(ConflictRow.dossier_id.in_(part)).execute()
+    return keys
+
+
+def reproject_origins(origins: list[str], chunk: int = 500) -> None:
+    """Derive again every entity these origins' events touch: their certified role or unit
+    changed, and authority was judged with the old ones. Runs in the caller's transaction."""
+    entities = sorted({r.entity for r in store.EventRow.select(store.EventRow.entity)
+                       .where(store.EventRow.origin.in_(sorted(origins))).distinct()})
+    for start in range(0, len(entities), chunk):
+        grouped = store.events_for_entities(entities[start : start + chunk])
+        _project([e for evs in grouped.values() for e in evs], follow_revocations=False)
+
+
+def fold(dossier_id: str, events: list[Event]) -> Folded | None:
+    """One dossier folded with this node's authority view (reads that bypass the derived row)."""
+    return fold_checked(dossier_id, events, authority.view({e.origin for e in events}))[0]
 
 
 def _without_revoked(grouped: dict[str, list[Event]]) -> dict[str, list[Event]]:
@@ -118,28 +184,21 @@ def _without_revoked(grouped: dict[str, list[Event]]) -> dict[str, list[Event]]:
 
 
 def _entities_hit_by_revocations(events: list[Event]) -> set[str]:
-    """Dossiers touched by events a revocation among ``events`` just invalidated."""
+    """Entities (of every kind) with events that a revocation among ``events`` just made invalid:
+    they are projected again at once, so the derived state equals a rebuild."""
+    named = (e.body.get("node_id") for e in events if e.type == REVOKED and isinstance(e.body, dict))
+    revoked = sorted({n for n in named if isinstance(n, str)})
     hit: set[str] = set()
-    for e in events:
-        if e.type != REVOKED or not isinstance(e.body.get("after"), dict):
-            continue
-        for scope, seq in e.body["after"].items():
-            query = store.EventRow.select(store.EventRow.entity).where(
-                (store.EventRow.origin == e.body.get("node_id")) & (store.EventRow.scope == scope)
-                & (store.EventRow.seq > seq) & store.EventRow.entity.startswith(domain.KIND + "/")
-            )
-            hit.update(r.entity for r in query)
+    for row in RevocationRow.select().where(RevocationRow.node_id.in_(revoked)) if revoked else ():
+        after = json.loads(row.after)
+        valid = pw.Value(False)
+        for scope, seq in after.items():
+            valid |= (store.EventRow.scope == scope) & (store.EventRow.seq <= seq)
+        query = store.EventRow.select(store.EventRow.entity).where(
+            (store.EventRow.origin == row.node_id) & ~valid
+        ).distinct()
+        hit.update(r.entity for r in query)
     return hit
-
-
-def _project_shared(events: Iterable[Event]) -> list[Event]:
-    """Reference data in force and leased number blocks touched by ``events``."""
-    events = list(events)
-    kinds = {e.entity.split("/", 1)[1] for e in events if e.entity_kind == reference.ENTITY_KIND}
-    if kinds:
-        reference.project(kinds)
-    codes.project_blocks(e for e in events if e.entity_kind == codes.BLOCK_KIND)
-    return events
 
 
 def _refresh_duplicates(keys: set[tuple[str, str]]) -> None:
@@ -184,17 +243,17 @@ def rebuild(progress: Callable[[int, int], None] | None = None, chunk: int = 500
     with store.write_transaction():
         db.drop_tables(list(DERIVED_MODELS), safe=True)
         db.create_tables(list(DERIVED_MODELS))
-        reference.rebuild()
-        blocks = store.all_entities(codes.BLOCK_KIND)
-        for start in range(0, len(blocks), chunk):
-            grouped = store.events_for_entities(blocks[start : start + chunk])
-            codes.project_blocks(e for evs in grouped.values() for e in evs)
+        for kind in SHARED_KINDS:
+            shared = store.all_entities(kind)
+            for start in range(0, len(shared), chunk):
+                grouped = store.events_for_entities(shared[start : start + chunk])
+                _project([e for evs in grouped.values() for e in evs], follow_revocations=False)
         entities = store.all_entities(domain.KIND)
         total, done = len(entities), 0
         for start in range(0, total, chunk):
             part = entities[start : start + chunk]
             grouped = store.events_for_entities(part)
-            project(e for evs in grouped.values() for e in evs)
+            _project([e for evs in grouped.values() for e in evs], follow_revocations=False)
             done += len(part)
             if progress:
                 progress(done, total)

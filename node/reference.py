@@ -19,8 +19,13 @@ Rule 2. Until it holds one, a node uses the seed shipped in the package: ``node/
         and :data:`node.domain.statuses.DEFAULT_STATUS_MAPPING`.
 Rule 3. The derived tables (``reference_data``, ``procedure``) are a function of the held
         publications only, never of the seed, so ``motcua rebuild`` reproduces them exactly.
-Rule 4. Only a district publishes (the sync scope policy refuses ``*`` from anyone else); a
-        publication identical to the one in force is not repeated.
+Rule 4. Only a district publishes: a publication counts only from an origin certified as a
+        district (Rule A4 of :mod:`node.domain.authority`), whatever its body or scope says;
+        one from anyone else is kept in the log, has no effect and is listed as an authority
+        violation. (The sync scope policy also refuses ``*`` from anyone else.) A publication
+        identical to the one in force is not repeated.
+Rule 5. Events a district revoked (after the origin's cut-off) are not held to count: the
+        projection hands this module only the valid ones.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
 
+from node.domain.authority import Authority, Violation
 from node.domain.calendar import InvalidCalendar, WorkCalendar, parse_calendar
 from node.domain.catalogue import Catalogue, InvalidCatalogue, parse_catalogue, parse_catalogue_json
 from node.domain.report import VIETNAM
@@ -111,21 +117,27 @@ def parse_publication(e: Event) -> Publication | None:
     return Publication(kind, revision, version, data, text, e.ref, e.origin, e.at, (revision, e.hlc, e.origin, e.seq))
 
 
-def pick_current(events: Iterable[Event]) -> tuple[Publication | None, int]:
-    """The newest valid publication among ``events`` and how many valid ones there are."""
-    valid = [p for p in map(parse_publication, events) if p is not None]
+def pick_current(events: Iterable[Event], authority: Authority) -> tuple[Publication | None, int]:
+    """The newest valid publication among ``events`` and how many valid ones there are; only
+    district origins publish (Rule 4)."""
+    valid = [p for p in map(parse_publication, (e for e in events if not authority.on_shared(e.origin)))
+             if p is not None]
     return (max(valid, key=lambda p: p.order) if valid else None), len(valid)
 
 
 # -- projection ----------------------------------------------------------------------------
 
 
-def project(kinds: Iterable[str]) -> None:
-    """Recompute the reference rows of ``kinds`` from every held publication (Rule 3)."""
-    wanted = sorted(set(kinds) & set(KINDS))
-    grouped = store.events_for_entities([entity(k) for k in wanted])
+def project(grouped: Mapping[str, list[Event]], authority: Authority) -> list[Violation]:
+    """Recompute the reference rows of the kinds in ``grouped`` (entity -> every valid held
+    event of it) from the publications (Rule 3); return the events without authority."""
+    violations = [
+        authority.violation(e, reason)
+        for evs in grouped.values() for e in evs if (reason := authority.on_shared(e.origin))
+    ]
+    wanted = sorted({k.split("/", 1)[1] for k in grouped} & set(KINDS))
     for kind in wanted:
-        current, count = pick_current(grouped.get(entity(kind), []))
+        current, count = pick_current(grouped.get(entity(kind), []), authority)
         ReferenceRow.delete().where(ReferenceRow.kind == kind).execute()
         if kind == CATALOGUE:
             ProcedureRow.delete().execute()
@@ -137,6 +149,7 @@ def project(kinds: Iterable[str]) -> None:
         )
         if kind == CATALOGUE:
             _procedure_rows(parse_catalogue(current.data))
+    return violations
 
 
 def _procedure_rows(catalogue: Catalogue) -> None:
@@ -150,10 +163,6 @@ def _procedure_rows(catalogue: Catalogue) -> None:
     ]
     for start in range(0, len(rows), 50):
         ProcedureRow.insert_many(rows[start : start + 50]).execute()
-
-
-def rebuild() -> None:
-    project(KINDS)
 
 
 # -- what a node uses ----------------------------------------------------------------------
@@ -269,9 +278,14 @@ def seed_calendar(years: tuple[int, ...]) -> WorkCalendar:
 
 
 def current_revision(kind: str) -> int:
-    """The highest revision any held publication of ``kind`` claims (0 if none): the next one
-    is numbered above it, even above an invalid one, so it cannot tie with it."""
-    revisions = [e.body.get("revision") for e in store.events_for_entities([entity(kind)])[entity(kind)]]
+    """The highest revision any held district publication of ``kind`` claims (0 if none): the
+    next one is numbered above it, even above an invalid one, so it cannot tie with it. Claims
+    of other origins never count (Rule 4), so they cannot push the numbering either."""
+    from node import authority
+
+    events = store.events_for_entities([entity(kind)])[entity(kind)]
+    view = authority.view(e.origin for e in events)
+    revisions = [e.body.get("revision") for e in events if view.is_district(e.origin)]
     return max((r for r in revisions if type(r) is int), default=0)
 
 

@@ -32,7 +32,7 @@ from node.db import open_database
 from node.domain import dossier as domain
 from node.domain import lookup
 from node.domain.errors import DomainError, DossierNotFound
-from node.domain.merge import CONFLICT_RESOLVED, fold_dossier
+from node.domain.merge import CONFLICT_RESOLVED
 from node.domain.report import check_period
 from node.domain.text import check_text, clean_line
 from node.domain.text import fold as fold_text
@@ -91,7 +91,7 @@ class Node:
         self.profile = certified_profile(make_profile(key, settings), self.trust)
         self.replica = Replica(
             self.profile, self.log, verify_signature, projection.project, wall_ms, settings.SYNC_BATCH_BYTES,
-            self.trust,
+            self.trust, projection.reproject_origins,
         )
 
     @property
@@ -196,7 +196,7 @@ class Node:
 
     def get_dossier(self, dossier_id: str) -> domain.DossierState:
         events = store.events_for_entities([f"{domain.KIND}/{dossier_id}"])[f"{domain.KIND}/{dossier_id}"]
-        folded = fold_dossier(dossier_id, events)
+        folded = projection.fold(dossier_id, events)
         if folded is None:
             raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
         return folded.state
@@ -256,10 +256,19 @@ class Node:
         return self.get_conflict(conflict_id)
 
     def timeline(self, dossier_id: str) -> list[dict[str, Any]]:
-        """The dossier's events in causal order, as plain dicts for display."""
-        events = store.events_for_entities([f"{domain.KIND}/{dossier_id}"])[f"{domain.KIND}/{dossier_id}"]
+        """The dossier's events in causal order, as plain dicts for display. ``office`` is the unit
+        the origin is certified for (never the body's claim); ``violation`` says why an event had
+        no effect ("" when it had)."""
+        from node import authority
+        from node.models import ViolationRow
+
+        entity = f"{domain.KIND}/{dossier_id}"
+        events = store.events_for_entities([entity])[entity]
         if not events:
             raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
+        view = authority.view({e.origin for e in events})
+        refused = dict(ViolationRow.select(ViolationRow.ref, ViolationRow.reason).where(ViolationRow.entity == entity)
+                       .tuples())
         return [
             {
                 "ref": e.ref,
@@ -268,6 +277,8 @@ class Node:
                 "hlc": e.hlc,
                 "author": e.author,
                 "origin": e.origin,
+                "office": view.office(e.origin),
+                "violation": refused.get(e.ref, ""),
                 "body": e.body,
                 "parents": list(e.parents),
             }

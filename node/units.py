@@ -3,10 +3,17 @@
 Codes are stored as text exactly as the national list writes them: 2 digits for a province,
 5 for a commune. Codes the current list does not know (pre-2025 districts and merged communes)
 stay valid as data, so old dossiers remain readable; :func:`describe_unit` then says so.
+
+:func:`serves` is which units a district hub has authority over (Rule A5 of
+:mod:`node.domain.authority`): its own, the communes the list places in its province, and codes
+the list places nowhere. The fold agrees across replicas only if they read the same list: a
+district's nodes should run the same ``vietnam-provinces`` release (a commune moved to another
+province between releases would be judged differently).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 from vietnam_provinces import Province, Ward
@@ -32,3 +39,28 @@ def describe_unit(code: str) -> str | None:
             province = provinces.get(int(ward.province_code))
             return f"{ward.name}, {province.name}" if province else ward.name
     return None
+
+
+@functools.cache
+def _province_of_commune() -> dict[str, str]:
+    return {f"{int(w.code):05d}": f"{int(w.province_code):02d}" for w in Ward.iter_all()}
+
+
+@functools.cache
+def _provinces() -> frozenset[str]:
+    return frozenset(f"{int(p.code):02d}" for p in Province.iter_all())
+
+
+def province_of(code: str) -> str | None:
+    """The province code of a commune code in the national list, else None."""
+    return _province_of_commune().get(code) if len(code) == 5 else None
+
+
+def serves(hub_unit: str, unit: str) -> bool:
+    """Rule A5: does a district hub of ``hub_unit`` have authority over dossiers of ``unit``?"""
+    if hub_unit == unit:
+        return True
+    province = province_of(unit)
+    if province is not None:
+        return province == hub_unit
+    return unit not in _provinces()  # a code no province claims (pre-2025, merged, tests)

@@ -184,7 +184,7 @@ class SyncClient:
             raise TransportError(f"answer not signed by {peer.node_id}: refused") from e
 
     def _learn_peer(self, profile: Profile, summary: SessionSummary) -> Profile:
-        ledger.save_profiles([profile])
+        self.replica.keep_profiles([profile])
         ledger.remember_peer(profile.node_id, url=self.peer_url, now=self.replica.wall_ms(), ok=True)
         SyncSessionRow.update(peer=profile.node_id, peer_name=profile.name).where(
             (SyncSessionRow.session == summary.session) & (SyncSessionRow.side == "client")

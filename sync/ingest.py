@@ -14,7 +14,8 @@ Order of checks for a batch (any failure refuses the whole batch and stores noth
    ``(origin, scope, seq)``), different means a second signed history: ``fork``. Its events
    are written to the quarantine in a separate transaction after the rollback, for the admin;
 5. new events are inserted, the head signature kept for relaying, the derived state updated
-   (``on_events``), all before commit. The caller acknowledges only after this returns.
+   (``on_events``; and ``on_profiles`` for origins whose kept role or unit just changed), all
+   before commit. The caller acknowledges only after this returns.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from sync import ledger, store
 from sync.chain import ChainError, SignatureVerifier, SignedHead, check_head
 from sync.protocol import Code, Profile, ProtocolError, Run, may_hold, may_write
-from sync.trust import OpenTrust, Trust, apply_revocations
+from sync.trust import REVOKED, OpenTrust, Trust, apply_revocations
 from sync.wire import (
     GENESIS,
     MAX_EVENT_BYTES,
@@ -148,10 +149,12 @@ class Ingestor:
         on_events: Callable[[list[Event]], object],
         wall_ms: Callable[[], int],
         trust: Trust | None = None,
+        on_profiles: Callable[[list[str]], object] | None = None,
     ) -> None:
         self.me = me
         self.verify_signature = verify_signature
         self.on_events = on_events
+        self.on_profiles = on_profiles  # origins whose role or unit changed: derive their state again
         self.wall_ms = wall_ms
         self.trust: Trust = trust or OpenTrust(verify_signature)
 
@@ -187,7 +190,7 @@ class Ingestor:
             if limit is not None and run.end > limit:
                 raise ProtocolError(Code.REVOKED, f"origin {run.origin} was revoked after seq {limit} of "
                                     f"unit {run.scope}; refusing up to seq {run.end}", run.feed)
-        ledger.save_profiles(p for p in profiles if p.node_id != self.me.node_id)
+        changed = ledger.save_profiles(p for p in profiles if p.node_id != self.me.node_id)
         result = IngestResult()
         new_events: list[Event] = []
         new_raws: list[bytes] = []
@@ -206,12 +209,17 @@ class Ingestor:
             )
         if new_events:
             store.insert_events(new_events, new_raws)
-            roles = {node_id: p.role for node_id, p in known.items()}
-            roles[self.me.node_id] = self.me.role
-            apply_revocations(new_events, roles)
+            # who is a district: the profiles as kept (what the derived state reads too), not as
+            # presented in this batch
+            revokers = {e.origin for e in new_events if e.type == REVOKED}
+            if revokers:
+                roles = {node_id: p.role for node_id, p in ledger.load_profiles(revokers).items()}
+                apply_revocations(new_events, roles)
             self.on_events(new_events)
             result.new_events = new_events
             result.max_hlc = max(e.hlc for e in new_events)
+        if changed and self.on_profiles:
+            self.on_profiles(changed)
         return result
 
     def _quarantine(self, fork: ForkDetected, sender: Profile, session: str) -> None:

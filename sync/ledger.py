@@ -105,8 +105,16 @@ class SeenNonceRow(BaseRow):
 LEDGER_MODELS: tuple[type[BaseRow], ...] = (ProfileRow, PeerRow, SyncSessionRow, QuarantineRow)
 
 
-def save_profiles(profiles: Iterable[Profile]) -> None:
-    """Keep admitted profiles; a certified one replaces a self-signed one, never the reverse."""
+def save_profiles(profiles: Iterable[Profile]) -> list[str]:
+    """Keep admitted profiles; a certified one replaces a self-signed one, never the reverse.
+
+    Returns the ids whose kept role or unit changed: state derived with the old ones (the
+    authority of their events) must be derived again.
+    """
+    profiles = list(profiles)
+    ids = sorted({p.node_id for p in profiles})
+    kept = ProfileRow.select(ProfileRow.node_id, ProfileRow.role, ProfileRow.unit).where(ProfileRow.node_id.in_(ids))
+    before = {r.node_id: (r.role, r.unit) for r in kept} if ids else {}
     for p in profiles:
         values = {"public_key": p.public_key, "role": p.role, "unit": p.unit, "name": p.name,
                   "signature": p.signature, "cert": p.cert}
@@ -117,6 +125,8 @@ def save_profiles(profiles: Iterable[Profile]) -> None:
         else:
             query = query.on_conflict_ignore()
         query.execute()
+    return sorted({p.node_id for p in profiles
+                   if p.cert and p.node_id in before and before[p.node_id] != (p.role, p.unit)})
 
 
 def remember_nonce(node_id: str, nonce: str, now: int, window_ms: int) -> bool:

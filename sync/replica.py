@@ -40,6 +40,7 @@ class Replica:
         wall_ms: Callable[[], int],
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         trust: Trust | None = None,
+        on_profiles: Callable[[list[str]], object] | None = None,
     ) -> None:
         self.me = me
         self.log = log
@@ -47,8 +48,17 @@ class Replica:
         self.wall_ms = wall_ms
         self.batch_bytes = batch_bytes
         self.trust: Trust = trust or OpenTrust(verify_signature)
-        self.ingestor = Ingestor(me, verify_signature, self._on_events(on_events), wall_ms, self.trust)
-        ledger.save_profiles([me])
+        self.on_profiles = on_profiles
+        self.ingestor = Ingestor(me, verify_signature, self._on_events(on_events), wall_ms, self.trust, on_profiles)
+        self.keep_profiles([me])
+
+    def keep_profiles(self, profiles: list[Profile]) -> None:
+        """Save profiles and, in the same transaction, re-derive what origins whose role or unit
+        changed had made (their authority was judged with the old ones)."""
+        with store.write_transaction():
+            changed = ledger.save_profiles(profiles)
+            if changed and self.on_profiles:
+                self.on_profiles(changed)
 
     def _on_events(self, project: Callable[[list[Event]], object]) -> Callable[[list[Event]], object]:
         def apply(events: list[Event]) -> object:

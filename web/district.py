@@ -8,6 +8,8 @@
 ``/thong-ke``              statistics by unit with a chart (inline SVG) and CSV/XLSX export, and
                            the Biểu 06 report when the node serves it
 ``/tre-han``               late dossiers by commune
+``/vi-pham``               authority violations: events kept in the log that had no effect
+                           because their origin's certificate did not allow them, with the origin
 """
 
 from __future__ import annotations
@@ -167,6 +169,14 @@ def _export(rows: list[dict], first: date, last: date, fmt: str) -> Response:
         wb.save(out)
         body, mime = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(body, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/vi-pham")
+def violations() -> str:
+    from node import authority
+
+    origin = request.args.get("may", "").strip()[:64]
+    return render_template("district/violations.html", rows=authority.listing(500, origin), origin=origin)
 
 
 @bp.get("/tre-han")

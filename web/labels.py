@@ -48,6 +48,13 @@ OUTCOME_LABELS: Mapping[str, str] = {
     "running": "Đang chạy",
 }
 LINK_LABELS: Mapping[str, str] = {"up": "Đang kết nối", "down": "Mất kết nối", "never": "Chưa đồng bộ lần nào"}
+VIOLATION_LABELS: Mapping[str, str] = {  # node.domain.authority reasons
+    "unknown_origin": "Máy gửi không có hồ sơ định danh được chấp nhận",
+    "outside_unit": "Hồ sơ không thuộc đơn vị của máy gửi",
+    "not_owner": "Giải quyết xung đột khi không phụ trách bước xử lý",
+    "not_receiver": "Cấp mã hồ sơ khi không phải máy tiếp nhận",
+    "not_district": "Chỉ cấp huyện/tỉnh được ban hành loại dữ liệu này",
+}
 CONFLICT_KIND_LABELS: Mapping[str, str] = {
     "status": "Trạng thái",
     "field": "Thông tin",
@@ -72,6 +79,7 @@ FILTERS = {
     "outcome_label": _label(OUTCOME_LABELS),
     "link_label": _label(LINK_LABELS),
     "conflict_kind_label": _label(CONFLICT_KIND_LABELS),
+    "violation_label": _label(VIOLATION_LABELS),
 }
 
 
@@ -88,5 +96,5 @@ def register_labels(app: Flask) -> None:
 def translatable() -> list[str]:
     """Every label text, for the test that keeps the English catalogue complete."""
     tables = (STATUS_LABELS, TRANSITION_LABELS, ROLE_LABELS, CHANNEL_LABELS, EVENT_LABELS, OUTCOME_LABELS,
-              LINK_LABELS, CONFLICT_KIND_LABELS)
+              LINK_LABELS, CONFLICT_KIND_LABELS, VIOLATION_LABELS)
     return sorted({text for table in tables for text in table.values()})

@@ -130,11 +130,11 @@ def dossier_context(node: Node, dossier_id: str) -> dict[str, Any]:
             "reason": e["body"].get("reason", ""),
             "at": e["at"],
             "author": e["author"],
-            "office": e["body"].get("office", ""),
+            "office": e["office"],  # certified, not what the body claims
             "target_office": e["body"].get("target_office", ""),
         }
         for e in timeline
-        if e["type"] == domain.STATUS_CHANGED
+        if e["type"] == domain.STATUS_CHANGED and not e["violation"]
     ]
 
     def last(*statuses: str) -> dict[str, Any] | None:

@@ -19,7 +19,9 @@ Rule 3. Event types and their bodies:
         ``dossier.code_assigned``  code (the final code), provisional (the code it replaces),
                                    block (the leased number block it came from)
         ``dossier.apology_issued`` reason, new_due_at (ms): the Mẫu 04 apology and new date
-        Every event body also names the acting ``office`` (unit code) and its ``role``.
+        Every event body also names the acting ``office`` (unit code) and its ``role``, as
+        a record for people only: authority comes from the origin's certificate
+        (:mod:`node.domain.authority`), never from these claims.
         A reception body also carries ``lookup_check``, the check code of the public lookup
         (:mod:`node.domain.lookup`), and may carry what the node knew when it received it:
         procedure {key, version, sector, catalogue_version}, reference {catalogue, units,
@@ -259,7 +261,7 @@ def initial_state(entity_id: str, creation: Any) -> DossierState:
         channel=b["channel"],
         note=b["note"],
         status=status,
-        owner=b.get("office") or creation.scope,
+        owner=creation.scope,  # the fold sets the certified office of the receiving node
         received_at=b["received_at"],
         due_at=b["due_at"],
         updated_at=creation.at,

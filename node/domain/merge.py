@@ -16,8 +16,10 @@ Rule 3 (conflicts). Two concurrent status changes that do not have the same effe
         same field with different values, make a **conflict record** holding both versions
         (event references; the events stay signed in the log). Concurrent edits of *different*
         fields both apply and are recorded as a **parallel update** (status ``merged``).
-Rule 4 (authority). The provisional winner is the version made by the office that owned the
-        dossier's stage when both authors saw it (the ``owner``: the receiving office, then
+Rule 4 (authority). Who acts is the origin's certified unit and role (:mod:`node.domain.authority`,
+        Rule A1); an event the origin had no authority for applies nothing (Rule 9). The
+        provisional winner is the version made by the office that owned the dossier's stage
+        when both authors saw it (the ``owner``: the unit of the node that received it, then
         the office it was last transferred to); then the earlier hybrid-clock stamp (a decision
         already given to the citizen is not silently overturned by a later concurrent one); then
         the smaller origin id. The fold applies the owner's events first among those ready at
@@ -26,9 +28,9 @@ Rule 4 (authority). The provisional winner is the version made by the office tha
         applicable *after* the other branch was already built on (an applied event descends
         from its winner) is that winner kept; the conflict is raised for a person either way.
 Rule 5 (resolution). A ``dossier.conflict_resolved`` event names the conflict and the version
-        to keep. It counts only if made by the owning office or by a district; if it keeps the
-        loser, the loser's effect applies from then on. Resolutions replicate like any event,
-        so a conflict closes everywhere.
+        to keep. It counts only if its origin is certified for the owning office or as a
+        district (Rule A3); if it keeps the loser, the loser's effect applies from then on.
+        Resolutions replicate like any event, so a conflict closes everywhere.
 Rule 6 (robustness). A malformed event body never stops the fold: the event is ignored.
 Rule 7 (timing). Each applied status change appends (status, at) to the history; entering
         ``supplement_requested`` opens a pause and counts a request, leaving it closes the pause.
@@ -39,6 +41,14 @@ Rule 8 (codes and apologies). ``dossier.code_assigned`` replaces a provisional c
         only when made by the node that received the dossier (it owns the number blocks the
         code came from). ``dossier.apology_issued`` records the reason and the new date; the
         last one in causal order stands.
+Rule 9 (authority violations). Every event is checked against the authority view passed in
+        (Rules A2-A3) at its place in the causal order, with the stage owner of that point (an
+        authority that comes from owning the stage counts only for an event that causally follows
+        the transfer handing it over). One that fails is reported in :attr:`Folded.violations`
+        and has no effect: it sets nothing, moves no timestamp, does not count as an applied
+        event for Rule 4, and is left out of the heads, so a local edit never names it as a
+        parent. A reception that fails makes no dossier. The ``office`` and ``role`` an event
+        body names are never read.
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from node.domain.authority import NOT_OWNER, NOT_RECEIVER, Authority, Violation
 from node.domain.dossier import (
     APOLOGY_ISSUED,
     CODE_ASSIGNED,
@@ -90,30 +101,31 @@ class Folded:
     resolutions: Mapping[str, tuple[str, str, str, str]] = field(default_factory=dict)
     # conflict id -> (resolving ref, chosen, author, reason) for conflicts this fold does not
     # own (duplicates across dossiers are found by the projection, resolved on one dossier).
-
-
-def office_of(e: Any) -> str:
-    office = e.body.get("office") if isinstance(e.body, Mapping) else None
-    return office if isinstance(office, str) and office else e.scope
-
-
-def role_of(e: Any) -> str:
-    role = e.body.get("role") if isinstance(e.body, Mapping) else None
-    return role if isinstance(role, str) else ""
+    violations: tuple[Violation, ...] = ()  # Rule 9, ordered by event ref
 
 
 class _Fold:
-    def __init__(self, entity_id: str, events: Iterable[Any]) -> None:
+    def __init__(self, entity_id: str, events: Iterable[Any], authority: Authority) -> None:
         self.graph = CausalGraph(events)
-        creations = sorted(
-            (e for e in self.graph.by_ref.values() if e.type == RECEIVED),
-            key=lambda e: (e.ref != entity_id, e.hlc, e.origin, e.seq),
-        )
+        self.authority = authority
+        self.violations: dict[str, Violation] = {}
+        creations = []
+        for e in self.graph.by_ref.values():
+            if e.type != RECEIVED:
+                continue
+            reason = authority.on_dossier(e.origin, e.scope)  # Rule 9: a reception needs authority too
+            if reason:
+                self.violations[e.ref] = authority.violation(e, reason)
+            else:
+                creations.append(e)
+        creations.sort(key=lambda e: (e.ref != entity_id, e.hlc, e.origin, e.seq))
         self.creation = creations[0] if creations else None
         self.entity_id = entity_id
         self.values: dict[str, Any] = {}
         self.setter: dict[str, str] = {}
-        self.base: dict[str, tuple[Any, str]] = {}  # setter ref -> (value before it, owner before it)
+        # status setter ref -> (status, owner, owner_from) before it; field setter -> (value, owner)
+        self.base: dict[str, tuple[Any, ...]] = {}
+        self.owner_from = ""  # the event that handed the stage to the current owner (Rule 9)
         self.applied: list[str] = []
         self.updates: list[Any] = []
         self.conflicts: dict[str, dict[str, Any]] = {}
@@ -129,7 +141,23 @@ class _Fold:
     # -- helpers -------------------------------------------------------------------------
 
     def rank(self, e: Any, owner: str) -> tuple[Any, ...]:
-        return (office_of(e) != owner, e.hlc, e.origin, e.scope, e.seq)
+        return (self.authority.office(e.origin) != owner, e.hlc, e.origin, e.scope, e.seq)
+
+    def refused(self, e: Any) -> str:
+        """Rule 9: why ``e`` has no authority at this point of the fold ("" if it has)."""
+        if e.ref in self.violations:
+            return self.violations[e.ref].reason
+        # authority that comes from owning the stage needs the event that handed it over in sight
+        seen = self.owner_from == self.creation.ref or self.graph.happened_before(self.owner_from, e.ref)
+        owner = self.values["owner"] if seen else None
+        reason = self.authority.on_dossier(e.origin, self.creation.scope, owner)
+        if not reason and e.type == CONFLICT_RESOLVED and not (
+            self.authority.is_district(e.origin) or self.authority.office(e.origin) == owner
+        ):
+            reason = NOT_OWNER
+        if not reason and e.type == CODE_ASSIGNED and e.origin != self.creation.origin:
+            reason = NOT_RECEIVER
+        return reason
 
     def key(self, e: Any) -> tuple[Any, ...]:
         return (e.type != RECEIVED, *self.rank(e, self.values.get("owner", "")))
@@ -157,10 +185,10 @@ class _Fold:
         status, owner = self.values["status"], self.values["owner"]
         if self.sees(e, "status"):
             if (frm is None or frm == status) and to in TRANSITIONS[status]:
-                self._set_status(e, to, target, status, owner)
+                self._set_status(e, to, target, status, owner, self.owner_from)
             return
         last = self.graph.by_ref[self.setter["status"]]
-        base_status, base_owner = self.base.get(last.ref, (status, owner))
+        base_status, base_owner, base_from = self.base.get(last.ref, (status, owner, self.owner_from))
         if to == status and last.body.get("target_office") == target:
             return  # same effect: both authors decided the same thing
         winner, loser = last, e
@@ -171,18 +199,20 @@ class _Fold:
             and to in TRANSITIONS[base_status]
         ):
             self._restore_timing(last.ref)
-            self._set_status(e, to, target, base_status, base_owner)
+            self._set_status(e, to, target, base_status, base_owner, base_from)
             winner, loser = e, last
         self.record("status", "status", winner, loser, winner.body.get("to"), loser.body.get("to"), "open")
 
-    def _set_status(self, e: Any, to: str, target: Any, before: str, owner: str) -> None:
-        self.base[e.ref] = (before, owner)
+    def _set_status(self, e: Any, to: str, target: Any, before: str, owner: str, owner_from: str) -> None:
+        self.base[e.ref] = (before, owner, owner_from)
         self._timing(e, to, before)
         self.values["status"] = to
         if to == "processing" and isinstance(target, str) and target:
             self.values["owner"] = target  # a transfer hands the stage to another office
+            self.owner_from = e.ref if target != owner else owner_from
         else:
             self.values["owner"] = owner
+            self.owner_from = owner_from
         self.setter["status"] = e.ref
 
     def _timing(self, e: Any, to: str, before: str) -> None:
@@ -205,7 +235,7 @@ class _Fold:
         code = e.body.get("code")
         if (
             isinstance(code, str) and code and not code.startswith(PROVISIONAL_PREFIX)
-            and self.code.startswith(PROVISIONAL_PREFIX) and e.origin == self.creation.origin
+            and self.code.startswith(PROVISIONAL_PREFIX)
         ):
             self.code = code
 
@@ -246,8 +276,7 @@ class _Fold:
     def resolve(self, e: Any) -> None:
         cid, chosen = e.body.get("conflict"), e.body.get("choose")
         reason = e.body.get("reason") if isinstance(e.body.get("reason"), str) else ""
-        authorised = role_of(e) == "district" or office_of(e) == self.values["owner"]
-        if not (isinstance(cid, str) and isinstance(chosen, str) and authorised):
+        if not (isinstance(cid, str) and isinstance(chosen, str)):
             return
         c = self.conflicts.get(cid)
         if c is None:
@@ -260,7 +289,8 @@ class _Fold:
             loser = self.graph.by_ref[c["loser"]]
             if c["kind"] == "status":
                 owner = self.values["owner"]
-                self._set_status(e, loser.body["to"], loser.body.get("target_office"), self.values["status"], owner)
+                self._set_status(e, loser.body["to"], loser.body.get("target_office"), self.values["status"], owner,
+                                 self.owner_from)
             elif c["kind"] == "field":
                 self.values[c["field"]], self.setter[c["field"]] = c["loser_value"], e.ref
 
@@ -274,10 +304,11 @@ class _Fold:
         except (KeyError, TypeError, AttributeError):
             return None  # Rule 6: a creation the domain cannot read makes no dossier
         self.values = {
-            "status": state.status, "owner": office_of(self.creation),
+            "status": state.status, "owner": self.authority.office(self.creation.origin),
             "applicant.phone": state.phone, "applicant.address": state.address, "note": state.note,
         }
         self.setter = dict.fromkeys(self.values, self.creation.ref)
+        self.owner_from = self.creation.ref
         self.history, self.code = list(state.history), state.code
         updated_at, updated_hlc = state.updated_at, state.updated_hlc
         handlers = {
@@ -285,6 +316,11 @@ class _Fold:
             CODE_ASSIGNED: self.assign_code, APOLOGY_ISSUED: self.apologise,
         }
         for e in linearise(self.graph, self.key):
+            if e is not self.creation:
+                reason = self.refused(e)
+                if reason:
+                    self.violations[e.ref] = self.authority.violation(e, reason)
+                    continue
             self.applied.append(e.ref)
             handler = handlers.get(e.type) if e is not self.creation else None
             if handler is not None and isinstance(e.body, Mapping):
@@ -301,8 +337,8 @@ class _Fold:
             note=self.values["note"],
             updated_at=updated_at,
             updated_hlc=updated_hlc,
-            event_count=len(self.graph.by_ref),
-            heads=self.graph.heads(),
+            event_count=len(self.graph.by_ref) - len(self.violations),  # Rule 9: those with effect
+            heads=self.heads(),
             open_conflicts=sum(c.status == "open" for c in conflicts),
             code=self.code,
             history=tuple(self.history),
@@ -312,12 +348,31 @@ class _Fold:
             apology_reason=self.apology[1] if self.apology else "",
             new_due_at=self.apology[2] if self.apology else None,
         )
-        return Folded(state, conflicts, dict(self.foreign))
+        return Folded(state, conflicts, dict(self.foreign), self.sorted_violations())
+
+    def heads(self) -> tuple[str, ...]:
+        """The heads among the events with effect: what a local edit names as parents (Rule 9)."""
+        kept = [ref for ref in self.graph.by_ref if ref not in self.violations]
+        superseded = {p for ref in kept for p in self.graph.parents[ref]}
+        return tuple(sorted(set(kept) - superseded))
+
+    def sorted_violations(self) -> tuple[Violation, ...]:
+        return tuple(v for _, v in sorted(self.violations.items()))
 
 
-def fold_dossier(entity_id: str, events: Iterable[Any]) -> Folded | None:
-    """State and conflicts of one dossier from its events, or None without its creation."""
-    return _Fold(entity_id, events).run()
+def fold_checked(entity_id: str, events: Iterable[Any], authority: Authority) -> tuple[
+    Folded | None, tuple[Violation, ...]
+]:
+    """The dossier (None without a creation that counts) and every event that had no authority."""
+    fold = _Fold(entity_id, events, authority)
+    folded = fold.run()
+    return folded, folded.violations if folded is not None else fold.sorted_violations()
+
+
+def fold_dossier(entity_id: str, events: Iterable[Any], authority: Authority) -> Folded | None:
+    """State, conflicts and authority violations of one dossier from its events, or None
+    without a creation that counts."""
+    return _Fold(entity_id, events, authority).run()
 
 
 def find_duplicates(dossiers: Iterable[DossierState], resolutions: Mapping[str, tuple[str, str, str, str]]) -> list[

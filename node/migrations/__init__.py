@@ -18,6 +18,7 @@ from node.migrations import (
     m0005_accounts,
     m0006_trust,
     m0007_api_tokens,
+    m0008_authority,
 )
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
@@ -28,4 +29,5 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (6, "trust", m0006_trust.apply),
     (5, "accounts", m0005_accounts.apply),
     (7, "api_tokens", m0007_api_tokens.apply),
+    (8, "authority", m0008_authority.apply),
 )

@@ -1,6 +1,6 @@
-"""``motcua rebuild`` and migration 4 recompute every new derived table (reference data in force,
-procedures, number blocks, issued codes, dossier timing) to the same digest, on SQLite and
-PostgreSQL."""
+"""``motcua rebuild`` and migrations 4 and 8 recompute every new derived table (reference data in
+force, procedures, number blocks, issued codes, dossier timing, authority violations) to the same
+digest, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from node import reference
 from node.db import SchemaMigration, migrate, open_database
 from node.domain.report import VIETNAM
-from node.models import DERIVED_MODELS, IssuedCodeRow, NumberBlockRow, ProcedureRow, ReferenceRow
+from node.models import DERIVED_MODELS, IssuedCodeRow, NumberBlockRow, ProcedureRow, ReferenceRow, ViolationRow
 from tests.factories import FakeClock, init_node_dir, make_settings, reset_postgres, sample_dossier
+from tests.multinode import append_crafted, carry, make_node
 
 AGENCY = "000.00.40.H40"
 
@@ -40,7 +41,7 @@ def district(backend, tmp_path, request):
     n.close()
 
 
-def busy_history(node, clock) -> None:
+def busy_history(node, clock, tmp_path) -> None:
     node.publish_reference("admin")
     catalogue = copy.deepcopy(reference.seed_catalogue_data())
     catalogue["version"] = "tinh-2026.2"
@@ -58,25 +59,35 @@ def busy_history(node, clock) -> None:
         node.change_status("canbo", ids[0], to)
     clock.advance(3_600_000)
     node.issue_apology("chủ tịch", ids[1], "Chờ phối hợp", vn(6, 1, 17))
+    rogue = make_node(tmp_path, "rogue", clock, unit="17272")  # a commune leasing itself numbers
+    append_crafted(rogue, scope="17272", entity="codeblock/x", type="codes.block_leased", body={
+        "agency_id": AGENCY, "node_id": rogue.node_id, "first_day": "2026-05-18", "last_day": "2026-05-18",
+        "first_seq": 1, "last_seq": 10})
+    carry(rogue, node)
+    rogue.close()
 
 
-def test_rebuild_keeps_the_derived_digest_with_every_new_table(district):
+def test_rebuild_keeps_the_derived_digest_with_every_new_table(district, tmp_path):
     node, clock = district
-    busy_history(node, clock)
+    busy_history(node, clock, tmp_path)
     assert ReferenceRow.select().count() == 3 and ProcedureRow.select().count() == 26
     assert NumberBlockRow.select().count() == 2
     assert IssuedCodeRow.select().where(IssuedCodeRow.final).count() == 4  # 3 assigned + 1 issued
     assert IssuedCodeRow.select().where(~IssuedCodeRow.final).count() == 3
+    assert ViolationRow.select().count() == 1
     assert all(m.select().count() for m in DERIVED_MODELS if m._meta.table_name != "conflict")
     before = node.digest()
     assert node.rebuild() == 4
     assert node.digest() == before
 
 
-def test_migration_4_rebuilds_to_the_same_digest(district):
+@pytest.mark.parametrize("version", [4, 8])
+def test_migrations_that_rebuild_give_the_same_digest(district, tmp_path, version):
     node, clock = district
-    busy_history(node, clock)
+    busy_history(node, clock, tmp_path)
     before = node.digest()
-    SchemaMigration.delete().where(SchemaMigration.version == 4).execute()
-    assert migrate(node.db) == [4]
+    SchemaMigration.delete().where(SchemaMigration.version == version).execute()
+    if version == 8:
+        node.db.drop_tables([ViolationRow])  # a node from before migration 8 has no such table
+    assert migrate(node.db) == [version]
     assert node.digest() == before

@@ -12,6 +12,7 @@ from datetime import datetime
 import pytest
 
 from node import reference
+from node.domain.authority import Authority, Certified
 from node.domain.errors import DomainError
 from node.domain.report import VIETNAM
 from node.models import ProcedureRow, ReferenceRow
@@ -150,6 +151,7 @@ def _publication(kind, revision, content, hlc, origin="d" * 32, seq=1, **tamper)
                        author="admin", entity=reference.entity(kind), type=reference.event_type(kind), body=body)
 
 
+DISTRICT = Authority({"d" * 32: Certified("district", "40")})
 V1 = {**reference.seed_catalogue_data(), "version": "v1"}
 V2 = {**reference.seed_catalogue_data(), "version": "v2"}
 V3 = {**reference.seed_catalogue_data(), "version": "v3"}
@@ -177,7 +179,7 @@ def test_the_newest_valid_publication_is_in_force(events, expected):
             event = build_event(**{**_fields(event), "body": {**event.body, "revision": revision}})
         built.append(event)
     for order in (built, built[::-1]):
-        current, _ = reference.pick_current(order)
+        current, _ = reference.pick_current(order, DISTRICT)
         assert (current.version if current else None) == expected
 
 
@@ -190,5 +192,5 @@ def test_a_publication_in_another_scope_or_of_another_type_is_ignored():
     good = _publication("catalogue", 1, V1, 1)
     wrong_scope = build_event(**{**_fields(good), "scope": "17272"})
     wrong_type = build_event(**{**_fields(good), "type": reference.event_type("calendar")})
-    assert reference.pick_current([wrong_scope, wrong_type]) == (None, 0)
+    assert reference.pick_current([wrong_scope, wrong_type], DISTRICT) == (None, 0)
     assert json.loads(reference.parse_publication(good).text)["version"] == "v1"

@@ -1,9 +1,14 @@
-"""In-memory replicas built from the real pure core (wire, clock, merge, domain fold).
+"""In-memory replicas built from the real pure core (wire, clock, merge, authority, domain fold).
 
 Used by the convergence properties: each replica keeps its events per feed, makes local edits
 the way ``node.services`` does (parents = current heads, ``from`` = the status it sees, its own
 office and role in the body), and syncs by version vector with the contiguity rule of the
 protocol (a feed is received as a prefix continuing what the receiver holds).
+
+A replica may be a *rogue*: a commune of another unit whose bodies claim the district role and
+another office, and whose edits skip the checks the use cases make; its events fail authority.
+Every replica folds with the same authority view (origin -> certified role and unit), as nodes
+holding the same admitted profiles do.
 """
 
 from __future__ import annotations
@@ -13,18 +18,25 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from node.domain.dossier import RECEIVED, STATUS_CHANGED, TRANSITIONS, UPDATED, validate_received
+from node.domain.authority import Authority, Certified
+from node.domain.dossier import CODE_ASSIGNED, RECEIVED, STATUS_CHANGED, TRANSITIONS, UPDATED, validate_received
 from node.domain.merge import CONFLICT_RESOLVED, find_duplicates, fold_dossier
+from node.units import serves
 from sync.clock import HybridClock
 from sync.wire import GENESIS, Event, build_event, event_hash, make_ref
 
 SCOPE = "17272"
 
 
+ROGUE_CLAIM = {"office": SCOPE, "role": "district"}
+
+
 class Replica:
-    def __init__(self, index: int, role: str, office: str) -> None:
+    def __init__(self, index: int, role: str, office: str, rogue: bool = False) -> None:
         self.origin = hashlib.sha256(f"replica-{index}".encode()).hexdigest()[:32]
-        self.role, self.office = role, office
+        self.role, self.office, self.rogue = role, office, rogue
+        self.scope = office if role != "district" else SCOPE  # the feed it writes (a commune: its unit)
+        self.authority = Authority({})  # set by :func:`share_authority`
         self.feeds: dict[tuple[str, str], list[Event]] = {}
         self.hashes: dict[tuple[str, str], list[str]] = {}
         self.clock = HybridClock()
@@ -50,13 +62,14 @@ class Replica:
 
     def _append(self, entity: str, type_: str, body: dict[str, Any], parents: tuple[str, ...] = ()) -> Event:
         self.wall += 1_000
-        feed = (self.origin, SCOPE)
+        feed = (self.origin, self.scope)
         held = self.feeds.get(feed, [])
+        claim = ROGUE_CLAIM if self.rogue else {"office": self.office, "role": self.role}
         e = build_event(
-            origin=self.origin, scope=SCOPE, seq=len(held) + 1,
+            origin=self.origin, scope=self.scope, seq=len(held) + 1,
             prev=self.hashes[feed][-1] if held else GENESIS, hlc=self.clock.tick(self.wall), at=self.wall,
             author=f"staff-{self.origin[:4]}", entity=entity, type=type_,
-            body={**body, "office": self.office, "role": self.role}, parents=parents,
+            body={**body, **claim}, parents=parents,
         )
         self.receive(feed, [e])
         return e
@@ -71,30 +84,32 @@ class Replica:
 
     def folded(self) -> dict[str, Any]:
         return {
-            entity: fold_dossier(entity.split("/", 1)[1], evs)
+            entity: fold_dossier(entity.split("/", 1)[1], evs, self.authority)
             for entity, evs in sorted(self.by_entity().items())
         }
 
-    def digest(self) -> tuple[str, list[tuple[str, ...]]]:
+    def digest(self) -> tuple[str, list[tuple[str, ...]], list[tuple[str, ...]]]:
         folds = {k: v for k, v in self.folded().items() if v is not None}
         resolutions: dict = {}
         for f in folds.values():
             resolutions.update(f.resolutions)
         conflicts = [c for f in folds.values() for c in f.conflicts]
         conflicts += find_duplicates([f.state for f in folds.values()], resolutions)
+        violations = sorted((v.ref, v.origin, v.role, v.unit, v.reason) for f in folds.values() for v in f.violations)
         payload = {
             "states": [asdict(f.state) for f in folds.values()],
             "conflicts": sorted((asdict(c) for c in conflicts), key=lambda c: c["id"]),
+            "violations": violations,
         }
         blob = json.dumps(payload, sort_keys=True, default=str).encode()
         conflict_set = sorted((c.id, c.kind, c.winner, c.loser, c.status) for c in conflicts)
-        return hashlib.sha256(blob).hexdigest(), conflict_set
+        return hashlib.sha256(blob).hexdigest(), conflict_set, violations
 
     # -- local edits (what node.services does) ------------------------------------------
 
     def create(self, applicant: int, procedure: int) -> Event:
-        seq = len(self.feeds.get((self.origin, SCOPE), [])) + 1
-        entity_id = make_ref(self.origin, SCOPE, seq)
+        seq = len(self.feeds.get((self.origin, self.scope), [])) + 1
+        entity_id = make_ref(self.origin, self.scope, seq)
         body = validate_received({
             "procedure": {"code": f"1.00{procedure}", "name": "Thủ tục"},
             "applicant": {"name": f"Người {applicant}", "id_number": f"04009000{applicant:04d}"},
@@ -122,17 +137,41 @@ class Replica:
             return None
         return self._append(entity, UPDATED, {"fields": {field: value}}, folded.state.heads)
 
-    def resolve(self, pick: int, keep_loser: bool) -> Event | None:
+    def resolve(self, pick: int, keep_loser: bool, force: bool = False) -> Event | None:
         folds = {k: v for k, v in self.folded().items() if v is not None}
         open_ = [(e, c) for e, f in folds.items() for c in f.conflicts if c.status == "open"]
         if not open_:
             return None
         entity, c = open_[pick % len(open_)]
         state = folds[entity].state
-        if self.role != "district" and state.owner != self.office:
-            return None  # no authority: the service refuses, so no event is made
+        if not (force or self.rogue) and self.role != "district" and state.owner != self.office:
+            return None  # no authority: the service refuses, so no event is made (a rogue signs anyway)
         body = {"conflict": c.id, "choose": c.loser if keep_loser else c.winner, "reason": "xem xét"}
         return self._append(entity, CONFLICT_RESOLVED, body, state.heads)
+
+
+    def assign_code(self, entity: str, n: int) -> Event | None:
+        """A final code, as only the receiving node may give one (the others are refused)."""
+        folded = self.folded().get(entity)
+        if folded is None:
+            return None
+        code = f"000.17.22.H56-260518-{n:04d}"
+        return self._append(entity, CODE_ASSIGNED, {"code": code, "provisional": folded.state.code},
+                            folded.state.heads)
+
+
+    def blind_edit(self, entity: str, choice: int) -> Event:
+        """An edit of a dossier this replica does not hold (its id learnt elsewhere): no parents."""
+        if choice % 2:
+            return self._append(entity, UPDATED, {"fields": {"note": f"rogue {choice}"}})
+        return self._append(entity, STATUS_CHANGED, {"from": "received", "to": "refused", "reason": "r"})
+
+
+def share_authority(replicas: list[Replica]) -> None:
+    """Give every replica the same authority view: each origin's certified role and unit."""
+    view = Authority({r.origin: Certified(r.role, r.office) for r in replicas}, serves)
+    for r in replicas:
+        r.authority = view
 
 
 def sync_pair(source: Replica, target: Replica, fraction: float = 1.0) -> int:

@@ -1,7 +1,10 @@
 """Convergence: random edits on 3–5 replicas, random partial syncs, then a full sync.
 
-Every replica must end with the same derived-state digest and the same conflict set, and hold
-every event made anywhere, once. 200 examples by default; ``-m slow`` runs 5,000.
+One replica is a rogue commune of another unit (its bodies claim the district role), so many
+events fail authority: edits of its own dossiers by the others, its edits and resolutions of
+theirs. Every replica must end with the same derived-state digest, the same conflict set and the
+same authority violations, and hold every event made anywhere, once. 200 examples by default;
+``-m slow`` runs 5,000.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from tests.property.replicas import Replica, full_sync, sync_pair
+from tests.property.replicas import Replica, full_sync, share_authority, sync_pair
 
 FIELDS = ("applicant.phone", "applicant.address", "note")
 
@@ -19,8 +22,10 @@ FIELDS = ("applicant.phone", "applicant.address", "note")
 class Replicas(RuleBasedStateMachine):
     @initialize(n=st.integers(min_value=3, max_value=5))
     def make(self, n: int) -> None:
-        # replica 0 is the district hub; the others are commune desks and laptops of one unit
-        self.replicas = [Replica(0, "district", "40")] + [Replica(i, "commune", "17272") for i in range(1, n)]
+        # replica 0 is the district hub; then commune desks of one unit; the last is the rogue
+        self.replicas = [Replica(0, "district", "40")] + [Replica(i, "commune", "17272") for i in range(1, n - 1)]
+        self.replicas.append(Replica(n - 1, "commune", "17278", rogue=True))
+        share_authority(self.replicas)
         self.made: set[str] = set()
 
     def _record(self, event) -> None:
@@ -54,6 +59,24 @@ class Replicas(RuleBasedStateMachine):
     def resolve(self, i: int, pick: int, keep_loser: bool) -> None:
         self._record(self.replicas[i % len(self.replicas)].resolve(pick, keep_loser))
 
+    @rule(i=st.integers(0, 4), pick=st.integers(0, 50), keep_loser=st.booleans(), n=st.integers(1, 3),
+          what=st.sampled_from(["resolve", "assign", "rogue"]))
+    def overreach(self, i: int, pick: int, keep_loser: bool, n: int, what: str) -> None:
+        """What the use cases would refuse: a resolution by an office not owning the stage, a
+        final code from a node that did not receive the dossier, the rogue's edits of others'."""
+        r = self.replicas[-1] if what == "rogue" else self.replicas[i % len(self.replicas)]
+        entity = self._entity(r, pick)
+        if what == "resolve":
+            self._record(r.resolve(pick, keep_loser, force=True))
+        elif entity and what == "assign":
+            self._record(r.assign_code(entity, n))
+        elif what == "rogue":
+            known = sorted({e.entity for other in self.replicas for e in other.events()} - set(r.by_entity()))
+            if known and keep_loser:  # a dossier id learnt elsewhere, edited without holding it
+                self._record(r.blind_edit(known[pick % len(known)], n))
+            elif entity:
+                self._record(r.transition(entity, pick, "40" if n == 1 else ""))
+
     @rule(a=st.integers(0, 4), b=st.integers(0, 4), fraction=st.sampled_from([0.3, 0.5, 1.0]))
     def partial_sync(self, a: int, b: int, fraction: float) -> None:
         source, target = self.replicas[a % len(self.replicas)], self.replicas[b % len(self.replicas)]
@@ -69,10 +92,10 @@ class Replicas(RuleBasedStateMachine):
         if not getattr(self, "replicas", None):
             return
         full_sync(self.replicas)
-        digests = {r.digest()[0] for r in self.replicas}
-        conflict_sets = {tuple(r.digest()[1]) for r in self.replicas}
-        assert len(digests) == 1, "replicas diverged after a full sync"
-        assert len(conflict_sets) == 1, "replicas disagree on conflicts"
+        results = [r.digest() for r in self.replicas]
+        assert len({d for d, _, _ in results}) == 1, "replicas diverged after a full sync"
+        assert len({tuple(c) for _, c, _ in results}) == 1, "replicas disagree on conflicts"
+        assert len({tuple(v) for _, _, v in results}) == 1, "replicas disagree on authority violations"
         for r in self.replicas:
             refs = [e.ref for e in r.events()]
             assert len(refs) == len(set(refs)), "an event is held twice"

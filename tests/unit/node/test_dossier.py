@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from node.domain import dossier as d
+from node.domain.authority import Authority, Certified
 from node.domain.errors import DomainError, InvalidTransition
 from node.domain.merge import fold_dossier
 from node.domain.text import fold as fold_text
@@ -14,6 +15,7 @@ from sync.wire import build_event, make_ref
 
 A = "a" * 32
 B = "b" * 32
+AUTHORITY = Authority({A: Certified("commune", "17272"), B: Certified("mobile", "17272")})
 
 
 def received(origin=A, seq=1, hlc=10):
@@ -27,7 +29,7 @@ def received(origin=A, seq=1, hlc=10):
 def test_fold_ignores_a_creation_the_domain_cannot_read():
     broken = build_event(origin=A, scope="17272", seq=1, prev="", hlc=1, at=1, author="x", entity="dossier/D",
                          type=d.RECEIVED, body={"nonsense": True})
-    assert fold_dossier("D", [broken]) is None
+    assert fold_dossier("D", [broken], AUTHORITY) is None
 
 
 def change(to, origin, seq, hlc, parents):
@@ -40,7 +42,7 @@ def test_fold_is_independent_of_arrival_order():
     p = change("processing", A, 2, 20, [r.ref])
     s1 = change("resolved", A, 3, 30, [p.ref])
     s2 = change("supplement_requested", B, 1 + 1, 25, [p.ref])  # concurrent with s1
-    folds = [fold_dossier("D", list(perm)) for perm in itertools.permutations([r, p, s1, s2])]
+    folds = [fold_dossier("D", list(perm), AUTHORITY) for perm in itertools.permutations([r, p, s1, s2])]
     assert all(f == folds[0] for f in folds)
     folded = folds[0]
     assert folded.state.heads == tuple(sorted([s1.ref, s2.ref]))
@@ -50,11 +52,11 @@ def test_fold_is_independent_of_arrival_order():
 def test_fold_follows_parents_even_against_stamps():
     r = received(hlc=50)
     p = change("processing", B, 2, 5, [r.ref])  # parent has a later stamp: a wrong PC clock
-    assert fold_dossier("D", [p, r]).state.status == "processing"
+    assert fold_dossier("D", [p, r], AUTHORITY).state.status == "processing"
 
 
 def test_fold_without_creation_is_none():
-    assert fold_dossier("D", [change("processing", A, 2, 20, [make_ref(A, "17272", 1)])]) is None
+    assert fold_dossier("D", [change("processing", A, 2, 20, [make_ref(A, "17272", 1)])], AUTHORITY) is None
 
 
 @pytest.mark.parametrize(

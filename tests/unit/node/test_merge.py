@@ -7,12 +7,17 @@ import itertools
 import pytest
 
 from node.domain import dossier as d
+from node.domain.authority import Authority, Certified
 from node.domain.merge import CONFLICT_RESOLVED, find_duplicates, fold_dossier
+from node.units import serves
 from sync.wire import build_event
 
 COMMUNE = "c" * 32
 DISTRICT = "d" * 32
-OTHER = "e" * 32
+OTHER = "e" * 32  # another node of the same commune
+ROGUE = "f" * 32  # a commune of another unit
+AUTHORITY = Authority({COMMUNE: Certified("commune", "17272"), OTHER: Certified("commune", "17272"),
+                       DISTRICT: Certified("district", "40"), ROGUE: Certified("commune", "99999")}, serves)
 SEQ = {}
 
 
@@ -37,7 +42,7 @@ def base():
 
 
 def folds_all_orders(events):
-    results = [fold_dossier("D", list(p)) for p in itertools.permutations(events)]
+    results = [fold_dossier("D", list(p), AUTHORITY) for p in itertools.permutations(events)]
     assert all(r == results[0] for r in results), "fold depends on arrival order"
     return results[0]
 
@@ -125,7 +130,7 @@ def test_resolution_by_the_owner_keeps_the_loser_and_closes_the_conflict():
     c, p = base()
     s = ev(COMMUNE, d.STATUS_CHANGED, {"from": "processing", "to": "supplement_requested"}, [p.ref], hlc=5)
     a = district(d.STATUS_CHANGED, {"from": "processing", "to": "resolved"}, [p.ref], 6)
-    cid = fold_dossier("D", [c, p, s, a]).conflicts[0].id
+    cid = fold_dossier("D", [c, p, s, a], AUTHORITY).conflicts[0].id
     fix = ev(COMMUNE, CONFLICT_RESOLVED, {"conflict": cid, "choose": a.ref, "reason": "đã đủ hồ sơ"},
              sorted([s.ref, a.ref]), hlc=9)
     f = folds_all_orders([c, p, s, a, fix])
@@ -138,10 +143,10 @@ def test_resolution_by_an_office_without_authority_is_ignored():
     c, p = base()
     s = ev(COMMUNE, d.STATUS_CHANGED, {"from": "processing", "to": "supplement_requested"}, [p.ref], hlc=5)
     a = district(d.STATUS_CHANGED, {"from": "processing", "to": "resolved"}, [p.ref], 6)
-    cid = fold_dossier("D", [c, p, s, a]).conflicts[0].id
-    rogue = ev(OTHER, CONFLICT_RESOLVED, {"conflict": cid, "choose": a.ref, "reason": "x"}, [s.ref, a.ref],
+    cid = fold_dossier("D", [c, p, s, a], AUTHORITY).conflicts[0].id
+    rogue = ev(ROGUE, CONFLICT_RESOLVED, {"conflict": cid, "choose": a.ref, "reason": "x"}, [s.ref, a.ref],
                hlc=9, office="99999")
-    f = fold_dossier("D", [c, p, s, a, rogue])
+    f = fold_dossier("D", [c, p, s, a, rogue], AUTHORITY)
     assert f.conflicts[0].status == "open" and f.state.status == "supplement_requested"
 
 
@@ -149,9 +154,9 @@ def test_a_district_may_resolve():
     c, p = base()
     s = ev(COMMUNE, d.STATUS_CHANGED, {"from": "processing", "to": "supplement_requested"}, [p.ref], hlc=5)
     a = district(d.STATUS_CHANGED, {"from": "processing", "to": "resolved"}, [p.ref], 6)
-    cid = fold_dossier("D", [c, p, s, a]).conflicts[0].id
+    cid = fold_dossier("D", [c, p, s, a], AUTHORITY).conflicts[0].id
     fix = district(CONFLICT_RESOLVED, {"conflict": cid, "choose": s.ref, "reason": "giữ"}, [s.ref, a.ref], 9)
-    f = fold_dossier("D", [c, p, s, a, fix])
+    f = fold_dossier("D", [c, p, s, a, fix], AUTHORITY)
     assert f.conflicts[0].status == "resolved" and f.state.status == "supplement_requested"
 
 
@@ -171,7 +176,7 @@ def test_a_winner_others_built_on_is_not_overturned():
     c, p = base()
     a = district(d.STATUS_CHANGED, {"from": "processing", "to": "resolved"}, [p.ref], 5)
     handed = district(d.STATUS_CHANGED, {"from": "resolved", "to": "returned"}, [a.ref], 6)
-    note = ev(OTHER, d.UPDATED, {"fields": {"note": "x"}}, [p.ref], hlc=8, office="99999")
+    note = district(d.UPDATED, {"fields": {"note": "x"}}, [p.ref], 8)  # an office not owning the stage
     s = ev(COMMUNE, d.STATUS_CHANGED, {"from": "processing", "to": "supplement_requested"}, [note.ref], hlc=9)
     f = folds_all_orders([c, p, a, handed, note, s])
     assert f.state.status == "returned"
@@ -182,7 +187,7 @@ def test_a_winner_others_built_on_is_not_overturned():
 def test_a_stale_from_status_never_applies():
     c, p = base()
     bogus = ev(OTHER, d.STATUS_CHANGED, {"from": "resolved", "to": "returned"}, [p.ref], hlc=5)
-    assert fold_dossier("D", [c, p, bogus]).state.status == "processing"
+    assert fold_dossier("D", [c, p, bogus], AUTHORITY).state.status == "processing"
 
 
 def test_malformed_bodies_are_ignored_not_fatal():
@@ -192,7 +197,7 @@ def test_malformed_bodies_are_ignored_not_fatal():
         ev(OTHER, d.UPDATED, {"fields": "x"}, [p.ref], hlc=6),
         ev(OTHER, CONFLICT_RESOLVED, {"conflict": []}, [p.ref], hlc=7),
     ]
-    assert fold_dossier("D", [c, p, *junk]).state.status == "processing"
+    assert fold_dossier("D", [c, p, *junk], AUTHORITY).state.status == "processing"
 
 
 def test_duplicate_applications_from_two_nodes_are_flagged():

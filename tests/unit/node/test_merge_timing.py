@@ -8,11 +8,14 @@ import itertools
 import pytest
 
 from node.domain import dossier as d
+from node.domain.authority import Authority, Certified
 from node.domain.merge import CONFLICT_RESOLVED, fold_dossier
+from node.units import serves
 from sync.wire import build_event
 
 COMMUNE = "c" * 32
 DISTRICT = "d" * 32
+AUTHORITY = Authority({COMMUNE: Certified("commune", "17272"), DISTRICT: Certified("district", "40")}, serves)
 SEQ: dict[str, int] = {}
 
 
@@ -45,7 +48,7 @@ def chain(start, *moves, origin=COMMUNE):
 
 
 def fold_all_orders(events):
-    results = [fold_dossier("D", list(p)) for p in itertools.permutations(events)]
+    results = [fold_dossier("D", list(p), AUTHORITY) for p in itertools.permutations(events)]
     assert all(r == results[0] for r in results), "fold depends on arrival order"
     return results[0].state
 
@@ -89,7 +92,7 @@ def test_a_resolution_keeping_the_loser_applies_it_at_the_resolution_time():
                  role="district")
     state = fold_all_orders([c, p, supplement, approve])
     assert state.status == "supplement_requested" and state.pauses == ((3, None),)
-    (conflict,) = fold_dossier("D", [c, p, supplement, approve]).conflicts
+    (conflict,) = fold_dossier("D", [c, p, supplement, approve], AUTHORITY).conflicts
     keep = ev(DISTRICT, CONFLICT_RESOLVED, {"conflict": conflict.id, "choose": approve.ref, "reason": "đủ"},
               [supplement.ref, approve.ref], 9, office="40", role="district")
     state = fold_all_orders([c, p, supplement, approve, keep])
