@@ -6,22 +6,24 @@ import json
 import time
 import urllib.request
 
-from tests.scenarios.harness import RealNode
+from tests.scenarios.harness import INSECURE, RealNode, certify
 
 
 def get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as r:
+    with urllib.request.urlopen(url, timeout=5, context=INSECURE) as r:
         return json.load(r)
 
 
-def test_served_commune_syncs_in_the_background_and_reports_status(tmp_path):
+def test_served_commune_syncs_in_the_background_and_reports_status(tmp_path, district_ca):
     district = RealNode("Hub", "district", "40", tmp_path / "district")
     district.init()
+    certify(district, district_ca)
     district.start()
     every_second = {"MOTCUA_SYNC_INTERVAL_SECONDS": "1"}
     commune = RealNode("Xã Tân Phú", "commune", "17272", tmp_path / "commune", env=every_second)
     try:
         commune.init(district.url)
+        certify(commune, district_ca)
         commune.cli("seed-demo", "--count", "3")
         written = commune.own_events()
         commune.start()
@@ -38,7 +40,7 @@ def test_served_commune_syncs_in_the_background_and_reports_status(tmp_path):
         assert status["pending_up"] == 0
         assert status["scheduler"]["running"] and status["last_success"] > 0
         req = urllib.request.Request(commune.url + "/api/v1/sync/now", method="POST")
-        with urllib.request.urlopen(req, timeout=5) as r:
+        with urllib.request.urlopen(req, timeout=5, context=INSECURE) as r:
             assert r.status == 202
     finally:
         commune.stop()
