@@ -7,7 +7,8 @@ Thin on purpose, and in this order:
    (:meth:`sync.trust.Trust.identify`: a profile in the ledger, or the certificate the caller
    introduces itself with in ``X-Motcua-Cert``; nothing from the body); the body is read, up to
    :data:`MAX_COMPRESSED_BYTES`, and its SHA-256 checked under the request signature; then the
-   trust policy vouches for the signer (certificate chain, revocation) and the nonce must be new.
+   trust policy vouches for the signer (certificate chain, revocation), the request time must be
+   within a day of ours and the nonce new.
    A stranger's body is therefore never decompressed or parsed, and one that names nobody this
    node could trust is not even read.
 2. **Only then decode** (bounded decompression, depth and integer limits: :mod:`sync.codec`),
@@ -15,7 +16,8 @@ Thin on purpose, and in this order:
 
 A refusal in step 1 is counted per client address and may throttle it (:mod:`sync.gate`); it
 is never written to the sync log or node health under the node id the caller claimed. A refusal
-in step 2 comes from an authenticated caller and gets its line in the sync log. Every refusal
+in step 2 comes from an authenticated caller and gets its line in the sync log, and so does a
+request whose signature held but whose time is more than a day off (the caller's clock). Every refusal
 has the one error shape ``{"protocol": 1, "error": {"code", "message", "feed"}}`` with a stable
 code (see :class:`sync.protocol.Code`) and leaves nothing of a refused batch behind; an
 unexpected error gets the same shape with the code ``internal`` (HTTP 500). Every answer is
@@ -138,6 +140,15 @@ def _fail(exc: Exception, caller: Profile | None, message: object, session: str)
     return _answer({"protocol": PROTOCOL_VERSION, "vector": {}, "error": error}, HTTP_STATUS[internal.code])
 
 
+class StaleRequest(ProtocolError):
+    """A request its caller's key signed, but stamped more than a day away from our clock."""
+
+    def __init__(self, caller: Profile) -> None:
+        super().__init__(Code.UNAUTHENTICATED, "request time is more than a day away from ours: check the clock of "
+                         "the calling node (or this request was replayed)")
+        self.caller = caller
+
+
 @dataclass
 class Authenticated:
     caller: Profile
@@ -184,8 +195,6 @@ def _authenticate(replica: Replica, gate: RefusalGate, address: str, node_id: st
         sent_at = int(request.headers.get("X-Motcua-Time", ""))
     except ValueError:
         raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Time must be epoch milliseconds") from None
-    if abs(sent_at - replica.wall_ms()) > CLOCK_WINDOW_MS:
-        raise ProtocolError(Code.UNAUTHENTICATED, "request time is more than a day away from ours")
     nonce = request.headers.get("X-Motcua-Nonce", "")
     if not NONCE_RE.match(nonce):
         raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Nonce must be 16-64 URL-safe characters")
@@ -206,6 +215,12 @@ def _authenticate(replica: Replica, gate: RefusalGate, address: str, node_id: st
     # Only after the signature holds, so nobody can burn another node's nonces.
     if not ledger.remember_nonce(node_id, nonce, replica.wall_ms(), CLOCK_WINDOW_MS):
         raise ProtocolError(Code.REPLAYED, "this request was already received (same nonce): refused")
+    if abs(sent_at - replica.wall_ms()) > CLOCK_WINDOW_MS:
+        # Checked after the signature: the caller's own key signed this, so its sync-log line may
+        # name it. A PC clock a day off is the commonest reason a commune never syncs, and the
+        # district admin must see it. (A request replayed a day later would be the only other
+        # way here, and its nonce is now spent: the same bytes again are `replayed`, unlogged.)
+        raise StaleRequest(caller)
     return Authenticated(caller, body, sent_at)
 
 
@@ -216,6 +231,9 @@ def exchange() -> Response:
     node_id = request.headers.get("X-Motcua-Node", "")
     try:
         auth = _authenticate(replica, gate, address, node_id)
+    except StaleRequest as e:
+        _log_refusal(e, e.caller, None)
+        return _refuse(e)
     except ProtocolError as e:
         gate.refused(address, e.code.value, node_id if NODE_ID_RE.match(node_id) else "", e.message)
         headers = None

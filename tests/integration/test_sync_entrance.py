@@ -330,3 +330,21 @@ def test_a_dossier_is_served_only_to_an_authenticated_caller(dev, never_parsed):
     status, answer, _ = post_from(server, "127.0.0.1", body, headers)
     assert status == 401 and "pull" not in answer
     nothing_recorded_of(stranger.node_id)
+
+
+def test_a_request_a_day_off_is_logged_under_its_signer_once(dev):
+    """Its own key signed it, so the admin sees the wrong clock; the same bytes replayed are not
+    logged again."""
+    server = serve(dev)
+    commune = make_client("commune", UNIT)
+    assert post_exchange(server, commune, make_request(commune, [make_run(commune, UNIT, 1, 1)]))[0] == 200
+    body = encode_wire(make_request(commune, [], profiles=[], vector={f"{commune.node_id}:{UNIT}": 1}).to_wire())
+    headers = signed_headers(commune, body, server_now(server) - 2 * 24 * 3600 * 1000, introduce=False)
+    failed = SyncSessionRow.select().where((SyncSessionRow.peer == commune.node_id)
+                                           & (SyncSessionRow.outcome == "failed"))
+    status, answer = post_body(server, body, headers)
+    assert (status, answer["error"]["code"]) == (401, "unauthenticated") and "clock" in answer["error"]["message"]
+    assert [r.error_code for r in failed] == ["unauthenticated"]
+    status, answer = post_body(server, body, headers)
+    assert (status, answer["error"]["code"]) == (401, "replayed")
+    assert failed.count() == 1
