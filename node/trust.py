@@ -34,7 +34,7 @@ from certs.layout import NodeLayout
 from sync import store
 from sync.chain import SignatureVerifier
 from sync.clock import physical_ms
-from sync.ledger import ProfileRow, load_profiles
+from sync.ledger import ProfileRow
 from sync.protocol import Code, Profile, ProtocolError
 from sync.trust import OpenTrust, refuse_if_revoked
 
@@ -116,7 +116,7 @@ class NodeTrust(OpenTrust):
             raw = parsed.public_key().public_bytes_raw()
             # Role, unit and name are filled by vouch(), from the certificate once it verified.
             return Profile(node_id, raw, "", "", "", cert=cert)
-        known = load_profiles([node_id]).get(node_id)
+        known = self.known(node_id)
         if known is not None and known.cert:
             return known
         if key:  # it introduced itself, with no certificate to show

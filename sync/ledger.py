@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import peewee as pw
@@ -105,8 +107,13 @@ class SeenNonceRow(BaseRow):
 LEDGER_MODELS: tuple[type[BaseRow], ...] = (ProfileRow, PeerRow, SyncSessionRow, QuarantineRow)
 
 
+_saved_generation = 0  # bumped whenever this process saves profiles (see KnownIds)
+
+
 def save_profiles(profiles: Iterable[Profile]) -> None:
     """Keep admitted profiles; a certified one replaces a self-signed one, never the reverse."""
+    global _saved_generation
+    _saved_generation += 1
     for p in profiles:
         values = {"public_key": p.public_key, "role": p.role, "unit": p.unit, "name": p.name,
                   "signature": p.signature, "cert": p.cert}
@@ -117,6 +124,37 @@ def save_profiles(profiles: Iterable[Profile]) -> None:
         else:
             query = query.on_conflict_ignore()
         query.execute()
+
+
+class KnownIds:
+    """The node ids this node holds a profile of, in memory.
+
+    The sync endpoint asks it first, so a request naming a node nobody here knows is refused
+    without a database round trip (a connection per request, on a hub being flooded with random
+    ids). The set is reloaded on a miss only when this process saved profiles since the last
+    load, or after ``refresh_s`` (another process, e.g. a ``motcua sync`` run by hand, may have):
+    a flood of unknown ids costs one query per ``refresh_s`` at most.
+    """
+
+    def __init__(self, refresh_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self._ids: frozenset[str] | None = None
+        self._loaded_at = 0.0
+        self._generation = -1
+        self._lock = threading.Lock()
+
+    def __contains__(self, node_id: str) -> bool:
+        ids = self._ids
+        if ids is not None and node_id in ids:
+            return True
+        with self._lock:
+            stale = self._generation != _saved_generation or self.clock() - self._loaded_at >= self.refresh_s
+            if self._ids is None or stale:
+                self._generation = _saved_generation
+                self._ids = frozenset(r[0] for r in ProfileRow.select(ProfileRow.node_id).tuples())
+                self._loaded_at = self.clock()
+            return node_id in self._ids
 
 
 def remember_nonce(node_id: str, nonce: str, now: int, window_ms: int) -> bool:

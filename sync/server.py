@@ -185,7 +185,7 @@ def _authenticate(replica: Replica, gate: RefusalGate, address: str, node_id: st
     if not NODE_ID_RE.match(node_id):
         raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Node must name the calling node")
     wait = gate.throttled_for(address)
-    if wait and not ledger.load_profiles([node_id]):
+    if wait and not replica.trust.is_known(node_id):
         raise ProtocolError(Code.THROTTLED, f"too many refused requests from {address}; retry in "
                             f"{(wait + 999) // 1000} s")
     length = request.content_length

@@ -69,6 +69,12 @@ class Trust(Protocol):
     def vouch(self, identified: Profile) -> Profile:
         """After the request signature verified with ``identified``'s key: may it sync?"""
 
+    def known(self, node_id: str) -> Profile | None:
+        """The profile this node holds of ``node_id``, if any (cheap for unknown ids)."""
+
+    def is_known(self, node_id: str) -> bool:
+        """Whether this node holds a profile of ``node_id``, from memory (no database query)."""
+
 
 STRANGER_HINT = ("enroll both nodes with the district CA (motcua ca init / ca pair / enroll); for development "
                  "only, set DEV_OPEN_TRUST on both")
@@ -82,6 +88,16 @@ class OpenTrust:
     def __init__(self, verify_signature: SignatureVerifier, open_to_strangers: bool = False) -> None:
         self.verify_signature = verify_signature
         self.open_to_strangers = open_to_strangers
+        self.known_ids = ledger.KnownIds()
+
+    def is_known(self, node_id: str) -> bool:
+        return node_id in self.known_ids
+
+    def known(self, node_id: str) -> Profile | None:
+        """The profile held of ``node_id``; no database query for an id nobody here knows."""
+        if node_id not in self.known_ids:
+            return None
+        return ledger.load_profiles([node_id]).get(node_id)
 
     def self_signed(self, profile: Profile) -> Profile:
         try:
@@ -109,7 +125,7 @@ class OpenTrust:
         return admitted
 
     def identify(self, node_id: str, cert: bytes, key: bytes) -> Profile:
-        known = ledger.load_profiles([node_id]).get(node_id)
+        known = self.known(node_id)
         if known is not None:
             return known
         if not self.open_to_strangers:

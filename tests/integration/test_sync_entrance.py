@@ -348,3 +348,18 @@ def test_a_request_a_day_off_is_logged_under_its_signer_once(dev):
     status, answer = post_body(server, body, headers)
     assert (status, answer["error"]["code"]) == (401, "replayed")
     assert failed.count() == 1
+
+
+def test_known_ids_are_held_in_memory_and_see_other_processes_after_a_while(dev):
+    now = [0.0]
+    ids = ledger.KnownIds(refresh_s=5, clock=lambda: now[0])
+    commune, other = make_client("commune", UNIT), make_client("commune", UNIT)
+    assert commune.node_id not in ids
+    ledger.save_profiles([commune.profile])  # learnt by this process: seen at once
+    assert commune.node_id in ids
+    p = other.profile  # written by another process (a CLI sync): seen after refresh_s
+    ProfileRow.insert(node_id=p.node_id, public_key=p.public_key, role=p.role, unit=p.unit, name=p.name,
+                      signature=p.signature).execute()
+    assert other.node_id not in ids
+    now[0] += 5
+    assert other.node_id in ids
