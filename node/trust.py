@@ -82,11 +82,12 @@ class NodeTrust(OpenTrust):
     def admit(self, profile: Profile) -> Profile:
         if not self.enforced:
             return super().admit(profile)
-        admitted = self.self_signed(profile)
         if not profile.cert:
             raise ProtocolError(Code.UNTRUSTED, f"node {profile.node_id} has no certificate from this district's CA")
+        # The certificate binds key, id, role, unit and name; the profile's self-signature adds
+        # nothing to it, and no longer covers a stored profile whose fields were taken from it.
         identity = self._verify_certificate(profile.node_id, profile.cert)
-        return replace(admitted, role=identity.role.value, unit=identity.unit, name=identity.name)
+        return replace(profile, role=identity.role.value, unit=identity.unit, name=identity.name)
 
     def _verify_certificate(self, node_id: str, der: bytes):  # -> certs.NodeIdentity
         try:
