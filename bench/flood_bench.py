@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"hub from {args.hub_repo}; CA, enrollment of the commune by pairing code")
         motcua(args.hub_repo, hub_dir, "init", "--role", "district", "--unit", "40", "--name", "Hub", state=state)
         motcua(args.hub_repo, hub_dir, "ca", "init", state=state)
-        motcua(REPO, client_dir, "init", "--role", "commune", "--unit", "17272", "--name", "Xã", state=state)
+        motcua(REPO, client_dir, "init", "--role", "commune", "--unit", "17272", "--name", "Xã Tân Phú", state=state)
         hub = Hub(args.hub_repo, hub_dir, state, args.workers).start()
         try:
             out = motcua(args.hub_repo, hub_dir, "ca", "pair", "--role", "commune", "--unit", "17272", "--name",
