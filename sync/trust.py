@@ -110,7 +110,7 @@ class OpenTrust:
         self.self_signed(profile)
         if self.open_to_strangers:
             return profile
-        known = ledger.load_profiles([profile.node_id]).get(profile.node_id)
+        known = self.known(profile.node_id)
         if known is None:
             raise ProtocolError(Code.UNTRUSTED, f"node {profile.node_id} is not known here and this node has no "
                                 f"district CA: {STRANGER_HINT}")
