@@ -147,6 +147,8 @@ def test_without_the_switch_a_known_node_keeps_the_role_it_was_first_known_by(fr
 def doctor(tmp_path, *args, env=None) -> str:
     runner = CliRunner()
     data = str(tmp_path / "n")
+    # a district reads the bare DATABASE_URL (CI sets it): these nodes stay on SQLite
+    env = {"DATABASE_URL": "", **(env or {})}
     result = runner.invoke(main, ["--data-dir", data, *args], env=env)
     assert result.exit_code == 0, result.output
     result = runner.invoke(main, ["--data-dir", data, "doctor"], env=env)
