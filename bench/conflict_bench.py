@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,11 +33,30 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def call(url: str, method: str = "GET", body: dict | None = None) -> Any:
+def call(url: str, token: str, method: str = "GET", body: dict | None = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=60) as r:
         return json.load(r)
+
+
+def admin_token(data_dir: Path) -> str:
+    """A district admin account on the hub and a write token for it (the API needs one)."""
+    from bench import sync_bench
+
+    def cli(*args: str) -> str:
+        proc = subprocess.run([*sync_bench.motcua_cmd(), "--data-dir", str(data_dir), *args], capture_output=True,
+                              text=True, timeout=120, env=sync_bench.clean_env(), stdin=subprocess.DEVNULL,
+                              check=False, cwd=sync_bench._code_root)  # python -m puts the cwd first on sys.path
+        if proc.returncode != 0:
+            raise RuntimeError(f"motcua {args[0]} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc.stdout
+
+    cli("user", "add", "--username", "bench.admin", "--role", "district_admin", "--name", "Bench",
+        "--password", secrets.token_urlsafe(18))
+    out = cli("token", "create", "--user", "bench.admin", "--scope", "write")
+    return next(word for word in out.split() if word.startswith("mct_"))
 
 
 def receive_all(node: Any, docs: list[dict]) -> list[str]:
@@ -77,19 +98,20 @@ def run(n: int, workdir: Path) -> dict[str, Any]:
     with HubServer(hub_dir) as hub:
         first = node.sync_with(hub.url)
         assert first.ok, first.error
+        token = admin_token(hub_dir)
         edited = ids[::STEP]
         for dossier_id in edited:  # apart from each other: the commune, then the district
             node.change_status("commune-officer", dossier_id, "supplement_requested",
                                "Missing proof of address (edited offline at the commune).")
-            call(f"{hub.url}/api/v1/dossiers/{dossier_id}/status", "POST",
+            call(f"{hub.url}/api/v1/dossiers/{dossier_id}/status", token, "POST",
                  {"to": "resolved", "reason": "Approved at district level (edited on the district server)."})
         t1 = time.monotonic()
         summary = node.sync_with(hub.url)
         sync_s = time.monotonic() - t1
         assert summary.ok, summary.error
-        hub_conflicts = call(f"{hub.url}/api/v1/conflicts?status=open&limit=100000")["items"]
-        hub_states = {d: call(f"{hub.url}/api/v1/dossiers/{d}")["status"] for d in edited}
-        hub_versions = [call(f"{hub.url}/api/v1/conflicts/{c['id']}")["versions"] for c in hub_conflicts]
+        hub_conflicts = call(f"{hub.url}/api/v1/conflicts?status=open&limit=100000", token)["items"]
+        hub_states = {d: call(f"{hub.url}/api/v1/dossiers/{d}", token)["status"] for d in edited}
+        hub_versions = [call(f"{hub.url}/api/v1/conflicts/{c['id']}", token)["versions"] for c in hub_conflicts]
     local = node.list_conflicts("open", limit=100000)
     local_states = {d: node.get_dossier(d).status for d in edited}
     local_versions = [node.get_conflict(c["id"])["versions"] for c in local]

@@ -237,6 +237,9 @@ def doctor(ctx: click.Context) -> None:
     click.echo(f"ok   node {status['node_id']}: {status['events']} events, {status['dossiers']} dossiers")
     for line in trust_report(node):
         click.echo(line)
+    from node.backup import doctor_line
+
+    click.echo(doctor_line(node.wall_ms()))
     if status["write_block"]:
         problems += 1
         click.echo(f"FAIL writes blocked ({status['write_block']}): sync with the parent, or see unblock-writes")
@@ -632,6 +635,72 @@ def user_set_password(ctx: click.Context, username: str, password: str) -> None:
     click.echo(f"password of {username} changed; its sessions are ended")
 
 
+# -- motcua token: personal API tokens (issue 10) -------------------------------------------------
+
+
+@main.group()
+def token() -> None:
+    """Personal API tokens: each acts as its staff account; shown once, only a hash is kept."""
+
+
+@token.command("create")
+@click.option("--user", "username", required=True, help="The staff account the token acts as.")
+@click.option("--scope", type=click.Choice(["read", "write"]), required=True,
+              help="read: reads only; write: also the changes the account's role allows.")
+@click.option("--expires", "expires_days", type=click.IntRange(1, 3650), default=None,
+              help="Days until the token stops working (default: until revoked).")
+@click.pass_context
+def token_create(ctx: click.Context, username: str, scope: str, expires_days: int | None) -> None:
+    """Create a token and print it once (send it as 'Authorization: Bearer <token>')."""
+    from node.reports import format_ms
+    from web.accounts import AccountError
+    from web.tokens import create_token
+
+    node = _open(ctx.parent)
+    try:
+        secret, row = create_token(username, scope, now=node.wall_ms(), expires_days=expires_days)
+    except AccountError as e:
+        raise click.ClickException(str(e)) from e
+    expires = format_ms(row.expires_at) if row.expires_at else "never (until revoked)"
+    click.echo(f"token {row.id} for {row.account.username} ({row.account.role}), scope {scope}, expires {expires}")
+    click.echo(secret)
+    click.echo("Copy it now: it is not shown again (only its SHA-256 is stored).", err=True)
+
+
+@token.command("list")
+@click.option("--user", "username", default="", help="Only this account's tokens.")
+@click.pass_context
+def token_list(ctx: click.Context, username: str) -> None:
+    """One line per token, newest first: id, account, scope, state, created, expires, last used."""
+    from node.reports import format_ms
+    from web.tokens import list_tokens
+
+    node = _open(ctx.parent)
+    rows = list_tokens(username, now=node.wall_ms())
+    for t in rows:
+        click.echo(f"{t['id']:>4} {t['username']:<20} {t['scope']:<5} {t['state']:<16} "
+                   f"created {format_ms(t['created_at'])}"
+                   f"  expires {format_ms(t['expires_at']) if t['expires_at'] else 'never':<19}"
+                   f"  last used {format_ms(t['last_used_at'])}  {t['prefix']}…")
+    click.echo(f"{len(rows)} token(s)")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: int) -> None:
+    """Revoke a token at once (a leaked script, a person who left); it never works again."""
+    from web.accounts import AccountError
+    from web.tokens import revoke_token
+
+    node = _open(ctx.parent)
+    try:
+        row = revoke_token(token_id, now=node.wall_ms())
+    except AccountError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"token {row.id} of {row.account.username} revoked")
+
+
 @main.group()
 def reference() -> None:
     """Reference data synced down from the district: catalogue, calendar, status mapping."""
@@ -795,6 +864,45 @@ def report(ctx: click.Context, first, last, fmt: str, output: Path, unit: str) -
                f"-> {output}")
     for dossier_id, why in result.skipped:
         click.echo(f"skipped {dossier_id}: {why}", err=True)
+
+
+# -- backup and restore (node/backup.py) ------------------------------------------------------
+
+
+@main.command()
+@click.option("--to", "dest", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder that receives the backup folder (an external disk, a share).")
+@click.pass_context
+def backup(ctx: click.Context, dest: Path) -> None:
+    """Write a checked backup of this node (SQLite online backup, or pg_dump) while it serves."""
+    from node.backup import BackupError, create_backup
+    from node.services import system_wall_ms
+
+    settings = _settings(ctx)
+    try:
+        done = create_backup(settings, dest, system_wall_ms(), lambda msg: click.echo(f"  {msg}", err=True))
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    checked = f", {done.feeds} feeds / {done.events} events verified" if done.database == "sqlite" else ""
+    click.echo(f"backup written: {done.path} ({done.database}, {done.size / 1e6:.1f} MB{checked})")
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_context
+def restore(ctx: click.Context, source: Path) -> None:
+    """Restore a backup folder into the (empty) data directory; writes wait for a sync."""
+    from node.backup import BackupError, restore_backup
+
+    settings = _settings(ctx)
+    try:
+        manifest = restore_backup(source, settings.data_dir, None, lambda msg: click.echo(f"  {msg}", err=True))
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"restored {manifest['role']} node {manifest['node_id']} (unit {manifest['unit']}) "
+               f"into {settings.data_dir}")
+    click.echo("writes stay blocked until motcua sync with the parent has brought back this node's later "
+               "events (motcua doctor shows the state; see docs/operations.md)")
 
 
 @main.command("seed-demo")

@@ -17,8 +17,9 @@ Invariants
 * A node issues final codes only from blocks leased to *it* for *its* ``AGENCY_ID``.
 * A final code keeps the reception day: a dossier received on a day no block covered gets a
   number of that day when a block for it arrives, never of the day the block arrived.
-* The provisional code names the node (first 8 hex digits of its id, upper case), so two nodes'
-  provisional codes never collide either.
+* The provisional code names the node by a name derived from its secret
+  (:func:`node.domain.lookup.provisional_node_name`, 8 letters and digits), so two nodes'
+  provisional codes do not collide either (40 bits), and nobody derives it from the public id.
 """
 
 from __future__ import annotations
@@ -51,11 +52,6 @@ BLOCK_KIND = "codeblock"
 
 def reception_day(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, VIETNAM).date()
-
-
-def short_id(node_id: str) -> str:
-    """The node's name inside provisional codes (Rule 4 of the domain module)."""
-    return node_id[:8].upper()
 
 
 def is_provisional(code: str) -> bool:
@@ -173,12 +169,12 @@ def is_issued(code: str) -> bool:
     return IssuedCodeRow.select().where(IssuedCodeRow.code == code).exists()
 
 
-def issue(node_id: str, agency_id: str, day: date) -> IssuedCode:
-    """The code the next reception of ``day`` gets: final from this node's blocks, or provisional.
+def issue(node_id: str, agency_id: str, day: date, short: str) -> IssuedCode:
+    """The code the next reception of ``day`` gets: final from this node's blocks, or provisional
+    (``short`` names the node in it; see the invariants).
 
     Call it inside the write transaction that appends the reception event.
     """
-    short = short_id(node_id)
     if not agency_id:
         return ProvisionalCode(short, day, ledger([short], day).last_provisional(short, day) + 1)
     return next_code(

@@ -42,6 +42,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", "", "PostgreSQL URL (postgresql://…); empty means SQLite in the data dir."),
     Setting("HOST", "127.0.0.1", "Address motcua serve listens on (0.0.0.0 for the office LAN)."),
     Setting("PORT", 8750, "TCP port motcua serve listens on."),
+    Setting("TRUSTED_HOSTS", "", "Extra host names browsers may use for this node, comma-separated (e.g. "
+            "motcua.tanphu.lan; .huyen.gov.vn admits its subdomains). Any IP address, localhost, this machine's "
+            "name and <name>.local always work; * accepts every name (only behind a proxy that checks Host)."),
     Setting("PARENT_URL", "", "Base URL of the upstream node this node syncs with (district or commune)."),
     Setting("AGENCY_ID", "", "Electronic ID of the agency this node issues dossier codes for (QĐ 20/2020, e.g. "
             "000.17.22.H56): codes <AGENCY_ID>-<yyMMdd>-<nnnn> come from blocks the district leases; empty: "

@@ -221,3 +221,23 @@ class AccessLogRow(BaseRow):
 
 
 ACCOUNT_MODELS: tuple[type[BaseRow], ...] = (StaffAccountRow, StaffSessionRow, LoginAttemptRow, AccessLogRow)
+
+
+class ApiTokenRow(BaseRow):
+    """A personal API token (``motcua token create``): it acts as its account, with a scope.
+
+    Only the SHA-256 of the secret is kept, so a copy of the database carries no usable token;
+    ``prefix`` (the first characters of the secret) lets staff tell their tokens apart."""
+
+    id = pw.AutoField()
+    account = pw.ForeignKeyField(StaffAccountRow, on_delete="CASCADE", index=True)
+    token_hash = pw.CharField(max_length=64, unique=True)  # sha256(secret), hex
+    prefix = pw.CharField(max_length=16)
+    scope = pw.CharField(max_length=10)  # read | write
+    created_at = pw.BigIntegerField()
+    expires_at = pw.BigIntegerField(default=0)  # 0: never
+    revoked_at = pw.BigIntegerField(default=0)  # 0: not revoked
+    last_used_at = pw.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "api_token"

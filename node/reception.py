@@ -22,6 +22,7 @@ from node.domain.catalogue import Catalogue, Procedure
 from node.domain.citizen_id import InvalidCitizenId, parse_citizen_id
 from node.domain.deadline import appointment_at
 from node.domain.errors import DomainError
+from node.domain.inputs import check_json
 from node.domain.report import VIETNAM
 from node.reference import ReferenceData
 
@@ -76,6 +77,7 @@ def prepare(reference: ReferenceData, data: Mapping[str, Any], now_ms: int) -> d
     """The validated body of a new dossier, without its code; raises :class:`DomainError`."""
     if not isinstance(data, Mapping):
         raise DomainError("the dossier must be an object", None)
+    check_json(data)  # whatever of it ends up in the signed body (``components`` too) is storable
     check_id_number(data, now_ms)
     body = domain.validate_received({"received_at": now_ms, **data})
     catalogue = reference.catalogue()

@@ -30,8 +30,11 @@ from node import codes, projection, reception, reference, reporting
 from node.config import Settings
 from node.db import open_database
 from node.domain import dossier as domain
+from node.domain import lookup
 from node.domain.errors import DomainError, DossierNotFound
 from node.domain.merge import CONFLICT_RESOLVED, fold_dossier
+from node.domain.report import check_period
+from node.domain.text import check_text, clean_line
 from node.domain.text import fold as fold_text
 from node.models import ConflictRow, DossierRow
 from node.signing import KEY_FILE, NodeKey, verify_signature
@@ -46,6 +49,7 @@ from sync.replica import Replica
 from sync.wire import make_ref
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")  # Vietnam keeps UTC+7 all year (no daylight saving)
+MAX_OFFSET = 10**9  # list offsets beyond any node's dossiers; larger ones overflow a SQL integer
 
 
 def system_wall_ms() -> int:
@@ -80,6 +84,8 @@ class Node:
         self.log = LocalLog(key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         self.gate = WriteGate(key.node_id, Path(settings.STATE_DIR), has_parent=bool(settings.PARENT_URL))
         self.log.after_commit = self.gate.after_commit
+        self.lookup_secret = key.derive_secret("lookup-check")
+        self.provisional_name = lookup.provisional_node_name(key.derive_secret("provisional-code"))
         self.reference = reference.ReferenceData(wall_ms)
         self.trust = NodeTrust(settings.data_dir, verify_signature, wall_ms, settings.DEV_OPEN_TRUST)
         self.profile = certified_profile(make_profile(key, settings), self.trust)
@@ -114,6 +120,7 @@ class Node:
             seq = store.feed_head(self.node_id, self.scope, for_update=True).seq + 1
             entity_id = make_ref(self.node_id, self.scope, seq)
             body["code"] = self._code_for(body["code"], body["received_at"])
+            body["lookup_check"] = lookup.check_code(self.lookup_secret, entity_id)
             event = self.log.append(
                 scope=self.scope,
                 entity=f"{domain.KIND}/{entity_id}",
@@ -132,7 +139,7 @@ class Node:
                 raise DomainError(f"code {given} is already issued on this node", "code")
             return given
         day = codes.reception_day(received_at)
-        return str(codes.issue(self.node_id, self.settings.AGENCY_ID, day))
+        return str(codes.issue(self.node_id, self.settings.AGENCY_ID, day, self.provisional_name))
 
     def _acting_office(self) -> dict[str, str]:
         """Who acts, as every event body records it: this node's unit and role."""
@@ -146,8 +153,9 @@ class Node:
             self.gate.check()
             current = self._row(dossier_id)
             domain.check_transition(current.status, to)
-            body = {"from": current.status, "to": to, "reason": " ".join(str(reason or "").split())[:2000]}
+            body = {"from": current.status, "to": to, "reason": clean_line(reason, "reason", 2000)}
             if target_office:
+                check_text(target_office, "target_office")
                 if to != "processing":
                     raise DomainError("only a move to processing can name a receiving office", "target_office")
                 body["target_office"] = target_office
@@ -193,6 +201,12 @@ class Node:
             raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
         return folded.state
 
+    def lookup_check(self, dossier_id: str) -> str:
+        """The check code printed on the dossier's receipt for the public lookup ("" if none)."""
+        from node import tracking
+
+        return tracking.recorded_check(dossier_id, self.node_id, self.lookup_secret)
+
     # -- conflicts ----------------------------------------------------------------------
 
     def list_conflicts(self, status: str = "open", limit: int = 100) -> list[dict[str, Any]]:
@@ -213,7 +227,7 @@ class Node:
 
     def resolve_conflict(self, author: str, conflict_id: str, choose: str, reason: str) -> dict[str, Any]:
         """Close a conflict by keeping one version; only the owning office or a district may."""
-        reason = " ".join(str(reason or "").split())[:2000]
+        reason = clean_line(reason, "reason", 2000)
         if not reason:
             raise DomainError("a resolution needs a reason", "reason")
         with self.log.transaction():
@@ -267,6 +281,7 @@ class Node:
         if status and status not in domain.STATUSES:
             raise DomainError(f"unknown status {status!r}", "status")
         limit = max(1, min(int(limit), 500))
+        offset = max(0, min(int(offset), MAX_OFFSET))
         query = DossierRow.select()
         if status:
             query = query.where(DossierRow.status == status)
@@ -279,7 +294,7 @@ class Node:
             else:
                 query = query.where(DossierRow.applicant_name_folded.contains(fold_text(q)))
         total = query.count()
-        rows = query.order_by(DossierRow.received_at.desc(), DossierRow.id).limit(limit).offset(max(0, offset))
+        rows = query.order_by(DossierRow.received_at.desc(), DossierRow.id).limit(limit).offset(offset)
         return [row_to_dict(r) for r in rows.dicts()], total
 
     # -- sync -----------------------------------------------------------------------------
@@ -423,13 +438,12 @@ class Node:
     def deadline_warnings(self, limit: int = 100) -> list[dict[str, Any]]:
         """Open dossiers overdue or due within a working day, most urgent first."""
         return reporting.warnings(self.reference.calendar(), self.reference.status_mapping(),
-                                  self.reference.catalogue(), self.wall_ms(), limit)
+                                  self.reference.catalogue(), self.wall_ms(), max(1, min(limit, 100_000)))
 
     def report(self, first: date, last: date, unit: str = "",
                progress: Callable[[int, int], None] | None = None) -> reporting.ReportResult:
         """Biểu 06 for the days ``first``..``last`` from this node's dossiers (one unit or all)."""
-        if last < first:
-            raise DomainError("the report period ends before it starts", "to")
+        check_period(first, last)
         return reporting.build(reporting.period_of(first, last), self.reference.calendar(),
                                self.reference.catalogue(), self.reference.status_mapping(), unit=unit,
                                progress=progress)
@@ -438,25 +452,7 @@ class Node:
 
     def verify(self) -> list[FeedReport]:
         """Verify every feed this node holds (hash chains, order, completeness, signatures)."""
-        reports = []
-        for head in store.feeds():
-            signed = store.latest_signed_head(head.origin, head.scope)
-            try:
-                n = verify_stored_feed(
-                    head.origin, head.scope, store.stored_feed(head.origin, head.scope), signed, verify_signature
-                )
-            except ChainError as e:
-                reports.append(
-                    FeedReport(head.origin, head.scope, 0, False, e.reason.value, e.ref, e.detail)
-                )
-                continue
-            if n != head.seq:
-                reports.append(
-                    FeedReport(head.origin, head.scope, n, False, "truncated", "", f"feed head says {head.seq}")
-                )
-            else:
-                reports.append(FeedReport(head.origin, head.scope, n, True))
-        return reports
+        return verify_feeds()
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
         with self.log.transaction():
@@ -506,6 +502,25 @@ def state_to_dict(state: domain.DossierState) -> dict[str, Any]:
     data["national_code"] = state.national_code
     return data
 
+
+
+def verify_feeds() -> list[FeedReport]:
+    """Verify every feed of the bound database; a backup's copy is checked the same way."""
+    reports = []
+    for head in store.feeds():
+        signed = store.latest_signed_head(head.origin, head.scope)
+        try:
+            n = verify_stored_feed(
+                head.origin, head.scope, store.stored_feed(head.origin, head.scope), signed, verify_signature
+            )
+        except ChainError as e:
+            reports.append(FeedReport(head.origin, head.scope, 0, False, e.reason.value, e.ref, e.detail))
+            continue
+        if n != head.seq:
+            reports.append(FeedReport(head.origin, head.scope, n, False, "truncated", "", f"feed head says {head.seq}"))
+        else:
+            reports.append(FeedReport(head.origin, head.scope, n, True))
+    return reports
 
 
 def make_profile(key: NodeKey, settings: Settings) -> Profile:

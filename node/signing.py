@@ -7,10 +7,15 @@ Invariants
   is its key, and replacing it silently would fork every feed it ever wrote.
 * Verification raises :class:`SignatureInvalid`; it never returns a boolean that a caller could
   forget to check.
+* Secrets a node needs besides signing (:meth:`NodeKey.derive_secret`: the lookup check codes,
+  the provisional code name) are derived from the key, one per purpose, so they live exactly as
+  long as the identity, need no file of their own, and reveal nothing about each other or the key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -47,6 +52,14 @@ class NodeKey:
 
     def sign(self, message: bytes) -> bytes:
         return self._private.sign(message)
+
+    def derive_secret(self, purpose: str) -> bytes:
+        """A 32-byte secret for ``purpose``: HMAC-SHA256 keyed by the private key's seed over a
+        domain-separated label (an HKDF-Expand step), so no derived secret helps to sign."""
+        seed = self._private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        return hmac.new(seed, b"motcua/derived-secret/v1\x00" + purpose.encode("ascii"), hashlib.sha256).digest()
 
     def save(self, path: Path) -> None:
         """Write the private key as PKCS#8 PEM with mode 0600; refuse to overwrite."""

@@ -124,8 +124,11 @@ class WriteGate:
 
     def check_at_start(self) -> str:
         """Compare the database with the sentinel; block if it looks restored or moved."""
-        own = self.own_heads()
+        # The sentinel first: it is written after each commit, so heads read after it are at
+        # least as far on. Read the other way round, a write landing in between on a serving
+        # node would look like a restore to any CLI command run beside it.
         sentinel = self.read_sentinel()
+        own = self.own_heads()
         if sentinel is None:
             if own and self.has_parent and not self.reason():
                 self.block("unverified", "no record of this node's writes on this machine")

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Container entry point: create the node on first start, then run gunicorn (one process, threads:
-# SQLite has one writer and the node's background work must run once).
+# Container entry point: create the node on first start, then run "motcua serve" (gunicorn in
+# one process with threads: SQLite has one writer and the node's background sync must run once;
+# an enrolled node serves https with its certificate, which a bare gunicorn line would not).
 #
 # First start: when $MOTCUA_DATA_DIR (/data) holds no node.json and MOTCUA_ROLE, MOTCUA_UNIT and
 # MOTCUA_NAME are set, "motcua init" creates the node (key, node.json, database) in the volume.
@@ -28,13 +29,4 @@ if [ "$#" -gt 0 ]; then
     exec "$@"
 fi
 
-# Recent gunicorn opens a control socket under $HOME; the container does not need one.
-set --
-if gunicorn --help 2>/dev/null | grep -q -- '--no-control-socket'; then
-    set -- --no-control-socket
-fi
-
-exec gunicorn --workers 1 --threads "${MOTCUA_WORKERS:-4}" \
-    --bind "${MOTCUA_HOST:-0.0.0.0}:${MOTCUA_PORT:-8750}" \
-    --timeout 120 --graceful-timeout 20 \
-    --access-logfile - "$@" 'node.app:create_app()'
+exec motcua serve --host "${MOTCUA_HOST:-0.0.0.0}" --port "${MOTCUA_PORT:-8750}"

@@ -99,5 +99,23 @@ def app(sqlite_node):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def client(app, clock, monkeypatch):
+    """A test client of ``app`` that calls the JSON API as a head of office (``canbo.lan``) with a
+    write token; web UI pages still need a sign-in."""
+    from tests.integration.web_helpers import cheap_hashing, give_token
+
+    cheap_hashing(monkeypatch)
+    c = app.test_client()
+    give_token(c, now=clock())
+    return c
+
+
+@pytest.fixture(scope="session")
+def district_ca():
+    """One district CA per test session, so that real nodes sync the way production nodes do
+    (certificates, https) without a pairing round trip each (``tests.scenarios.harness.certify``)."""
+    from datetime import UTC, datetime, timedelta
+
+    from certs import create_ca
+
+    return create_ca("40", now=datetime.now(UTC) - timedelta(minutes=5), lifetime=timedelta(days=365))

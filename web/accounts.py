@@ -13,10 +13,23 @@ Invariants
   whoever holds a copy of the cookie (ASVS 3.3.1; Flask's own cookie session cannot do that).
 - Sessions end after :data:`_IDLE_MS` without a request or :data:`_ABSOLUTE_MS` after sign-in
   (ASVS 3.3.2: 30 minutes idle, 12 hours in all).
-- Sign-in is throttled per account *and* per client address from the attempts table, so the
-  limit holds across threads and restarts without any external service: at most
-  :data:`_MAX_FAILURES_PER_ACCOUNT` failures per account and :data:`_MAX_FAILURES_PER_IP` per
-  address within :data:`_WINDOW_MS` (ASVS 2.2.1 asks for no more than 100 an hour).
+- Sign-in is throttled from the attempts table, so the limits hold across threads and restarts
+  without any external service, and no stranger can lock a person out (OWASP's "lock out
+  untrusted clients, not accounts"):
+
+  * per client address: at most :data:`_MAX_FAILURES_PER_IP` failures within :data:`_WINDOW_MS`,
+    whatever the accounts tried;
+  * per account, a growing delay instead of a lock: after :data:`_FREE_FAILURES` failures the
+    next try waits :data:`_BACKOFF_BASE_MS`, doubling with every further failure up to
+    :data:`_BACKOFF_MAX_MS` (about 100 guesses a day at most, ASVS 2.2.1). Failures are counted
+    separately for the person's *known* addresses (one this account signed in from within
+    :data:`_KNOWN_ADDRESS_MS`: only that address's own failures since its last success count)
+    and for every other address together (strangers: their failures within
+    :data:`_BACKOFF_MEMORY_MS`, which a success elsewhere does not reset). A guesser on the
+    office Wi-Fi therefore slows down guessing on the account, never the clerk at her own PC;
+  * an attempt refused while throttled is answered at once, without checking the password (no
+    Argon2 work for a flood), and is not recorded: it counts against no account and cannot
+    prolong anyone's delay.
 - Unknown user names cost the same Argon2 verification as known ones (no timing oracle), and
   every refusal says the same thing.
 """
@@ -32,14 +45,19 @@ import peewee as pw
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from node.domain.text import forbidden_char
 from node.models import STAFF_ROLES, AccessLogRow, LoginAttemptRow, StaffAccountRow, StaffSessionRow
 
 _IDLE_MS = 30 * 60 * 1000
 _ABSOLUTE_MS = 12 * 3600 * 1000
 _TOUCH_EVERY_MS = 60 * 1000  # last_seen_at is written at most once a minute per session
 _WINDOW_MS = 15 * 60 * 1000
-_MAX_FAILURES_PER_ACCOUNT = 10
 _MAX_FAILURES_PER_IP = 30
+_FREE_FAILURES = 5
+_BACKOFF_BASE_MS = 30 * 1000
+_BACKOFF_MAX_MS = 15 * 60 * 1000
+_BACKOFF_MEMORY_MS = 24 * 3600 * 1000
+_KNOWN_ADDRESS_MS = 30 * 24 * 3600 * 1000
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 128
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -59,7 +77,13 @@ class AccountError(ValueError):
 
 
 class LoginThrottled(AccountError):
-    """Raised when too many sign-ins failed for this account or address lately."""
+    """Raised when too many sign-ins failed for this account or address lately; ``retry_after_ms``
+    says when the next try will be heard."""
+
+    def __init__(self, retry_after_ms: int) -> None:
+        self.retry_after_ms = retry_after_ms
+        self.minutes = max(1, -(-retry_after_ms // 60_000))
+        super().__init__(f"Đăng nhập sai quá nhiều lần. Hãy chờ {self.minutes} phút rồi thử lại.")
 
 
 @dataclass(frozen=True)
@@ -96,6 +120,8 @@ def create_account(username: str, full_name: str, role: str, password: str, *, n
         raise AccountError(f"Vai trò phải là một trong: {', '.join(STAFF_ROLES)}.")
     if not full_name:
         raise AccountError("Cần họ và tên.")
+    if forbidden_char(full_name):  # the name is printed on every form this person signs
+        raise AccountError(f"Họ và tên có ký tự ẩn hoặc ký tự điều khiển hướng chữ ({forbidden_char(full_name)}).")
     check_password_policy(password, username)
     try:
         return StaffAccountRow.create(
@@ -141,34 +167,53 @@ def end_sessions_of(username: str) -> int:
     return StaffSessionRow.delete().where(StaffSessionRow.account == account.id).execute()
 
 
-def _recent_failures(where: pw.Expression, now: int) -> int:
-    return (
-        LoginAttemptRow.select()
-        .where(where & (LoginAttemptRow.at > now - _WINDOW_MS) & (LoginAttemptRow.ok == False))  # noqa: E712
-        .count()
-    )
+def _failed(where: pw.Expression) -> pw.ModelSelect:
+    return LoginAttemptRow.select().where(where & (LoginAttemptRow.ok == False))  # noqa: E712
 
 
-def throttled(username: str, ip: str, now: int) -> bool:
-    """True when this account or this address has failed too often within the window."""
-    last_ok = (
-        LoginAttemptRow.select(pw.fn.MAX(LoginAttemptRow.at))
-        .where((LoginAttemptRow.username == username) & (LoginAttemptRow.ok == True))  # noqa: E712
-        .scalar()
-        or 0
-    )
-    per_account = _recent_failures((LoginAttemptRow.username == username) & (LoginAttemptRow.at > last_ok), now)
-    per_ip = _recent_failures(LoginAttemptRow.ip == ip, now)
-    return per_account >= _MAX_FAILURES_PER_ACCOUNT or per_ip >= _MAX_FAILURES_PER_IP
+def _last_ok(where: pw.Expression) -> int:
+    return (LoginAttemptRow.select(pw.fn.MAX(LoginAttemptRow.at))
+            .where(where & (LoginAttemptRow.ok == True)).scalar() or 0)  # noqa: E712
+
+
+def backoff_ms(failures: int) -> int:
+    """The delay an account's ``failures`` (counted as the module docstring says) impose."""
+    if failures < _FREE_FAILURES:
+        return 0
+    return min(_BACKOFF_BASE_MS * 2 ** min(failures - _FREE_FAILURES, 20), _BACKOFF_MAX_MS)
+
+
+def retry_after_ms(username: str, ip: str, now: int) -> int:
+    """0 when a sign-in to ``username`` from ``ip`` may be tried now, else how long to wait."""
+    wait = 0
+    nth = (_failed((LoginAttemptRow.ip == ip) & (LoginAttemptRow.at > now - _WINDOW_MS))
+           .order_by(LoginAttemptRow.at.desc()).offset(_MAX_FAILURES_PER_IP - 1).limit(1).first())
+    if nth is not None:  # the address used up its window: wait until its oldest counted failure ages out
+        wait = nth.at + _WINDOW_MS - now
+    mine = LoginAttemptRow.username == username
+    here = LoginAttemptRow.ip == ip
+    known_since = now - _KNOWN_ADDRESS_MS
+    if _last_ok(mine & here & (LoginAttemptRow.at > known_since)):
+        counted = mine & here & (LoginAttemptRow.at > max(_last_ok(mine & here), now - _BACKOFF_MEMORY_MS))
+    else:
+        ok = LoginAttemptRow.alias()
+        known = ok.select(ok.ip).where((ok.username == username) & (ok.ok == True) & (ok.at > known_since))  # noqa: E712
+        counted = mine & LoginAttemptRow.ip.not_in(known) & (LoginAttemptRow.at > now - _BACKOFF_MEMORY_MS)
+    failures = _failed(counted)
+    n = failures.count()
+    if n >= _FREE_FAILURES:
+        last = failures.select(pw.fn.MAX(LoginAttemptRow.at)).scalar() or 0
+        wait = max(wait, last + backoff_ms(n) - now)
+    return max(0, wait)
 
 
 def authenticate(username: str, password: str, ip: str, *, now: int) -> Staff:
     """Check a sign-in; record the attempt; raise :class:`AccountError` on any refusal."""
     username = username.strip().lower()[:64]
     ip = ip[:64]
-    if throttled(username, ip, now):
-        LoginAttemptRow.create(username=username, ip=ip, at=now, ok=False)
-        raise LoginThrottled("Đăng nhập sai quá nhiều lần. Hãy chờ 15 phút rồi thử lại.")
+    wait = retry_after_ms(username, ip, now)
+    if wait > 0:
+        raise LoginThrottled(wait)
     account = StaffAccountRow.get_or_none(StaffAccountRow.username == username)
     stored = account.password_hash if account is not None and account.active else _DUMMY_HASH
     try:

@@ -1,10 +1,15 @@
 """A small JSON API over the node's use cases: create, change status, update, read, list.
 
+Every route needs a signed-in staff session or a personal API token, checked before the body is
+read (:mod:`web.api_auth`); each view declares its action from :mod:`web.permissions` (the same
+rules as the web UI). The author of every change is the authenticated account; every read of
+personal data leaves an access-log row naming it.
+
 Every write goes through :mod:`node.services` and so through the event log. Errors have one
 shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``bad_json`` (400),
-``invalid_input`` (422), ``method_not_allowed`` (405),
-``invalid_transition`` (409), ``not_found`` (404), ``write_blocked`` (503: the node must sync
-before writing, see :mod:`node.writegate`).
+``unauthenticated`` (401), ``forbidden`` and ``csrf_failed`` (403), ``invalid_input`` (422),
+``too_large`` (413), ``method_not_allowed`` (405), ``invalid_transition`` (409), ``not_found``
+(404), ``write_blocked`` (503: the node must sync before writing, see :mod:`node.writegate`).
 
 A new dossier that got a provisional code (no leased number block covers its day) answers with
 ``notices``: the clear message staff read; the final code follows at the next sync. A dossier's
@@ -14,7 +19,6 @@ rule, and a ``due_soon`` or ``overdue`` warning).
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date, datetime
 from typing import Any
 
@@ -25,16 +29,17 @@ from node.domain.errors import DomainError, DossierNotFound, InvalidTransition
 from node.domain.report import VIETNAM
 from node.services import Node, state_to_dict
 from node.writegate import WriteBlocked
+from web import permissions as can
+from web.api_auth import api_error, audit, authenticate, author, requires
+from web.jsonbody import BadJson, read_object
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.before_request(authenticate)
+_error = api_error
 
 
 def _node() -> Node:
     return current_app.extensions["motcua.node"]
-
-
-def _error(status: int, code: str, message: str, field: str | None = None) -> tuple[Response, int]:
-    return jsonify({"error": {"code": code, "message": message, "field": field}}), status
 
 
 @bp.errorhandler(DossierNotFound)
@@ -57,30 +62,13 @@ def _invalid(e: DomainError) -> tuple[Response, int]:
     return _error(422, "invalid_input", e.message, e.field)
 
 
-class BadJson(DomainError):
-    """The request body is not a JSON object."""
-
-
 @bp.errorhandler(BadJson)
 def _bad_json(e: BadJson) -> tuple[Response, int]:
-    return _error(400, "bad_json", e.message)
+    return _error(e.status, e.code, e.message)
 
 
 def _json_body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise BadJson("the request body must be a JSON object", None)
-    return data
-
-
-def _author() -> str:
-    # Personal staff accounts arrive with the web UI issue; until then the caller names itself.
-    # HTTP headers are Latin-1 on the wire; a UTF-8 name ("chị Lan") arrives as mojibake and
-    # would be signed into the log for ever, so it is decoded back here.
-    raw = request.headers.get("X-Motcua-Author") or "api"
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        raw = raw.encode("latin-1").decode("utf-8")
-    return " ".join(raw.split())[:120] or "api"
+    return read_object(request)
 
 
 @bp.app_errorhandler(404)
@@ -98,10 +86,12 @@ def _bad_method(e: Exception) -> Response | tuple[Response, int]:
 
 
 @bp.post("/dossiers")
+@requires(can.RECEIVE)
 def create_dossier() -> tuple[Response, int]:
     node = _node()
-    state = node.create_dossier(_author(), _json_body())
+    state = node.create_dossier(author(), _json_body())
     data = state_to_dict(state)
+    data["lookup_check"] = node.lookup_check(state.id)  # for a receipt printed by the caller
     if codes.is_provisional(state.code):
         day = codes.reception_day(state.received_at)
         data["notices"] = [codes.provisional_notice(state.code, node.settings.AGENCY_ID, day)]
@@ -109,26 +99,31 @@ def create_dossier() -> tuple[Response, int]:
 
 
 @bp.get("/dossiers")
+@requires(can.READ)
 def list_dossiers() -> Response:
     try:
         limit = int(request.args.get("limit", 50))
         offset = int(request.args.get("offset", 0))
     except ValueError:
         raise DomainError("limit and offset must be integers", "limit") from None
-    items, total = _node().list_dossiers(
-        q=request.args.get("q", ""), status=request.args.get("status", ""), limit=limit, offset=offset
-    )
+    q = request.args.get("q", "")
+    items, total = _node().list_dossiers(q=q, status=request.args.get("status", ""), limit=limit, offset=offset)
+    # like the desk's search: the count, not the query (it may be an ID number)
+    audit("", "api:search" if q.strip() else "api:list", detail=f"{total} kết quả")
     return jsonify({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
 @bp.get("/dossiers/<dossier_id>")
+@requires(can.READ)
 def get_dossier(dossier_id: str) -> Response:
     node = _node()
     state = node.get_dossier(dossier_id)
     data = state_to_dict(state)
+    data["lookup_check"] = node.lookup_check(dossier_id)
     data["national_code"] = int(node.reference.status_mapping().national(state.status))
     data["deadline"] = node.deadline(dossier_id)
     data["timeline"] = node.timeline(dossier_id)
+    audit(dossier_id, "api")
     return jsonify(data)
 
 
@@ -147,6 +142,7 @@ def _instant(value: Any, field: str) -> int:
 
 
 @bp.post("/dossiers/<dossier_id>/apology")
+@requires(can.PROCESS)
 def issue_apology(dossier_id: str) -> Response:
     """Mẫu 04: reason and new return date; the print view /in/<id>/xin-loi reads them."""
     body = _json_body()
@@ -155,35 +151,41 @@ def issue_apology(dossier_id: str) -> Response:
         raise DomainError("reason must be text", "reason")
     new_due_at = _instant(body.get("new_due_at"), "new_due_at")
     node = _node()
-    state = node.issue_apology(_author(), dossier_id, reason, new_due_at)
+    state = node.issue_apology(author(), dossier_id, reason, new_due_at)
     data = state_to_dict(state)
     data["deadline"] = node.deadline(dossier_id)
     return jsonify(data)
 
 
 @bp.get("/deadlines")
+@requires(can.READ)
 def deadline_warnings() -> Response:
     """Open dossiers overdue or due within a working day, most urgent first."""
     try:
         limit = int(request.args.get("limit", 100))
     except ValueError:
         raise DomainError("limit must be an integer", "limit") from None
-    return jsonify({"items": _node().deadline_warnings(limit)})
+    items = _node().deadline_warnings(limit)
+    audit("", "api:deadlines", detail=f"{len(items)} hồ sơ")
+    return jsonify({"items": items})
 
 
 @bp.get("/reference")
+@requires(can.STATUS)
 def reference_in_force() -> Response:
     """The catalogue, calendar, status mapping and unit list versions in force on this node."""
     return jsonify({"items": _node().reference_status()})
 
 
 @bp.get("/procedures")
+@requires(can.STATUS)
 def procedures() -> Response:
     """The procedures of the catalogue in force (what reception accepts)."""
     return jsonify({"items": _node().procedures()})
 
 
 @bp.get("/codes")
+@requires(can.STATUS)
 def codes_status() -> Response:
     """Number blocks held and dossiers still waiting for a final code."""
     return jsonify(_node().codes_status())
@@ -198,6 +200,7 @@ def _day(name: str) -> date:
 
 
 @bp.get("/reports/bieu-06")
+@requires(can.REPORT)
 def bieu_06() -> Response:
     """Biểu 06 for ``from``..``to`` (inclusive), ``format`` json (default), csv or xlsx."""
     from node.report_export import CONTENT_TYPES, export_csv, export_filename, export_xlsx
@@ -209,6 +212,7 @@ def bieu_06() -> Response:
     node = _node()
     result = node.report(_day("from"), _day("to"), request.args.get("unit", ""))
     names = {r.unit: describe_unit(r.unit) or r.unit for r in result.report.rows if r.unit}
+    audit("", "api:report", detail=f"bieu-06 {result.report.period.first_day}..{result.report.period.last_day} {fmt}")
     if fmt == "json":
         return jsonify(reporting.report_json(result, names))
     content = export_csv(result.report, names) if fmt == "csv" else export_xlsx(
@@ -218,6 +222,7 @@ def bieu_06() -> Response:
 
 
 @bp.post("/dossiers/<dossier_id>/status")
+@requires(can.PROCESS)
 def change_status(dossier_id: str) -> Response:
     body = _json_body()
     to = body.get("to")
@@ -226,20 +231,22 @@ def change_status(dossier_id: str) -> Response:
     target = body.get("target_office", "")
     if not isinstance(target, str):
         raise DomainError("target_office must be a unit code", "target_office")
-    state = _node().change_status(_author(), dossier_id, to, str(body.get("reason", "")), target)
+    state = _node().change_status(author(), dossier_id, to, body.get("reason", ""), target)
     return jsonify(state_to_dict(state))
 
 
 @bp.patch("/dossiers/<dossier_id>")
+@requires(can.PROCESS)
 def update_dossier(dossier_id: str) -> Response:
     body = _json_body()
     fields = body.get("fields")
     if not isinstance(fields, dict):
         raise DomainError("'fields' must be an object", "fields")
-    return jsonify(state_to_dict(_node().update_dossier(_author(), dossier_id, fields)))
+    return jsonify(state_to_dict(_node().update_dossier(author(), dossier_id, fields)))
 
 
 @bp.get("/conflicts")
+@requires(can.READ)
 def list_conflicts() -> Response:
     status = request.args.get("status", "open")
     if status not in ("open", "resolved", "merged", ""):
@@ -248,24 +255,31 @@ def list_conflicts() -> Response:
         limit = int(request.args.get("limit", 100))
     except ValueError:
         raise DomainError("limit must be an integer", "limit") from None
-    return jsonify({"items": _node().list_conflicts(status, limit)})
+    items = _node().list_conflicts(status, limit)
+    audit("", "api:conflicts", detail=f"{len(items)} xung đột")
+    return jsonify({"items": items})
 
 
 @bp.get("/conflicts/<conflict_id>")
+@requires(can.READ)
 def get_conflict(conflict_id: str) -> Response:
-    return jsonify(_node().get_conflict(conflict_id))
+    conflict = _node().get_conflict(conflict_id)
+    audit(conflict["dossier_id"], "api:conflict")
+    return jsonify(conflict)
 
 
 @bp.post("/conflicts/<conflict_id>/resolve")
+@requires(can.RESOLVE)
 def resolve_conflict(conflict_id: str) -> Response:
     body = _json_body()
     choose, reason = body.get("choose"), body.get("reason", "")
     if not isinstance(choose, str) or not isinstance(reason, str):
         raise DomainError("'choose' (the version to keep) and 'reason' are required", "choose")
-    return jsonify(_node().resolve_conflict(_author(), conflict_id, choose, reason))
+    return jsonify(_node().resolve_conflict(author(), conflict_id, choose, reason))
 
 
 @bp.get("/sync/status")
+@requires(can.STATUS)
 def sync_status() -> Response:
     data = _node().sync_status()
     scheduler = current_app.extensions.get("motcua.scheduler")
@@ -274,6 +288,7 @@ def sync_status() -> Response:
 
 
 @bp.post("/sync/now")
+@requires(can.SYNC)
 def sync_now() -> tuple[Response, int]:
     scheduler = current_app.extensions.get("motcua.scheduler")
     if scheduler is None:
@@ -283,5 +298,6 @@ def sync_now() -> tuple[Response, int]:
 
 
 @bp.get("/node")
+@requires(can.STATUS)
 def node_status() -> Response:
     return jsonify(_node().status())

@@ -1,11 +1,11 @@
 """Sign-in, sign-out, the language switch, and the guards every staff page goes through.
 
 Blueprint ``auth`` (registered on every node). Registering it also wires what the whole web UI
-relies on, once per app (:func:`_setup`): the i18n ``_`` in Jinja, the date filters, CSRF
-protection of every form (Flask-WTF; the JSON blueprints ``api`` and ``sync`` are exempt: they
-are not authenticated by a cookie, so a forged cross-site form gains nothing there), security
-headers, the sign-in requirement and read audit of the printed forms, and the read audit of the
-JSON dossier endpoint.
+relies on, once per app (:func:`_setup`): cookie flags, trusted host names and security
+headers (:mod:`web.hardening`, first of all), the i18n ``_`` in Jinja, the date filters, CSRF
+protection of every form (Flask-WTF; the JSON blueprints ``api``, ``sync`` and ``enroll``
+authenticate their callers themselves, the API with its own CSRF check, see :mod:`web.api_auth`),
+and the sign-in requirement and read audit of the printed forms.
 
 Routes: ``/`` (home by role), ``/dang-nhap`` (sign in), ``/dang-xuat`` (POST, sign out),
 ``/ngon-ngu/<lang>`` (language cookie), ``/static/…``.
@@ -20,7 +20,6 @@ Invariants
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -43,7 +42,7 @@ from flask import (
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from node.services import Node
-from web import accounts, i18n
+from web import accounts, hardening, i18n, permissions
 from web.formatting import FILTERS
 from web.i18n import _
 from web.labels import register_labels
@@ -51,15 +50,9 @@ from web.labels import register_labels
 bp = Blueprint("auth", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 csrf = CSRFProtect()
 COOKIE = "motcua_auth"
-# JSON blueprints authenticated by request signatures (sync, enrollment) or not yet at all (the
-# API, which names its author in a header): a forged cross-site form carries no credential there.
+# JSON blueprints that authenticate their callers themselves, before reading the body: request
+# signatures (sync, enrollment), a token or the session plus a CSRF header (the API, web.api_auth).
 NOT_COOKIE_AUTHENTICATED = frozenset({"api", "sync", "enroll"})
-# Blueprints whose pages are HTML for people; they get the strict Content-Security-Policy.
-UI_BLUEPRINTS = frozenset({"auth", "staff", "mobile", "district", "public"})
-CSP = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
 HOME_BY_ROLE = {
     "clerk": "staff.dashboard",
     "head": "staff.dashboard",
@@ -87,19 +80,18 @@ def current_staff() -> accounts.Staff | None:
 @bp.record_once
 def _setup(state: Any) -> None:
     app: Flask = state.app
+    settings = app.extensions["motcua.node"].settings
+    hardening.init_app(app, trusted_hosts=settings.TRUSTED_HOSTS, listen_host=settings.HOST)
     i18n.init_app(app)
     app.jinja_env.filters.update(FILTERS)
     register_labels(app)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", 12 * 3600)  # a form left open all day still posts
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_NAME", "motcua_csrf")
     # Every POST is checked except in the JSON blueprints that no cookie authenticates (the
     # default-on check runs in _csrf_check so that list is explicit and in one place).
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
     app.before_request(_csrf_check)
     app.before_request(_load_staff)
-    app.after_request(_security_headers)
     app.context_processor(_template_context)
 
 
@@ -109,7 +101,14 @@ def _template_context() -> dict[str, Any]:
         "node_settings": node().settings,
         "view_functions": current_app.view_functions,
         "header_sync": lambda: node().sync_status(),
+        "may": _may,
     }
+
+
+def _may(action: str) -> bool:
+    """For templates: may the signed-in account do this action of :mod:`web.permissions` here?"""
+    staff = current_staff()
+    return staff is not None and permissions.allows(staff.role, permissions.ACTIONS[action], node().settings.ROLE)
 
 
 def _csrf_check() -> None:
@@ -127,22 +126,17 @@ def _load_staff() -> Response | None:
         g.staff = accounts.session_staff(token, now=now_ms())
     if request.blueprint == "printing":
         return _guard_printing()
-    if request.endpoint == "api.get_dossier":
-        _audit_api_read()
     return None
 
 
 def _guard_printing() -> Response | None:
-    """Printed forms carry personal data: signed-in staff only, and every print is audited.
-
-    A node with no staff account yet (just initialised, or driven by the JSON API alone, which
-    has no accounts either) prints without sign-in; once ``motcua user add`` has made one
-    account, every print needs a session.
-    """
+    """Printed forms carry personal data: signed-in staff only, and every print is audited."""
     staff = current_staff()
-    if staff is None and accounts.any_account():
+    if staff is None:
         return redirect(url_for("auth.login", next=request.full_path))
-    who = staff.username if staff else "-"
+    if not permissions.allows(staff.role, permissions.PRINT, node().settings.ROLE):
+        abort(403)
+    who = staff.username
     args = request.view_args or {}
     if "dossier_id" in args:
         accounts.record_access(who, args["dossier_id"], f"print:{args.get('form', '')}", client_ip(), now=now_ms())
@@ -152,25 +146,6 @@ def _guard_printing() -> Response | None:
     return None
 
 
-def _audit_api_read() -> None:
-    raw = request.headers.get("X-Motcua-Author") or "api"
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        raw = raw.encode("latin-1").decode("utf-8")
-    who = "api:" + " ".join(raw.split())[:58]
-    accounts.record_access(who, (request.view_args or {}).get("dossier_id", ""), "api", client_ip(), now=now_ms())
-
-
-def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.blueprint in UI_BLUEPRINTS or request.blueprint == "printing":
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if response.mimetype == "text/html" or request.blueprint != "auth":
-            # pages with citizens' data must not stay in a shared PC's browser cache (ASVS 8.2.1)
-            response.headers["Cache-Control"] = "no-store"
-    if request.blueprint in UI_BLUEPRINTS and response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", CSP)
-    return response
 
 
 def login_required(*roles: str) -> Callable[[], Response | None]:
@@ -232,7 +207,7 @@ def home() -> Response:
 
 
 @bp.route("/dang-nhap", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int]:
+def login() -> Response | str | tuple[Any, ...]:
     error = ""
     username = ""
     if request.method == "POST":
@@ -240,9 +215,10 @@ def login() -> Response | str | tuple[str, int]:
         password = request.form.get("password", "")
         try:
             staff = accounts.authenticate(username, password, client_ip(), now=now_ms())
-        except accounts.LoginThrottled:
-            error = _("Đăng nhập sai quá nhiều lần. Hãy chờ 15 phút rồi thử lại.")
-            return render_template("auth/login.html", error=error, username=username), 429
+        except accounts.LoginThrottled as e:
+            error = _("Đăng nhập sai quá nhiều lần. Hãy chờ %(minutes)s phút rồi thử lại.", minutes=e.minutes)
+            page = render_template("auth/login.html", error=error, username=username)
+            return page, 429, {"Retry-After": str(-(-e.retry_after_ms // 1000))}
         except accounts.AccountError:
             error = _("Tên đăng nhập hoặc mật khẩu không đúng.")
             return render_template("auth/login.html", error=error, username=username), 401
@@ -270,7 +246,8 @@ def set_language(lang: str) -> Response:
     if lang not in i18n.LANGUAGES:
         abort(404)
     response = redirect(_safe_next(request.args.get("next")) or url_for("auth.home"))
-    response.set_cookie(i18n.COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True, path="/")
+    response.set_cookie(i18n.COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=request.is_secure, path="/")
     return response
 
 

@@ -19,25 +19,31 @@ from datetime import date
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
 from node import staff_queries as queries
-from web.auth import login_required, node, now_ms
+from node.backup import backup_state
+from node.domain.errors import DomainError
+from node.domain.report import FIRST_REPORT_DAY, LAST_REPORT_DAY, check_period
+from web import permissions as can
+from web.auth import login_required, node, now_ms, roles_required
 from web.chart import bar_chart
 from web.i18n import N_, _
-from web.staff import render_conflict, resolve_conflict_form
+from web.staff import page_number, render_conflict, resolve_conflict_form
 
 bp = Blueprint("district", __name__, url_prefix="/quan-tri", template_folder="templates")
-bp.before_request(login_required("district_admin"))
+bp.before_request(login_required(*can.roles_for(can.CONSOLE)))
 OUTCOMES = ("ok", "partial", "failed", "running")
 BIEU_06_PATH = "/api/v1/reports/bieu-06"
 
 
 def parse_day(text: str) -> date | None:
-    """``dd/MM/yyyy`` as staff type it, or ``yyyy-MM-dd`` from a date input; None if empty/bad."""
+    """``dd/MM/yyyy`` as staff type it, or ``yyyy-MM-dd`` from a date input; None if empty, bad,
+    or outside the days any report covers (year 9999 cannot even be moved by a day)."""
     from web.printing import parse_day as parse
 
     try:
-        return parse(text) if text.strip() else None
+        day = parse(text) if text.strip() else None
     except ValueError:
         return None
+    return day if day is not None and FIRST_REPORT_DAY <= day <= LAST_REPORT_DAY else None
 
 
 @bp.get("/")
@@ -50,14 +56,11 @@ def sync_log() -> str:
     a = request.args
     outcome = a.get("ket_qua", "") if a.get("ket_qua", "") in OUTCOMES else ""
     first, last = parse_day(a.get("tu", "")), parse_day(a.get("den", ""))
-    try:
-        page = max(0, int(a.get("trang", 0)))
-    except ValueError:
-        page = 0
+    page = page_number(a.get("trang", ""))
     rows = queries.sync_log(node=a.get("may", "").strip()[:64], outcome=outcome, first=first, last=last,
                             limit=100, offset=page * 100)
     return render_template("district/sync_log.html", rows=rows, args=a, outcomes=OUTCOMES, page=page,
-                           first=first, last=last, nodes=queries.node_health(now_ms()))
+                           first=first, last=last, nodes=queries.node_health(now_ms()), backup=backup_state(now_ms()))
 
 
 @bp.get("/dong-bo/<int:row_id>")
@@ -86,6 +89,7 @@ def conflict(conflict_id: str) -> str | tuple[str, int]:
 
 
 @bp.post("/xung-dot/<conflict_id>/giai-quyet")
+@roles_required(*can.roles_for(can.RESOLVE))
 def resolve(conflict_id: str) -> Response:
     return resolve_conflict_form(conflict_id, "district.conflict")
 
@@ -94,10 +98,17 @@ def resolve(conflict_id: str) -> Response:
 
 
 def _period() -> tuple[date, date]:
+    """The ``tu``..``den`` days asked (swapped if reversed); a period no report can cover, such as
+    year 1 to 9999, falls back to this month (what the page shows when nothing is asked)."""
     today = queries.vn_day(now_ms())
     first = parse_day(request.args.get("tu", "")) or today.replace(day=1)
     last = parse_day(request.args.get("den", "")) or today
-    return (first, last) if first <= last else (last, first)
+    first, last = (first, last) if first <= last else (last, first)
+    try:
+        check_period(first, last)
+    except DomainError:
+        return today.replace(day=1), today
+    return first, last
 
 
 STAT_COLUMNS = (
@@ -111,6 +122,7 @@ STAT_COLUMNS = (
 
 
 @bp.get("/thong-ke")
+@roles_required(*can.roles_for(can.REPORT))
 def statistics() -> Response | str:
     first, last = _period()
     rows = queries.by_unit(now_ms(), first, last)

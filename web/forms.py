@@ -3,7 +3,8 @@
 No Flask here: functions take the submitted mapping (``request.form``) and plain values, and
 return data plus a ``{field: message}`` dict. Messages are Vietnamese source strings, translated
 by the view. The rules themselves live in the domain (:mod:`node.domain.citizen_id`,
-:mod:`node.domain.dossier`); this module only turns form text into the shapes they take.
+:mod:`node.domain.dossier`, the forbidden characters of :mod:`node.domain.text`); this module
+only turns form text into the shapes they take and says which field broke which rule.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from node.domain.catalogue import Catalogue, Procedure, parse_catalogue_json
 from node.domain.citizen_id import CitizenId, InvalidCitizenId, parse_citizen_id
+from node.domain.text import forbidden_char
 from web.i18n import N_
 
 _PHONE = re.compile(r"^\+?[0-9 .]{8,20}$")
@@ -29,6 +31,8 @@ ID_REASONS = {
     "future_birth_year": N_("Năm sinh suy ra từ số định danh ở tương lai."),
     "not_text": N_("Số định danh không hợp lệ."),
 }
+FORBIDDEN_CHAR = N_("Ô này có ký tự ẩn hoặc ký tự điều khiển hướng chữ (thường do dán từ nơi khác). "
+                    "Hãy xóa nội dung ô và gõ lại.")
 CARD_REQUESTS = {"cap_moi": N_("Cấp mới"), "cap_doi": N_("Cấp đổi"), "cap_lai": N_("Cấp lại")}
 DELIVERIES = {"desk": N_("Tại bộ phận một cửa"), "post": N_("Qua dịch vụ bưu chính")}
 
@@ -83,6 +87,14 @@ def check_id_number(text: str, today: date) -> tuple[CitizenId | None, str]:
         return None, ID_REASONS.get(e.reason, ID_REASONS["not_text"])
 
 
+def forbidden_fields(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str]:
+    """``{field: message}`` for the fields whose text holds a forbidden character."""
+    return {n: FORBIDDEN_CHAR for n in names if forbidden_char(str(form.get(n, "")))}
+
+
+APPLICANT_FIELDS = ("name", "id_number", "phone", "email", "address", "note")
+
+
 def parse_applicant(form: Mapping[str, str], today: date, *, id_required: bool = True) -> Parsed:
     out = Parsed()
     name = _text(form, "name", 200)
@@ -101,6 +113,7 @@ def parse_applicant(form: Mapping[str, str], today: date, *, id_required: bool =
         out.errors["phone"] = N_("Số điện thoại chỉ gồm chữ số (8-15 số).")
     if email and not _EMAIL.match(email):
         out.errors["email"] = N_("Địa chỉ thư điện tử không hợp lệ.")
+    out.errors.update(forbidden_fields(form, APPLICANT_FIELDS))
     delivery = str(form.get("delivery", "desk"))
     out.data = {
         "applicant": {"name": name, "id_number": id_number, "phone": phone, "address": _text(form, "address", 300)},
@@ -134,12 +147,19 @@ def parse_components(procedure: Procedure, form: Mapping[str, Any]) -> Parsed:
     return out
 
 
+def _index(value: Any) -> bool:
+    # a checkbox value is a component's position: ASCII digits ("²" is a digit to str.isdigit, not
+    # to int) and short enough that int() never refuses it (5,000 digits would)
+    text = str(value)
+    return text.isascii() and text.isdigit() and len(text) <= 4
+
+
 def _getlist(form: Mapping[str, Any], name: str) -> list[str]:
     getlist = getattr(form, "getlist", None)
     if getlist is not None:
-        return [str(v) for v in getlist(name) if str(v).isdigit()]
+        return [str(v) for v in getlist(name) if _index(v)]
     value = form.get(name, [])
-    return [str(v) for v in (value if isinstance(value, list) else [value]) if str(v).isdigit()]
+    return [str(v) for v in (value if isinstance(value, list) else [value]) if _index(v)]
 
 
 def dossier_body(procedure: Procedure, applicant: Parsed, components: Parsed, *, channel: str, due_at: int | None,

@@ -24,13 +24,14 @@ from flask import Blueprint, Response, current_app, flash, jsonify, redirect, re
 from node import staff_queries as queries
 from node.domain.errors import DomainError
 from web import forms
+from web import permissions as can
 from web.auth import current_staff, login_required, node, now_ms
 from web.i18n import N_, _
 from web.staff import catalogue, domain_message, sync_summary
 from web.syncjob import SyncJobs
 
 bp = Blueprint("mobile", __name__, url_prefix="/luu-dong", template_folder="templates")
-bp.before_request(login_required("mobile", "clerk", "head"))
+bp.before_request(login_required(*can.roles_for(can.DESK)))
 ID_CARD_PROCEDURE = "can-cuoc.cap-the-can-cuoc-luu-dong"
 # (fields shown on the screen) per step of the fast intake; the review screen comes after.
 STEPS: tuple[tuple[str, ...], ...] = (("thu_tuc", "name"), ("id_number", "phone"), ("address", "delivery"),
@@ -95,6 +96,7 @@ def _validate_step(step: int, form: Any) -> dict[str, str]:
         errors.update({k: v for k, v in parsed.errors.items() if k in ("id_number", "phone")})
     if step >= 3 and procedure is not None:
         errors.update(forms.parse_components(procedure, form).errors)
+    errors.update(forms.forbidden_fields(form, tuple(f for fields in STEPS[: step + 1] for f in fields)))
     return errors
 
 
@@ -166,6 +168,7 @@ def id_card() -> Response | str | tuple[str, int]:
     errors = dict(applicant.errors)
     if kind not in forms.CARD_REQUESTS:
         errors["request"] = N_("Chọn loại đề nghị.")
+    errors.update(forms.forbidden_fields(request.form, ("birth_date",)))
     birth = " ".join(request.form.get("birth_date", "").split())[:10]
     if errors:
         return render_template("mobile/id_card.html", procedure=procedure, form=request.form, errors=errors,
@@ -195,7 +198,10 @@ def sync_page() -> str:
 def sync_now() -> Response:
     peers = sync_peers()
     try:
-        peer = peers[int(request.form.get("peer", "-1"))]
+        index = int(request.form.get("peer", "-1"))
+        if index < 0:  # a negative index would pick the last peer, not none
+            raise IndexError(index)
+        peer = peers[index]
     except (ValueError, IndexError):
         flash(_("Chọn máy để đồng bộ."), "error")
         return redirect(url_for("mobile.sync_page"))

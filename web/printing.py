@@ -38,7 +38,9 @@ from node.domain import dossier as domain
 from node.domain.calendar import TimeUnit
 from node.domain.catalogue import Catalogue, Procedure
 from node.domain.deadline import judge
-from node.domain.errors import DossierNotFound
+from node.domain.errors import DomainError, DossierNotFound
+from node.domain.lookup import display
+from node.domain.report import FIRST_REPORT_DAY, LAST_REPORT_DAY, MAX_REPORT_DAYS, check_period
 from node.services import VN_TZ, Node
 from web.formatting import register_filters, to_vn
 
@@ -157,6 +159,7 @@ def dossier_context(node: Node, dossier_id: str) -> dict[str, Any]:
         "unit": node.settings.UNIT,
         "now": node.wall_ms(),
         "qr": _qr_svg(state.code),
+        "lookup_check": display(node.lookup_check(dossier_id)),
     }
 
 
@@ -257,6 +260,12 @@ def tracking_ledger() -> tuple[str, int] | str:
         return render_template("print/error.html", message=str(e)), 400
     if last < first:
         return render_template("print/error.html", message="Ngày kết thúc trước ngày bắt đầu."), 400
+    try:
+        check_period(first, last)
+    except DomainError:
+        return render_template("print/error.html", message=(
+            f"Khoảng ngày phải nằm trong các năm {FIRST_REPORT_DAY.year}–{LAST_REPORT_DAY.year} và dài tối đa "
+            f"{MAX_REPORT_DAYS} ngày.")), 400
     rows, cut = ledger_rows(node, first, last)
     return render_template(
         "print/so_theo_doi.html",

@@ -18,19 +18,22 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
 from node import staff_queries as queries
+from node.backup import backup_state
 from node.domain import dossier as domain
 from node.domain.catalogue import Catalogue
 from node.domain.errors import DomainError, DossierNotFound
+from node.domain.lookup import display
+from node.domain.text import ForbiddenCharacter
 from node.services import state_to_dict
 from node.signing import verify_signature
 from web import forms
+from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms, roles_required
 from web.i18n import N_, _
 from web.labels import STATUS_LABELS
 
 bp = Blueprint("staff", __name__, url_prefix="/mot-cua", template_folder="templates")
-bp.before_request(login_required("clerk", "head", "mobile"))
-DESK_ROLES = ("clerk", "head")
+bp.before_request(login_required(*can.roles_for(can.DESK)))
 PRINTABLE = (
     ("bien-nhan", N_("Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)")),
     ("kiem-soat", N_("Phiếu kiểm soát quá trình giải quyết hồ sơ")),
@@ -49,11 +52,32 @@ def catalogue() -> Catalogue:
     return current_app.extensions.get("motcua.catalogue") or forms.seed_catalogue()
 
 
+FIELD_LABELS = {
+    "reason": N_("Lý do / nội dung"), "target_office": N_("Chuyển cho đơn vị (mã đơn vị, khi chuyển liên thông)"),
+    "applicant.name": N_("Họ và tên"), "applicant.address": N_("Địa chỉ"), "note": N_("Ghi chú"),
+}
+
+
 def domain_message(e: DomainError) -> str:
     """A Vietnamese message for a rule the domain refused (its own text is English)."""
+    if isinstance(e, ForbiddenCharacter):
+        label = _(FIELD_LABELS[e.field]) if e.field in FIELD_LABELS else e.field
+        return _("Không thực hiện được: ô “%(field)s” có ký tự ẩn hoặc ký tự điều khiển hướng chữ (%(char)s). "
+                 "Hãy xóa nội dung ô và gõ lại.", field=label, char=e.codepoint)
     if e.message.startswith(("Dữ liệu", "Phát hiện")):  # write-gate messages are bilingual already
         return e.message
     return _("Không thực hiện được: %(reason)s", reason=e.message)
+
+
+MAX_PAGE = 10_000  # far past any result list; a larger page number would overflow the SQL offset
+
+
+def page_number(text: str) -> int:
+    """A ``trang`` (page) query value: 0 when absent or not a number, at most :data:`MAX_PAGE`."""
+    try:
+        return max(0, min(int(text), MAX_PAGE))
+    except ValueError:
+        return 0
 
 
 def sync_summary() -> dict[str, Any]:
@@ -67,7 +91,7 @@ def sync_summary() -> dict[str, Any]:
 def dashboard() -> str:
     n = node()
     return render_template("staff/dashboard.html", board=queries.dashboard(n.wall_ms()), sync=sync_summary(),
-                           conflicts=len(n.list_conflicts("open", limit=1000)))
+                           conflicts=len(n.list_conflicts("open", limit=1000)), backup=backup_state(n.wall_ms()))
 
 
 # -- receive a dossier ----------------------------------------------------------------------
@@ -120,7 +144,7 @@ def receive_review() -> str | tuple[str, int]:
 
 
 @bp.post("/tiep-nhan/luu")
-@roles_required(*DESK_ROLES, "mobile")
+@roles_required(*can.roles_for(can.RECEIVE))
 def receive_save() -> Response | tuple[str, int]:
     procedure = _procedure_or_404(request.form.get("thu_tuc", ""))
     components = forms.parse_components(procedure, request.form)
@@ -163,12 +187,14 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
     return render_template(
         "staff/dossier.html", d=state_to_dict(state), timeline=timeline, marks=marks, names=names,
         details=details, allowed=allowed, printable=PRINTABLE, conflicts=conflicts, me=n.node_id,
-        can_act=current_staff().role in DESK_ROLES, just_received=bool(request.args.get("moi")),
+        can_act=can.allows(current_staff().role, can.PROCESS, n.settings.ROLE),
+        just_received=bool(request.args.get("moi")),
+        lookup_check=display(n.lookup_check(dossier_id)),
     )
 
 
 @bp.post("/ho-so/<dossier_id>/trang-thai")
-@roles_required(*DESK_ROLES)
+@roles_required(*can.roles_for(can.PROCESS))
 def change_status(dossier_id: str) -> Response:
     to = request.form.get("to", "")
     reason = request.form.get("reason", "")
@@ -188,10 +214,7 @@ def change_status(dossier_id: str) -> Response:
 @bp.get("/tim-kiem")
 def search() -> str:
     q = request.args.get("q", "").strip()[:100]
-    try:
-        page = max(0, int(request.args.get("trang", 0)))
-    except ValueError:
-        page = 0
+    page = page_number(request.args.get("trang", ""))
     rows, total, capped = queries.search(q, limit=50, offset=page * 50) if q else ([], 0, False)
     if q:
         audit_read("", "search", detail=f"{total}{'+' if capped else ''} kết quả")
@@ -219,11 +242,12 @@ def render_conflict(template: str, conflict_id: str, can_resolve: bool, resolve_
 
 @bp.get("/xung-dot/<conflict_id>")
 def conflict(conflict_id: str) -> str | tuple[str, int]:
-    return render_conflict("staff/conflict.html", conflict_id, current_staff().role == "head", "staff.resolve")
+    may_resolve = can.allows(current_staff().role, can.RESOLVE, node().settings.ROLE)
+    return render_conflict("staff/conflict.html", conflict_id, may_resolve, "staff.resolve")
 
 
 @bp.post("/xung-dot/<conflict_id>/giai-quyet")
-@roles_required("head")
+@roles_required(*can.roles_for(can.RESOLVE))
 def resolve(conflict_id: str) -> Response:
     return resolve_conflict_form(conflict_id, "staff.conflict")
 

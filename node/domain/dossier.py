@@ -20,7 +20,8 @@ Rule 3. Event types and their bodies:
                                    block (the leased number block it came from)
         ``dossier.apology_issued`` reason, new_due_at (ms): the Mẫu 04 apology and new date
         Every event body also names the acting ``office`` (unit code) and its ``role``.
-        A reception body may also carry what the node knew when it received the dossier:
+        A reception body also carries ``lookup_check``, the check code of the public lookup
+        (:mod:`node.domain.lookup`), and may carry what the node knew when it received it:
         procedure {key, version, sector, catalogue_version}, reference {catalogue, units,
         calendar} versions, computed_due_at (ms, when an officer overrode the appointment).
 Rule 4. Timing facts for deadlines are part of the fold: the applied status history (status,
@@ -39,6 +40,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from node.domain.errors import DomainError, InvalidTransition
+from node.domain.inputs import check_instant, check_json
+from node.domain.text import check_text
 from node.domain.text import fold as fold_text
 
 KIND = "dossier"
@@ -133,7 +136,7 @@ def _text(body: Mapping[str, Any], key: str, *, required: bool, limit: int, fiel
         value = ""
     if not isinstance(value, str):
         raise DomainError(f"{field} must be text", field)
-    value = " ".join(value.split())
+    value = " ".join(check_text(value, field).split())
     if required and not value:
         raise DomainError(f"{field} is required", field)
     if len(value) > limit:
@@ -155,11 +158,9 @@ def validate_received(body: Mapping[str, Any]) -> dict[str, Any]:
     channel = body.get("channel", "desk")
     if channel not in CHANNELS:
         raise DomainError(f"channel must be one of {', '.join(CHANNELS)}", "channel")
-    received_at = body.get("received_at")
+    received_at = check_instant(body.get("received_at"), "received_at")
     due_at = body.get("due_at")
-    if type(received_at) is not int or received_at <= 0:
-        raise DomainError("received_at must be epoch milliseconds", "received_at")
-    if due_at is not None and (type(due_at) is not int or due_at < received_at):
+    if due_at is not None and (check_instant(due_at, "due_at") < received_at):
         raise DomainError("due_at must be epoch milliseconds after received_at", "due_at")
     return {
         "procedure": {
@@ -192,6 +193,7 @@ def _details(value: Any) -> dict[str, Any]:
     """
     if not isinstance(value, Mapping):
         raise DomainError("details must be an object", "details")
+    check_json(value, "details")
     if len(repr(value)) > MAX_DETAILS_CHARS:
         raise DomainError(f"details are longer than {MAX_DETAILS_CHARS} characters", "details")
     return dict(value)
@@ -220,9 +222,7 @@ def validate_update(fields: Mapping[str, Any]) -> dict[str, str]:
 def validate_apology(body: Mapping[str, Any], due_at: int | None) -> dict[str, Any]:
     """The body of a Mẫu 04 apology: a reason and a new return date after the current one."""
     reason = _text(body, "reason", required=True, limit=2000, field="reason")
-    new_due_at = body.get("new_due_at")
-    if type(new_due_at) is not int or new_due_at <= 0:
-        raise DomainError("new_due_at must be epoch milliseconds", "new_due_at")
+    new_due_at = check_instant(body.get("new_due_at"), "new_due_at")
     if due_at is not None and new_due_at <= due_at:
         raise DomainError("the new return date must be after the current appointment", "new_due_at")
     return {"reason": reason, "new_due_at": new_due_at}

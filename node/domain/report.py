@@ -61,6 +61,7 @@ from node.domain.deadline import (
     StatusEvent,
     classify,
 )
+from node.domain.errors import DomainError
 from node.domain.statuses import NationalStatus
 
 VIETNAM = timezone(timedelta(hours=7), "ICT")  # UTC+7 all year, no daylight saving
@@ -101,7 +102,8 @@ class ReportRecord:
 
 @dataclass(frozen=True)
 class ReportPeriod:
-    """Whole days ``first_day``..``last_day`` (inclusive), in ``tz``."""
+    """Whole days ``first_day``..``last_day`` (inclusive), in ``tz``; see :func:`check_period`
+    for the periods a request may ask for."""
 
     first_day: date
     last_day: date
@@ -128,6 +130,25 @@ class ReportPeriod:
     @property
     def label(self) -> str:
         return f"từ ngày {self.first_day:%d/%m/%Y} đến ngày {self.last_day:%d/%m/%Y}"
+
+
+FIRST_REPORT_DAY = date(2000, 1, 1)
+LAST_REPORT_DAY = date(2099, 12, 31)
+MAX_REPORT_DAYS = 11 * 366  # a decade of yearly reports with room to spare
+
+
+def check_period(first: date, last: date) -> None:
+    """Refuse a period a person cannot mean, before any work: days outside
+    :data:`FIRST_REPORT_DAY`..:data:`LAST_REPORT_DAY` (no dossier is dated there; year 9999 cannot
+    even be moved by a day), more than :data:`MAX_REPORT_DAYS`, or an end before the start."""
+    for day, field in ((first, "from"), (last, "to")):
+        if not FIRST_REPORT_DAY <= day <= LAST_REPORT_DAY:
+            raise DomainError(f"'{field}' must be a day from {FIRST_REPORT_DAY:%d/%m/%Y} to "
+                              f"{LAST_REPORT_DAY:%d/%m/%Y}", field)
+    if last < first:
+        raise DomainError("the report period ends before it starts", "to")
+    if (last - first).days + 1 > MAX_REPORT_DAYS:
+        raise DomainError(f"a report period is at most {MAX_REPORT_DAYS} days", "to")
 
 
 class Arrival(StrEnum):

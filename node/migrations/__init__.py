@@ -17,6 +17,7 @@ from node.migrations import (
     m0004_reference_codes,
     m0005_accounts,
     m0006_trust,
+    m0007_api_tokens,
 )
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
@@ -26,4 +27,5 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (4, "reference_codes", m0004_reference_codes.apply),
     (6, "trust", m0006_trust.apply),
     (5, "accounts", m0005_accounts.apply),
+    (7, "api_tokens", m0007_api_tokens.apply),
 )

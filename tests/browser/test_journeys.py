@@ -11,7 +11,6 @@ Each page is saved as a screenshot under ``test-artifacts/browser/``.
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import urllib.request
@@ -19,18 +18,17 @@ import urllib.request
 import pytest
 
 from tests.browser.conftest import add_user, login, shot, text_of
-from tests.scenarios.harness import DEV_OPEN_TRUST, RealNode, free_port
+from tests.scenarios.harness import DEV_OPEN_TRUST, RealNode, call, free_port
 
 APPLICANT = "Hoàng Thị Mỹ Duyên"
 APPLICANT_ID = "040196001234"
 
 
 def api(node: RealNode, method: str, path: str, body: dict | None = None) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(node.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", "X-Motcua-Author": "kiemthu"})
-    with urllib.request.urlopen(req, timeout=15) as r:
-        return json.load(r)
+    """A JSON API call with the node's API token (tests.scenarios.harness); fails on an error."""
+    status, answer = call(node, method, path, body)
+    assert status < 300, (status, answer)
+    return answer
 
 
 def halt(node: RealNode) -> None:
@@ -111,9 +109,16 @@ def test_clerk_receives_a_dossier_and_prints_its_receipt(world, new_page):
     assert page.locator("[data-verified='1']").count() >= 1
     shot(page, "07-dossier-page")
     receipt_url = page.get_attribute("[data-print-receipt]", "href")
+    blocked: list[str] = []  # the browser reports what the Content-Security-Policy refused
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(commune.url + receipt_url)
     assert code in page.content() and APPLICANT.upper() in page.content().upper()
     assert "GIẤY TIẾP NHẬN HỒ SƠ" in page.content().upper()
+    assert re.fullmatch(r"[0-9A-Z]{3}-[0-9A-Z]{3}", text_of(page, "[data-lookup-check]").split(": ")[1])
+    # the form's own CSS and print button run under its nonce: styled, nothing refused
+    assert page.evaluate("getComputedStyle(document.querySelector('.sheet')).width") != "auto"
+    assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith('"Times New Roman"')
+    assert blocked == []
     shot(page, "08-receipt-print")
 
     page.goto(commune.url + "/mot-cua/tim-kiem?q=duyen")  # no diacritics
@@ -224,9 +229,12 @@ def test_public_lookup_finds_the_dossier_without_personal_data(world, new_page):
         code = api(commune, "POST", "/api/v1/dossiers", {
             "procedure": {"code": "1.001193", "name": "Đăng ký khai sinh"},
             "applicant": {"name": APPLICANT, "id_number": APPLICANT_ID}})["code"]
+    found = api(commune, "GET", "/api/v1/dossiers?q=" + code)["items"][0]
+    check = api(commune, "GET", "/api/v1/dossiers/" + found["id"])["lookup_check"]
     page = new_page()
     page.goto(commune.url + "/tra-cuu")
     page.fill("#f-ma", code)
+    page.fill("#f-kiem-tra", check)
     page.click("button:has-text('Tra cứu')")
     assert text_of(page, "[data-code]") == code
     assert text_of(page, "[data-status]")

@@ -13,6 +13,7 @@ from node.domain.errors import DomainError
 from node.domain.report import VIETNAM
 from node.models import DossierRow, IssuedCodeRow, NumberBlockRow
 from tests.factories import FakeClock, sample_dossier
+from tests.integration.web_helpers import give_token
 from tests.multinode import carry, make_node, use
 
 AGENCY = "000.17.22.H56"
@@ -89,7 +90,7 @@ def test_a_used_up_block_falls_back_to_provisional_codes_with_a_clear_notice(tmp
     carry(district, commune)
     codes = [d.code for d in receive(commune, 3, clock)]
     assert codes[:2] == ["000.17.22.H56-260518-0001", "000.17.22.H56-260518-0002"]
-    assert codes[2] == f"TAM-{commune.node_id[:8].upper()}-260518-0001"
+    assert codes[2] == f"TAM-{commune.provisional_name}-260518-0001"
     status = commune.codes_status()
     assert status["provisional_waiting"] == 1 and status["blocks"][0]["issued"] == 2
 
@@ -97,7 +98,8 @@ def test_a_used_up_block_falls_back_to_provisional_codes_with_a_clear_notice(tmp
 def test_a_node_without_a_block_issues_provisional_codes_that_become_final_after_the_lease(tmp_path, clock):
     district = make_node(tmp_path, "district", clock, role="district", unit="40")
     commune = make_node(tmp_path, "c", clock, AGENCY_ID=AGENCY)
-    short = commune.node_id[:8].upper()
+    short = commune.provisional_name
+    assert short.isalnum() and short.isupper() and short not in commune.node_id.upper()  # not from the id
     first_day = receive(commune, 3, clock)
     clock.advance(86_400_000)
     second_day = receive(commune, 2, clock)
@@ -150,7 +152,7 @@ def test_a_block_for_another_agency_or_node_is_not_used(tmp_path, clock):
 def test_without_agency_id_every_code_is_provisional_and_the_api_says_why(client, sqlite_node):
     r = client.post("/api/v1/dossiers", json=sample_dossier())
     body = r.get_json()
-    assert r.status_code == 201 and body["code"].startswith(f"TAM-{sqlite_node.node_id[:8].upper()}-")
+    assert r.status_code == 201 and body["code"].startswith(f"TAM-{sqlite_node.provisional_name}-")
     assert parse_code(body["code"]).n == 1
     (notice,) = body["notices"]
     assert "AGENCY_ID" in notice and "mã tạm" in notice
@@ -164,10 +166,11 @@ def test_a_final_code_answer_has_no_notice(tmp_path, clock):
     use(district)
     district.lease_codes("admin", commune.node_id, days=1, size=5, agency_id=AGENCY, unit="17272")
     carry(district, commune)
-    app = create_app(commune.settings, node=commune)
-    body = app.test_client().post("/api/v1/dossiers", json=sample_dossier()).get_json()
+    client = create_app(commune.settings, node=commune).test_client()
+    give_token(client, now=clock())
+    body = client.post("/api/v1/dossiers", json=sample_dossier()).get_json()
     assert body["code"] == "000.17.22.H56-260518-0001" and "notices" not in body
-    assert app.test_client().get("/api/v1/codes").get_json()["blocks"][0]["issued"] == 1
+    assert client.get("/api/v1/codes").get_json()["blocks"][0]["issued"] == 1
 
 
 @pytest.mark.parametrize(

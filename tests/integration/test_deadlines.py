@@ -10,6 +10,7 @@ import pytest
 
 from node.domain.report import VIETNAM
 from tests.factories import sample_dossier
+from tests.integration.web_helpers import API_USER, login
 
 THREE_DAYS = {"code": "1.001022"}  # 3 working days in the seed catalogue
 
@@ -105,6 +106,7 @@ def test_an_apology_sets_a_new_date_that_the_print_view_reads(client, sqlite_nod
     clock.now = vn(5, 22, 9)  # late against the appointment, but the new date is the target now
     d = client.get(f"/api/v1/dossiers/{received}").get_json()["deadline"]
     assert d["outcome"] == "overdue" and d["warning"] is None
+    assert login(client, API_USER).status_code == 302  # printed forms need a session
     html = client.get(f"/in/{received}/xin-loi").get_data(as_text=True)
     assert "Chờ xác minh của Công an xã" in html
     assert "16 giờ 30 phút, ngày 26 tháng 5 năm 2026" in html

@@ -7,6 +7,8 @@ import re
 import pytest
 
 from tests.factories import sample_dossier
+from tests.integration.web_helpers import API_USER, login
+from web import accounts
 from web.formatting import vn_date, vn_datetime_words
 from web.printing import bp as printing_bp
 
@@ -29,10 +31,15 @@ DETAILS = {
 
 
 @pytest.fixture
-def printing(app):
+def printing(app, client, monkeypatch):
+    """The print views, with ``client`` signed in (printed forms need a session)."""
     # create_app may register the blueprint itself one day; then this is a no-op.
     if "printing" not in app.blueprints:
         app.register_blueprint(printing_bp)
+    # these tests move the clock by hours after signing in; session expiry is test_web_auth's
+    monkeypatch.setattr(accounts, "_IDLE_MS", 10**15)
+    monkeypatch.setattr(accounts, "_ABSOLUTE_MS", 10**15)
+    assert login(client, API_USER).status_code == 302
     return app
 
 

@@ -17,6 +17,7 @@ from node.domain.report import VIETNAM
 from node.models import ProcedureRow, ReferenceRow
 from sync.wire import build_event
 from tests.factories import FakeClock, sample_dossier
+from tests.integration.web_helpers import give_token
 from tests.multinode import carry, make_node, use
 
 
@@ -136,6 +137,7 @@ def test_a_published_status_mapping_is_in_force_on_the_commune(pair):
     use(commune)
     assert int(commune.reference.status_mapping().national("processing")) == 2
     client = create_app(commune.settings, node=commune).test_client()
+    give_token(client, now=commune.wall_ms())
     versions = client.get("/api/v1/reference").get_json()["items"]
     assert {v["kind"]: v["version"] for v in versions}["status_mapping"] == "tinh-2026.1"
 

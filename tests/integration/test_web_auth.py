@@ -8,7 +8,7 @@ import pytest
 
 from node.models import AccessLogRow, LoginAttemptRow, StaffAccountRow, StaffSessionRow
 from tests.factories import sample_dossier
-from tests.integration.web_helpers import PASSWORD, add, cheap_hashing, login, make_node, token_of
+from tests.integration.web_helpers import PASSWORD, add, cheap_hashing, give_token, login, make_node, token_of
 from web import accounts
 
 
@@ -27,6 +27,8 @@ def test_passwords_are_stored_as_argon2id_and_policy_is_enforced(client, clock):
     for bad in ("ngan", "123456789012", "aaaaaaaaaaaaaaaa", "minh12345678minh"):
         with pytest.raises(accounts.AccountError):
             accounts.create_account("minh", "Minh", "clerk", bad, now=clock())
+    with pytest.raises(accounts.AccountError, match="U\\+202E"):
+        accounts.create_account("minh", "Minh \u202eHoàng", "clerk", PASSWORD, now=clock())
 
 
 def test_wrong_password_is_refused_with_one_message(client):
@@ -40,12 +42,17 @@ def test_wrong_password_is_refused_with_one_message(client):
 
 
 def test_sign_in_is_throttled_per_account_then_allowed_again(client, clock):
-    for _ in range(accounts._MAX_FAILURES_PER_ACCOUNT):
+    # 10 failures in a row from an address the account never signed in from: the back-off has
+    # grown to its cap (30 s doubling from the 5th failure: 30 s … 15 min)
+    for failures in range(1, 11):
         assert login(client, "lan", "sai mật khẩu rồi nhé").status_code == 401
+        if failures < 10:
+            clock.advance(accounts.backoff_ms(failures))
     blocked = login(client, "lan")  # even the right password, while throttled
     assert blocked.status_code == 429 and "15 phút" in blocked.text
+    assert blocked.headers["Retry-After"] == str(accounts._BACKOFF_MAX_MS // 1000)
     assert login(client, "truong").status_code == 302  # another account is not affected
-    clock.advance(accounts._WINDOW_MS + 1)
+    clock.advance(accounts._BACKOFF_MAX_MS + 1)
     assert login(client, "lan").status_code == 302
 
 
@@ -101,8 +108,17 @@ def test_forms_without_csrf_token_are_refused(app, client, sqlite_node):
     ok = client.post(f"/mot-cua/ho-so/{d.id}/trang-thai",
                      data={"to": "processing", "csrf_token": token_of(client, "/mot-cua/")})
     assert ok.status_code == 302 and sqlite_node.get_dossier(d.id).status == "processing"
-    # the JSON API is not cookie-authenticated and stays exempt
-    assert app.test_client().post("/api/v1/dossiers", json=sample_dossier(name="Lê B")).status_code == 201
+    # the JSON API: a token needs no CSRF token; a signed-in browser's write needs the header
+    api = app.test_client()
+    give_token(api, "lan", now=sqlite_node.wall_ms())
+    assert api.post("/api/v1/dossiers", json=sample_dossier(name="Lê B")).status_code == 201
+    before = sqlite_node.status()["events"]
+    r = client.post("/api/v1/dossiers", json=sample_dossier(name="Lê C"))
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "csrf_failed"
+    assert sqlite_node.status()["events"] == before
+    r = client.post("/api/v1/dossiers", json=sample_dossier(name="Lê C"),
+                    headers={"X-CSRFToken": token_of(client, "/mot-cua/")})
+    assert r.status_code == 201 and r.get_json()["applicant_name"] == "Lê C"
 
 
 def test_pages_need_a_sign_in(client, app, sqlite_node):
@@ -152,10 +168,12 @@ def test_every_read_of_a_dossier_is_in_the_access_log(client, sqlite_node, app):
     client.get(f"/mot-cua/ho-so/{d.id}", environ_base={"REMOTE_ADDR": "192.0.2.10"})
     client.get(f"/in/{d.id}/bien-nhan", environ_base={"REMOTE_ADDR": "192.0.2.10"})
     client.get("/mot-cua/tim-kiem?q=nguyen", environ_base={"REMOTE_ADDR": "192.0.2.10"})
-    app.test_client().get(f"/api/v1/dossiers/{d.id}", headers={"X-Motcua-Author": "tich-hop"})
+    api = app.test_client()
+    give_token(api, "truong", now=sqlite_node.wall_ms())
+    api.get(f"/api/v1/dossiers/{d.id}", headers={"X-Motcua-Author": "tich-hop"})  # a claim changes nothing
     rows = list(AccessLogRow.select().order_by(AccessLogRow.id).dicts())
     assert [(r["username"], r["dossier_id"], r["action"]) for r in rows] == [
-        ("lan", d.id, "view"), ("lan", d.id, "print:bien-nhan"), ("lan", "", "search"), ("api:tich-hop", d.id, "api"),
+        ("lan", d.id, "view"), ("lan", d.id, "print:bien-nhan"), ("lan", "", "search"), ("truong", d.id, "api"),
     ]
     assert all(r["at"] > 0 for r in rows) and rows[0]["ip"] == "192.0.2.10"
 

@@ -241,7 +241,8 @@ def test_district_late_dossiers_and_conflict_queue(hub, clock):
 
 def test_public_lookup_shows_only_what_the_receipt_shows(app, sqlite_node):
     d = sqlite_node.create_dossier("t", sample_dossier(name="Nguyễn Văn Riêng", id_number="040090009999"))
-    r = app.test_client().get("/tra-cuu", query_string={"ma": d.code.lower()})
+    check = sqlite_node.lookup_check(d.id)
+    r = app.test_client().get("/tra-cuu", query_string={"ma": d.code.lower(), "kiem_tra": check.lower()})
     assert r.status_code == 200 and d.code in r.text and "Được tiếp nhận" in r.text
     for private in ("Nguyễn Văn Riêng", "040090009999", "0912345678", "Xóm 3"):
         assert private not in r.text

@@ -47,3 +47,19 @@ def add(username: str, role: str, now: int, full_name: str = "Cán bộ Thử") 
     from web.accounts import create_account
 
     create_account(username, full_name, role, PASSWORD, now=now)
+
+
+API_USER = "canbo.lan"
+
+
+def give_token(client, username: str = API_USER, role: str = "head", scope: str = "write", *, now: int) -> str:
+    """Let a test client call the JSON API: an account (made if missing) and a personal token
+    that the client then sends with every request. Returns the token."""
+    from node.models import StaffAccountRow
+    from web.tokens import create_token
+
+    if not StaffAccountRow.select().where(StaffAccountRow.username == username).exists():
+        add(username, role, now)
+    secret, _row = create_token(username, scope, now=now)
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {secret}"
+    return secret

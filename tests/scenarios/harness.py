@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import sqlite3
@@ -53,6 +54,7 @@ class RealNode:
     port: int = 0
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
+    tokens: dict[str, str] = field(default_factory=dict)  # account role -> API token, made on first use
 
     @property
     def url(self) -> str:
@@ -81,6 +83,19 @@ class RealNode:
         if parent:
             args += ["--parent-url", parent]
         self.cli(*args)
+
+    def api_token(self, role: str = "") -> str:
+        """A write token of an account of ``role`` on this node (default: the role that does the
+        node's work: a head of office, an outreach team member, a district admin), made once
+        through ``motcua user add`` and ``motcua token create``."""
+        role = role or {"district": "district_admin", "mobile": "mobile"}.get(self.role, "head")
+        if role not in self.tokens:
+            username = f"api.{role.replace('_', '-')}"
+            self.cli("user", "add", "--username", username, "--role", role, "--name", f"Cán bộ {role}",
+                     "--password", secrets.token_urlsafe(18))
+            out = self.cli("token", "create", "--user", username, "--scope", "write").stdout
+            self.tokens[role] = next(line for line in out.split() if line.startswith("mct_"))
+        return self.tokens[role]
 
     def start(self) -> None:
         self.port = self.port or free_port()
@@ -150,11 +165,16 @@ def certify(node: RealNode, ca) -> RealNode:  # ca: certs.DistrictCA
     return node
 
 
-def call(node: RealNode, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
-    """One JSON API call to a served node: (status, decoded answer), errors included."""
+def call(node: RealNode, method: str, path: str, body: dict | None = None, token: str | None = None,
+         headers: dict[str, str] | None = None) -> tuple[int, dict]:
+    """One JSON API call to a served node: (status, decoded answer), errors included. It carries
+    ``token``, by default the node's :meth:`RealNode.api_token`; ``token=""`` calls anonymously."""
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(node.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json", "X-Motcua-Author": "canbo"})
+    token = node.api_token() if token is None else token
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(node.url + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10, context=INSECURE) as r:
             return r.status, json.load(r)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 
-from tests.scenarios.harness import INSECURE, RealNode, certify
+from tests.scenarios.harness import RealNode, call, certify
 
 
-def get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5, context=INSECURE) as r:
-        return json.load(r)
+def get(node: RealNode, path: str) -> dict:
+    status, body = call(node, "GET", path)
+    assert status == 200, body
+    return body
 
 
 def test_served_commune_syncs_in_the_background_and_reports_status(tmp_path, district_ca):
@@ -25,6 +24,7 @@ def test_served_commune_syncs_in_the_background_and_reports_status(tmp_path, dis
         commune.init(district.url)
         certify(commune, district_ca)
         commune.cli("seed-demo", "--count", "3")
+        commune.api_token()  # made now, so the deadline below measures the sync alone
         written = commune.own_events()
         commune.start()
         deadline = time.monotonic() + 30
@@ -32,16 +32,14 @@ def test_served_commune_syncs_in_the_background_and_reports_status(tmp_path, dis
             assert time.monotonic() < deadline, "the background sync did not deliver within 30 s"
             time.sleep(0.2)
         # the district commits before the commune reads its answer: wait for the client's side too
-        status = get(commune.url + "/api/v1/sync/status")
+        status = get(commune, "/api/v1/sync/status")
         while status["link"] != "up":
             assert time.monotonic() < deadline, f"sync status never showed the link up: {status}"
             time.sleep(0.2)
-            status = get(commune.url + "/api/v1/sync/status")
+            status = get(commune, "/api/v1/sync/status")
         assert status["pending_up"] == 0
         assert status["scheduler"]["running"] and status["last_success"] > 0
-        req = urllib.request.Request(commune.url + "/api/v1/sync/now", method="POST")
-        with urllib.request.urlopen(req, timeout=5, context=INSECURE) as r:
-            assert r.status == 202
+        assert call(commune, "POST", "/api/v1/sync/now")[0] == 202
     finally:
         commune.stop()
         district.stop()
