@@ -89,7 +89,9 @@ def run(n: int, workdir: Path) -> dict[str, Any]:
     commune_dir, hub_dir = workdir / "commune", workdir / "hub"
     cli.main(["--data-dir", str(commune_dir), "init", "--role", "commune", "--unit", "17272", "--name",
               "bench commune"], standalone_mode=False)
-    node = open_node(load_settings(commune_dir, environ={"MOTCUA_STATE_DIR": str(workdir / "state")}))
+    # DEV_OPEN_TRUST, as on the hub (bench.sync_bench.HubServer): the two meet without certificates
+    node = open_node(load_settings(commune_dir, environ={"MOTCUA_STATE_DIR": str(workdir / "state"),
+                                                         "MOTCUA_DEV_OPEN_TRUST": "1"}))
     t0 = time.monotonic()
     ids = receive_all(node, generate_dossiers(n, 0))
     log(f"received {n} dossiers in {time.monotonic() - t0:.1f} s")

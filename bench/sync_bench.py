@@ -255,7 +255,9 @@ def node_settings(data_dir: Path, database_url: str = ""):  # -> node.config.Set
     from node.config import load_settings
 
     # environ={} so that no MOTCUA_* or DATABASE_URL of the calling shell can redirect a node.
-    return load_settings(data_dir, environ={}, overrides={"DATABASE_URL": database_url})
+    # DEV_OPEN_TRUST: hub and communes meet without certificates, over plain http as in earlier
+    # runs of this bench, so its figures stay comparable (bench/flood_bench.py runs the CA).
+    return load_settings(data_dir, environ={}, overrides={"DATABASE_URL": database_url, "DEV_OPEN_TRUST": True})
 
 
 def open_bench_node(data_dir: Path, database_url: str = "", wall_ms: Callable[[], int] | None = None):  # -> Node
@@ -450,6 +452,7 @@ class HubServer:
 
     def start(self) -> HubServer:
         env = clean_env(MOTCUA_DATABASE_URL=self.database_url) if self.database_url else clean_env()
+        env["MOTCUA_DEV_OPEN_TRUST"] = "1"  # see node_settings
         self.node_id = init_node(self.data_dir, "district", HUB_UNIT, "Hub", self.database_url)
         self.port = free_port()
         with open(self.log_path, "ab") as out:

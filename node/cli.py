@@ -77,9 +77,11 @@ def _inside_unignored_git_tree(path: Path) -> bool:
 @click.option("--parent-url", default="", help="Upstream node to sync with (district or commune URL).")
 @click.option("--port", type=int, default=None, help="Port for motcua serve (default 8750).")
 @click.option("--exist-ok", is_flag=True, help="Succeed if the same node already exists here.")
+@click.option("--dev-open-trust", is_flag=True,
+              help="DEVELOPMENT ONLY: trust any self-signed node on first use while this node has no CA.")
 @click.pass_context
 def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, port: int | None,
-         exist_ok: bool) -> None:
+         exist_ok: bool, dev_open_trust: bool) -> None:
     """Create a node: data directory, Ed25519 key (0600), node.json, migrated database."""
     from node.db import open_database
     from node.units import describe_unit, is_unit_code
@@ -114,6 +116,8 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
         node_file["parent_url"] = parent_url
     if port:
         node_file["port"] = port
+    if dev_open_trust:
+        node_file["dev_open_trust"] = True
     tmp = settings.node_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(node_file, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     os.chmod(tmp, 0o600)  # it holds the session secret
@@ -122,6 +126,8 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
     db.close()
     where = describe_unit(unit) or "unit not in the 2025 national list (kept as given)"
     click.echo(f"initialised {role} node {key.node_id}\n  unit {unit}: {where}\n  data  {data_dir}")
+    if dev_open_trust:
+        click.echo(DEV_OPEN_WARNING, err=True)
 
 
 @main.command()
@@ -142,6 +148,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
     tls = (str(layout.certificate), str(layout.key)) if node.trust.own is not None else None
     scheme = "https" if tls else "http"
     click.echo(f"motcua {settings.ROLE} node {node.node_id} on {scheme}://{host}:{port}/", err=True)
+    if node.trust.open_to_strangers:
+        click.echo(DEV_OPEN_WARNING, err=True)
     scheduler = make_scheduler(node, app)
     advertiser = make_advertiser(node, host, port, scheme)
     try:
@@ -227,11 +235,8 @@ def doctor(ctx: click.Context) -> None:
     click.echo(f"ok   database {backend_name(node.db)}; pending migrations: {pending_migrations(node.db) or 'none'}")
     status = node.status()
     click.echo(f"ok   node {status['node_id']}: {status['events']} events, {status['dossiers']} dossiers")
-    if node.trust.enforced:
-        click.echo(f"ok   trust: district CA {_ca_fingerprint(node)[:16]}…; only its certified nodes may sync")
-    else:
-        click.echo("warn trust: no district CA here (open mode): sync admits self-signed nodes; enroll with "
-                   "motcua enroll, or on the district run motcua ca init")
+    for line in trust_report(node):
+        click.echo(line)
     from node.backup import doctor_line
 
     click.echo(doctor_line(node.wall_ms()))
@@ -244,6 +249,27 @@ def doctor(ctx: click.Context) -> None:
             click.echo(f"FAIL feed {r.origin}:{r.scope}: {r.reason} at {r.ref}: {r.detail}")
     click.echo(f"{'ok  ' if not problems else 'FAIL'} {problems} problem(s)")
     sys.exit(1 if problems else 0)
+
+
+DEV_OPEN_WARNING = ("WARNING: DEV_OPEN_TRUST is on: this node trusts ANY node that syncs with it (development "
+                    "only; never on an office network)")
+
+
+def trust_report(node) -> list[str]:
+    """What ``motcua doctor`` says of the trust mode (the development switch included)."""
+    if node.trust.enforced:
+        lines = [f"ok   trust: district CA {_ca_fingerprint(node)[:16]}…; only its certified nodes may sync"]
+        if node.settings.DEV_OPEN_TRUST:
+            lines.append("warn trust: DEV_OPEN_TRUST is set but ignored: a district CA is in force")
+        return lines
+    from sync.ledger import ProfileRow
+
+    known = ProfileRow.select().where(ProfileRow.node_id != node.node_id).count()
+    if node.trust.open_to_strangers:
+        return [f"warn trust: DEVELOPMENT MODE (DEV_OPEN_TRUST): no district CA; any self-signed node that syncs "
+                f"is trusted on first use ({known} known so far); never on an office network"]
+    return [f"warn trust: no district CA here: sync only with the {known} node(s) already known, strangers are "
+            "refused; enroll with motcua enroll, or on the district run motcua ca init"]
 
 
 @main.command()

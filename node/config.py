@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LANGUAGE", "vi", "Default UI language: vi or en."),
     Setting("WORKERS", 2, "Threads of the WSGI server started by motcua serve."),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
+    Setting("DEV_OPEN_TRUST", False, "DEVELOPMENT ONLY: a node without a district CA trusts any self-signed node "
+            "that syncs with it on first use (needed on both ends). Anyone on the network could then read and "
+            "write: never on an office LAN. Ignored once the node holds a district CA certificate."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -87,7 +87,7 @@ class Node:
         self.lookup_secret = key.derive_secret("lookup-check")
         self.provisional_name = lookup.provisional_node_name(key.derive_secret("provisional-code"))
         self.reference = reference.ReferenceData(wall_ms)
-        self.trust = NodeTrust(settings.data_dir, verify_signature, wall_ms)
+        self.trust = NodeTrust(settings.data_dir, verify_signature, wall_ms, settings.DEV_OPEN_TRUST)
         self.profile = certified_profile(make_profile(key, settings), self.trust)
         self.replica = Replica(
             self.profile, self.log, verify_signature, projection.project, wall_ms, settings.SYNC_BATCH_BYTES,
@@ -317,7 +317,8 @@ class Node:
 
         ca_file = str(self.trust.layout.ca_certificate) if self.trust.enforced else None
         transport = transport or HttpTransport(
-            url, self.key, self.wall_ms, read_timeout=self.settings.HTTP_TIMEOUT_SECONDS, ca_file=ca_file
+            url, self.key, self.wall_ms, read_timeout=self.settings.HTTP_TIMEOUT_SECONDS, ca_file=ca_file,
+            cert=self.trust.own_cert_der,
         )
         try:
             summary = SyncClient(self.replica, transport, url).sync(progress)

@@ -4,8 +4,15 @@ Implements :class:`sync.trust.Trust` with ``certs``. A node whose data directory
 district CA certificate (``ca.pem``: enrolled nodes, and the district that made the CA)
 *enforces* it: every profile it admits — a caller, a relayed origin, an answering peer — must
 carry a certificate of that CA, valid and unrevoked, and the role, unit and name come from the
-certificate, never from what the profile claims. A node without ``ca.pem`` runs open (self-signed
-profiles); ``motcua doctor`` reports it.
+certificate, never from what the profile claims. A node without ``ca.pem`` admits only nodes it
+already knows, unless the development switch ``DEV_OPEN_TRUST`` opens it to self-signed profiles
+(:class:`sync.trust.OpenTrust`); ``motcua doctor`` reports which.
+
+At the sync endpoint a first-contact caller is identified before its body is read by the
+certificate it sends in ``X-Motcua-Cert``: parsed (a few hundred bytes), its key must hash to the
+caller's node id, the request signature must verify with that key, and only then is the chain to
+the CA checked (:meth:`NodeTrust.identify`, :meth:`NodeTrust.vouch`). A known caller needs no
+header: its certified profile is in the ledger.
 
 Trusted time: certificate validity is judged at ``max(PC clock, newest district-stamped time
 this node holds)`` (reliability.md §0.4-0.5), so a PC whose clock is years behind still checks
@@ -22,19 +29,23 @@ from pathlib import Path
 import peewee as pw
 
 from certs import CertificateRejected, Reason, verify_node_certificate
-from certs.identity import certificate_der, parse_certificate
+from certs.identity import certificate_der, node_id_from_certificate, parse_certificate
 from certs.layout import NodeLayout
 from sync import store
 from sync.chain import SignatureVerifier
 from sync.clock import physical_ms
 from sync.ledger import ProfileRow
 from sync.protocol import Code, Profile, ProtocolError
-from sync.trust import OpenTrust, refuse_if_revoked, revoked_after
+from sync.trust import OpenTrust, refuse_if_revoked
+
+MAX_CERT_BYTES = 4096  # a node certificate is ~500 bytes of DER; anything far larger is not one
 
 
 class NodeTrust(OpenTrust):
-    def __init__(self, data_dir: Path, verify_signature: SignatureVerifier, wall_ms: Callable[[], int]) -> None:
-        super().__init__(verify_signature)
+    def __init__(self, data_dir: Path, verify_signature: SignatureVerifier, wall_ms: Callable[[], int],
+                 dev_open_trust: bool = False) -> None:
+        super().__init__(verify_signature, open_to_strangers=dev_open_trust)
+        self.dev_open_trust = dev_open_trust
         self.layout = NodeLayout(data_dir)
         self.wall_ms = wall_ms
         self.reload()
@@ -46,6 +57,8 @@ class NodeTrust(OpenTrust):
         self.ca = parse_certificate(ca.read_bytes()) if ca.exists() else None
         self.own = parse_certificate(own.read_bytes()) if own.exists() else None
         self.enforced = self.ca is not None
+        # The development switch never weakens a node that holds a CA.
+        self.open_to_strangers = self.dev_open_trust and not self.enforced
 
     @property
     def own_cert_der(self) -> bytes:
@@ -67,29 +80,57 @@ class NodeTrust(OpenTrust):
         return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
 
     def admit(self, profile: Profile) -> Profile:
-        admitted = super().admit(profile)
         if not self.enforced:
-            return admitted
+            return super().admit(profile)
         if not profile.cert:
             raise ProtocolError(Code.UNTRUSTED, f"node {profile.node_id} has no certificate from this district's CA")
+        # The certificate binds key, id, role, unit and name; the profile's self-signature adds
+        # nothing to it, and no longer covers a stored profile whose fields were taken from it.
+        identity = self._verify_certificate(profile.node_id, profile.cert)
+        return replace(profile, role=identity.role.value, unit=identity.unit, name=identity.name)
+
+    def _verify_certificate(self, node_id: str, der: bytes):  # -> certs.NodeIdentity
         try:
             identity = verify_node_certificate(
-                parse_certificate(profile.cert), self.ca, now=self.now(), trusted_time_floor=self.floor()
+                parse_certificate(der), self.ca, now=self.now(), trusted_time_floor=self.floor()
             )
         except CertificateRejected as e:
             code = Code.REVOKED if e.reason == Reason.REVOKED else Code.UNTRUSTED
-            raise ProtocolError(code, f"certificate of {profile.node_id} refused: {e}") from e
-        if identity.node_id != profile.node_id:
+            raise ProtocolError(code, f"certificate of {node_id} refused: {e}") from e
+        if identity.node_id != node_id:
             raise ProtocolError(Code.UNTRUSTED, "the certificate names another node")
-        return replace(admitted, role=identity.role.value, unit=identity.unit, name=identity.name)
+        return identity
 
-    def revoked_after(self, origin: str, scope: str) -> int | None:
-        return revoked_after(origin, scope)
+    def identify(self, node_id: str, cert: bytes, key: bytes) -> Profile:
+        if not self.enforced:
+            return super().identify(node_id, cert, key)
+        if cert:
+            if len(cert) > MAX_CERT_BYTES:
+                raise ProtocolError(Code.UNTRUSTED, f"X-Motcua-Cert over {MAX_CERT_BYTES} bytes is no node certificate")
+            try:
+                parsed = parse_certificate(cert)
+                key_id = node_id_from_certificate(parsed)
+            except CertificateRejected as e:
+                raise ProtocolError(Code.UNTRUSTED, f"X-Motcua-Cert: {e}") from e
+            if key_id != node_id:
+                raise ProtocolError(Code.UNTRUSTED, "X-Motcua-Cert certifies another node's key")
+            raw = parsed.public_key().public_bytes_raw()
+            # Role, unit and name are filled by vouch(), from the certificate once it verified.
+            return Profile(node_id, raw, "", "", "", cert=cert)
+        known = self.known(node_id)
+        if known is not None and known.cert:
+            return known
+        if key:  # it introduced itself, with no certificate to show
+            raise ProtocolError(Code.UNTRUSTED, f"node {node_id} has no certificate from this district's CA")
+        raise ProtocolError(Code.UNKNOWN_NODE, f"node {node_id} is not known here: present your certificate "
+                            "(X-Motcua-Cert)")
 
-    def check_caller(self, profile: Profile) -> Profile:
-        admitted = self.admit(profile)
-        refuse_if_revoked(admitted.node_id)
-        return admitted
+    def vouch(self, identified: Profile) -> Profile:
+        if not self.enforced:
+            return super().vouch(identified)
+        identity = self._verify_certificate(identified.node_id, identified.cert)
+        refuse_if_revoked(identified.node_id)
+        return replace(identified, role=identity.role.value, unit=identity.unit, name=identity.name)
 
 
 def certified_profile(profile: Profile, trust: NodeTrust) -> Profile:

@@ -110,12 +110,12 @@ class SyncClient:
                 wire = request.to_wire()
                 request_from_wire(wire)  # never send what we would refuse ourselves
                 try:
-                    reply = self.transport.exchange(wire)
+                    reply = self.transport.exchange(wire, introduce=introduce)
                 except TransportError:
                     # One immediate retry on a fresh connection: a server closing an idle
                     # keep-alive connection races our next request. Exchanges are idempotent
                     # (a new nonce; events already applied are skipped), so this is safe.
-                    reply = self.transport.exchange(wire)
+                    reply = self.transport.exchange(wire, introduce=introduce)
                 summary.exchanges += 1
                 summary.bytes_out += reply.bytes_out
                 summary.bytes_in += reply.bytes_in

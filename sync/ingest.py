@@ -2,7 +2,9 @@
 
 Order of checks for a batch (any failure refuses the whole batch and stores nothing of it):
 
-1. profiles: each presented profile's self-signature verifies and its key hashes to its id;
+1. profiles: each presented profile's key hashes to its id and the trust policy admits it (a
+   certificate of the district CA when one is in force; else its self-signature, and unless the
+   development switch is on, only a node already known here);
 2. per run: the origin's profile is known (presented now or held) — else ``unknown_origin``;
    the origin may write the run's scope, the sender may hold it, and so may this node — else
    ``scope_denied``;

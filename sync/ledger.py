@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import peewee as pw
@@ -105,12 +107,17 @@ class SeenNonceRow(BaseRow):
 LEDGER_MODELS: tuple[type[BaseRow], ...] = (ProfileRow, PeerRow, SyncSessionRow, QuarantineRow)
 
 
+_saved_generation = 0  # bumped whenever this process saves profiles (see KnownIds)
+
+
 def save_profiles(profiles: Iterable[Profile]) -> list[str]:
     """Keep admitted profiles; a certified one replaces a self-signed one, never the reverse.
 
     Returns the ids whose kept role or unit changed: state derived with the old ones (the
     authority of their events) must be derived again.
     """
+    global _saved_generation
+    _saved_generation += 1
     profiles = list(profiles)
     ids = sorted({p.node_id for p in profiles})
     kept = ProfileRow.select(ProfileRow.node_id, ProfileRow.role, ProfileRow.unit).where(ProfileRow.node_id.in_(ids))
@@ -127,6 +134,37 @@ def save_profiles(profiles: Iterable[Profile]) -> list[str]:
         query.execute()
     return sorted({p.node_id for p in profiles
                    if p.cert and p.node_id in before and before[p.node_id] != (p.role, p.unit)})
+
+
+class KnownIds:
+    """The node ids this node holds a profile of, in memory.
+
+    The sync endpoint asks it first, so a request naming a node nobody here knows is refused
+    without a database round trip (a connection per request, on a hub being flooded with random
+    ids). The set is reloaded on a miss only when this process saved profiles since the last
+    load, or after ``refresh_s`` (another process, e.g. a ``motcua sync`` run by hand, may have):
+    a flood of unknown ids costs one query per ``refresh_s`` at most.
+    """
+
+    def __init__(self, refresh_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self._ids: frozenset[str] | None = None
+        self._loaded_at = 0.0
+        self._generation = -1
+        self._lock = threading.Lock()
+
+    def __contains__(self, node_id: str) -> bool:
+        ids = self._ids
+        if ids is not None and node_id in ids:
+            return True
+        with self._lock:
+            stale = self._generation != _saved_generation or self.clock() - self._loaded_at >= self.refresh_s
+            if self._ids is None or stale:
+                self._generation = _saved_generation
+                self._ids = frozenset(r[0] for r in ProfileRow.select(ProfileRow.node_id).tuples())
+                self._loaded_at = self.clock()
+            return node_id in self._ids
 
 
 def remember_nonce(node_id: str, nonce: str, now: int, window_ms: int) -> bool:

@@ -78,6 +78,7 @@ class Code(enum.StrEnum):
     REPLAYED = "replayed"  # a request with a nonce already seen
     UNTRUSTED = "untrusted"  # no valid certificate of this district's CA
     REVOKED = "revoked"  # the node, or events after its revocation point
+    THROTTLED = "throttled"  # too many unauthenticated requests from this address lately
     INTERNAL = "internal"
 
 
@@ -99,6 +100,7 @@ HTTP_STATUS: Mapping[Code, int] = {
     Code.REPLAYED: 401,
     Code.UNTRUSTED: 403,
     Code.REVOKED: 403,
+    Code.THROTTLED: 429,
     Code.INTERNAL: 500,
 }
 

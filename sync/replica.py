@@ -105,15 +105,25 @@ class Replica:
 
     # -- server side ---------------------------------------------------------------------
 
-    def resolve_caller(self, node_id: str, presented: tuple[Profile, ...]) -> Profile:
-        """The caller's identity as this node trusts it: certified, valid now, not revoked."""
+    def resolve_caller(self, authenticated: Profile, presented: tuple[Profile, ...]) -> Profile:
+        """The caller as this node trusts it for this exchange.
+
+        ``authenticated`` signed the request (its key came from the ledger or a certificate,
+        see :meth:`sync.trust.Trust.identify`). A profile it presents of itself is admitted by
+        the trust policy (certificate, or known profile, or trust on first use on a
+        development node) and must be for the same key; a first contact on a development node
+        must present one, since only its self-signed profile says what it is.
+        """
         for p in presented:
-            if p.node_id == node_id:
-                return self.trust.check_caller(p)
-        known = ledger.load_profiles([node_id]).get(node_id)
-        if known is None:
-            raise ProtocolError(Code.UNKNOWN_NODE, f"node {node_id} is not known here; send its profile")
-        return self.trust.check_caller(known)
+            if p.node_id == authenticated.node_id:
+                admitted = self.trust.check_caller(p)
+                if admitted.public_key != authenticated.public_key:
+                    raise ProtocolError(Code.UNAUTHENTICATED, "the presented profile is for another key")
+                return admitted
+        if not authenticated.role:
+            raise ProtocolError(Code.UNKNOWN_NODE, f"node {authenticated.node_id} is not known here; send its "
+                                "profile")
+        return authenticated
 
     def serve_exchange(
         self, req: ExchangeRequest, caller: Profile, bytes_in: int, caller_time: int | None = None

@@ -1,23 +1,39 @@
 """The sync endpoint as a Flask blueprint: ``POST /sync/v1/exchange``.
 
-Thin on purpose: authenticate the caller, decode, hand the exchange to the node's
-:class:`sync.replica.Replica`, encode. Every refusal has the one error shape
-``{"protocol": 1, "error": {"code", "message", "feed"}}`` with a stable code (see
-:class:`sync.protocol.Code`), is logged in the sync log when the caller is known, and leaves
-nothing of a refused batch behind; an unexpected error gets the same shape with the code
-``internal`` (HTTP 500) and its own log line. The caller's identity comes from the request
-signature, never from the body; every answer is signed by this node and bound to the
-request's nonce.
+Thin on purpose, and in this order:
+
+1. **Authenticate, from the headers and the raw bytes only.** The node id, time, nonce and
+   signature headers are checked for shape; the trust policy says whose key must have signed
+   (:meth:`sync.trust.Trust.identify`: a profile in the ledger, or the certificate the caller
+   introduces itself with in ``X-Motcua-Cert``; nothing from the body); the body is read, up to
+   :data:`MAX_COMPRESSED_BYTES`, and its SHA-256 checked under the request signature; then the
+   trust policy vouches for the signer (certificate chain, revocation), the request time must be
+   within a day of ours and the nonce new.
+   A stranger's body is therefore never decompressed or parsed, and one that names nobody this
+   node could trust is not even read.
+2. **Only then decode** (bounded decompression, depth and integer limits: :mod:`sync.codec`),
+   hand the exchange to the node's :class:`sync.replica.Replica`, encode.
+
+A refusal in step 1 is counted per client address and may throttle it (:mod:`sync.gate`); it
+is never written to the sync log or node health under the node id the caller claimed. A refusal
+in step 2 comes from an authenticated caller and gets its line in the sync log, and so does a
+request whose signature held but whose time is more than a day off (the caller's clock). Every refusal
+has the one error shape ``{"protocol": 1, "error": {"code", "message", "feed"}}`` with a stable
+code (see :class:`sync.protocol.Code`) and leaves nothing of a refused batch behind; an
+unexpected error gets the same shape with the code ``internal`` (HTTP 500). Every answer is
+signed by this node and bound to the request's nonce.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, request
 
 from sync import codec, ledger
+from sync.gate import RefusalGate
 from sync.protocol import (
     HTTP_STATUS,
     MAX_REQUEST_BYTES,
@@ -43,13 +59,22 @@ MAX_COMPRESSED_BYTES = 16 * 1024 * 1024
 # A request older or newer than this is refused; within it, its nonce is remembered, so a
 # request replayed byte for byte is refused too. A day, because commune PC clocks drift.
 CLOCK_WINDOW_MS = 24 * 3600 * 1000
+MAX_INTRODUCTION_CHARS = 6000  # X-Motcua-Cert: base64 of a certificate of at most 4 KiB
+_READ_CHUNK = 1 << 20
 
 
 def _replica() -> Replica:
     return current_app.extensions["motcua.replica"]
 
 
-def _answer(message: dict, status: int = 200) -> Response:
+def _gate() -> RefusalGate:
+    gate = current_app.extensions.get("motcua.sync_gate")
+    if gate is None:
+        gate = current_app.extensions.setdefault("motcua.sync_gate", RefusalGate(_replica().wall_ms))
+    return gate
+
+
+def _answer(message: dict, status: int = 200, headers: dict | None = None) -> Response:
     """Encode and sign an answer: the caller accepts nothing this node did not sign, bound to
     the nonce of the request it answers (so an answer cannot be replayed to another request)."""
     replica = _replica()
@@ -59,23 +84,31 @@ def _answer(message: dict, status: int = 200) -> Response:
     signature = replica.log.signer.sign(
         response_signing_bytes(replica.me.node_id, nonce, hashlib.sha256(body).digest())
     )
-    headers = {
+    out = {
         "Content-Type": codec.CONTENT_TYPE,
         "Content-Encoding": codec.CONTENT_ENCODING,
         "X-Motcua-Sig": b64(signature),
+        **(headers or {}),
     }
     if status != 200:
-        headers["X-Motcua-Node"] = replica.me.node_id  # who refused, for the caller's log
-    return Response(body, status=status, headers=headers)
+        out["X-Motcua-Node"] = replica.me.node_id  # who refused, for the caller's log
+    return Response(body, status=status, headers=out)
 
 
-def _log_refusal(e: ProtocolError, node_id: str, message: object) -> None:
-    """A refused exchange from an identifiable caller still leaves a line in the sync log.
+def _refuse(e: ProtocolError, headers: dict | None = None) -> Response:
+    error = {"code": e.code.value, "message": e.message, "feed": e.feed}
+    # a refusal names this node, so a caller meeting it for the first time can check the signature
+    me = _replica().me.to_wire()
+    return _answer({"protocol": PROTOCOL_VERSION, "vector": {}, "error": error, "node": me}, HTTP_STATUS[e.code],
+                   headers)
 
-    Also when the refusal came before the body was read: a PC clock a day off is the commonest
-    reason a commune never syncs, and the district admin must see it. Every refusal here comes
-    before the caller is authenticated, so it never writes into an existing session's line (a
-    replayed session id must not turn another node's successful session into a failed one).
+
+def _log_refusal(e: ProtocolError, caller: Profile, message: object) -> None:
+    """A refused exchange of an *authenticated* caller leaves a line in the sync log.
+
+    It never writes into an existing session's line of another caller, nor turns a session
+    that succeeded into a failed one: a session id that is unreadable or already logged gets
+    a fresh id of the server's own.
     """
     session = message.get("session") if isinstance(message, dict) else None
     if not (isinstance(session, str) and SESSION_RE.match(session)) or ledger.SyncSessionRow.get_or_none(
@@ -83,87 +116,145 @@ def _log_refusal(e: ProtocolError, node_id: str, message: object) -> None:
     ):
         session = uuid.uuid4().hex
     now = _replica().wall_ms()
-    ledger.open_session(session, "server", node_id, "", now)
-    ledger.add_to_session(session, "server", now=now, peer=node_id, outcome="failed", error_code=e.code.value,
-                          error=e.message)
+    ledger.open_session(session, "server", caller.node_id, caller.name, now)
+    ledger.add_to_session(session, "server", now=now, peer=caller.node_id, outcome="failed",
+                          error_code=e.code.value, error=e.message)
 
 
-def _refuse(e: ProtocolError, node_id: str = "", message: object = None) -> Response:
-    error = {"code": e.code.value, "message": e.message, "feed": e.feed}
-    if node_id:
-        _log_refusal(e, node_id, message)
-    # a refusal names this node, so a caller meeting it for the first time can check the signature
-    me = _replica().me.to_wire()
-    return _answer({"protocol": PROTOCOL_VERSION, "vector": {}, "error": error, "node": me}, HTTP_STATUS[e.code])
-
-
-def _fail(exc: Exception, node_id: str, message: object, caller: Profile | None, session: str) -> Response:
-    """An unexpected error: the one error shape and a line in the sync log rather than an HTML
-    500 and a session left "running" forever. The batch was rolled back with its transaction."""
+def _fail(exc: Exception, caller: Profile | None, message: object, session: str) -> Response:
+    """An unexpected error: the one error shape (and, for an authenticated caller, a line in the
+    sync log) rather than an HTML 500. The batch was rolled back with its transaction."""
     current_app.logger.error("sync exchange failed", exc_info=exc)
     internal = ProtocolError(Code.INTERNAL, f"internal error ({type(exc).__name__}); see the server log")
     error = {"code": internal.code.value, "message": internal.message, "feed": ""}
     try:
-        if caller is not None:  # authenticated: its own session line says why it failed
+        if caller is not None and session:  # its own session line says why it failed
             now = _replica().wall_ms()
             ledger.open_session(session, "server", caller.node_id, caller.name, now)
-            ledger.add_to_session(session, "server", now=now, outcome="failed", error_code=internal.code.value,
-                                  error=internal.message)
-        elif node_id:
-            _log_refusal(internal, node_id, message)
+            ledger.add_to_session(session, "server", now=now, peer=caller.node_id, outcome="failed",
+                                  error_code=internal.code.value, error=internal.message)
+        elif caller is not None:
+            _log_refusal(internal, caller, message)
     except Exception:  # the database itself may be what failed; the answer still goes out
         current_app.logger.exception("could not log the failed sync exchange")
     return _answer({"protocol": PROTOCOL_VERSION, "vector": {}, "error": error}, HTTP_STATUS[internal.code])
 
 
+class StaleRequest(ProtocolError):
+    """A request its caller's key signed, but stamped more than a day away from our clock."""
+
+    def __init__(self, caller: Profile) -> None:
+        super().__init__(Code.UNAUTHENTICATED, "request time is more than a day away from ours: check the clock of "
+                         "the calling node (or this request was replayed)")
+        self.caller = caller
+
+
+@dataclass
+class Authenticated:
+    caller: Profile
+    body: bytes
+    sent_at: int
+
+
+def _header_bytes(name: str) -> bytes:
+    value = request.headers.get(name, "")
+    if not value:
+        return b""
+    if len(value) > MAX_INTRODUCTION_CHARS:
+        raise ProtocolError(Code.UNAUTHENTICATED, f"{name} is too long")
+    try:
+        return unb64(value, name)
+    except ProtocolError as e:
+        raise ProtocolError(Code.UNAUTHENTICATED, e.message) from e
+
+
+def _read_body() -> bytes:
+    """The raw body, refused with ``too_large`` past :data:`MAX_COMPRESSED_BYTES` (read in chunks:
+    a chunked body without a Content-Length is bounded too; a declared one was checked before)."""
+    chunks, size = [], 0
+    while chunk := request.stream.read(min(_READ_CHUNK, MAX_COMPRESSED_BYTES + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_COMPRESSED_BYTES:
+            raise ProtocolError(Code.TOO_LARGE, "body too large")
+    return b"".join(chunks)
+
+
+def _authenticate(replica: Replica, gate: RefusalGate, address: str, node_id: str) -> Authenticated:
+    """Step 1 of the module docstring; raises :class:`ProtocolError` with a stable code."""
+    if not NODE_ID_RE.match(node_id):
+        raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Node must name the calling node")
+    wait = gate.throttled_for(address)
+    if wait and not replica.trust.is_known(node_id):
+        raise ProtocolError(Code.THROTTLED, f"too many refused requests from {address}; retry in "
+                            f"{(wait + 999) // 1000} s")
+    length = request.content_length
+    if length is not None and length > MAX_COMPRESSED_BYTES:
+        raise ProtocolError(Code.TOO_LARGE, f"body of {length} bytes exceeds {MAX_COMPRESSED_BYTES}")
+    try:
+        sent_at = int(request.headers.get("X-Motcua-Time", ""))
+    except ValueError:
+        raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Time must be epoch milliseconds") from None
+    nonce = request.headers.get("X-Motcua-Nonce", "")
+    if not NONCE_RE.match(nonce):
+        raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Nonce must be 16-64 URL-safe characters")
+    signature = _header_bytes("X-Motcua-Sig")
+    if not signature:
+        raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Sig is missing")
+    identified = replica.trust.identify(node_id, _header_bytes("X-Motcua-Cert"), _header_bytes("X-Motcua-Key"))
+    body = _read_body()
+    try:
+        replica.verify_signature(
+            identified.public_key,
+            request_signing_bytes(node_id, sent_at, nonce, EXCHANGE_PATH, hashlib.sha256(body).digest()),
+            signature,
+        )
+    except Exception as e:
+        raise ProtocolError(Code.UNAUTHENTICATED, "request signature does not verify") from e
+    caller = replica.trust.vouch(identified)
+    # Only after the signature holds, so nobody can burn another node's nonces.
+    if not ledger.remember_nonce(node_id, nonce, replica.wall_ms(), CLOCK_WINDOW_MS):
+        raise ProtocolError(Code.REPLAYED, "this request was already received (same nonce): refused")
+    if abs(sent_at - replica.wall_ms()) > CLOCK_WINDOW_MS:
+        # Checked after the signature: the caller's own key signed this, so its sync-log line may
+        # name it. A PC clock a day off is the commonest reason a commune never syncs, and the
+        # district admin must see it. (A request replayed a day later would be the only other
+        # way here, and its nonce is now spent: the same bytes again are `replayed`, unlogged.)
+        raise StaleRequest(caller)
+    return Authenticated(caller, body, sent_at)
+
+
 @bp.post(EXCHANGE_PATH)
 def exchange() -> Response:
-    replica = _replica()
-    node_id, message, caller, session = "", None, None, ""
+    replica, gate = _replica(), _gate()
+    address = request.remote_addr or "-"
+    node_id = request.headers.get("X-Motcua-Node", "")
     try:
-        node_id = request.headers.get("X-Motcua-Node", "")  # read first, so even an oversize body is logged
-        length = request.content_length or 0
-        if length > MAX_COMPRESSED_BYTES:
-            raise ProtocolError(Code.TOO_LARGE, f"body of {length} bytes exceeds {MAX_COMPRESSED_BYTES}")
-        body = request.get_data(cache=False)
-        if len(body) > MAX_COMPRESSED_BYTES:
-            raise ProtocolError(Code.TOO_LARGE, "body too large")
-        if not NODE_ID_RE.match(node_id):
-            raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Node must name the calling node")
-        try:
-            sent_at = int(request.headers.get("X-Motcua-Time", ""))
-        except ValueError:
-            raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Time must be epoch milliseconds") from None
-        if abs(sent_at - replica.wall_ms()) > CLOCK_WINDOW_MS:
-            raise ProtocolError(Code.UNAUTHENTICATED, "request time is more than a day away from ours")
-        try:
-            signature = unb64(request.headers.get("X-Motcua-Sig", ""), "X-Motcua-Sig")
-        except ProtocolError as e:
-            raise ProtocolError(Code.UNAUTHENTICATED, e.message) from e
-        nonce = request.headers.get("X-Motcua-Nonce", "")
-        if not NONCE_RE.match(nonce):
-            raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Nonce must be 16-64 URL-safe characters")
-        message = codec.decode(body, MAX_REQUEST_BYTES)
+        auth = _authenticate(replica, gate, address, node_id)
+    except StaleRequest as e:
+        _log_refusal(e, e.caller, None)
+        return _refuse(e)
+    except ProtocolError as e:
+        gate.refused(address, e.code.value, node_id if NODE_ID_RE.match(node_id) else "", e.message)
+        headers = None
+        if e.code == Code.THROTTLED:
+            headers = {"Retry-After": str(max(1, (gate.throttled_for(address) + 999) // 1000))}
+        return _refuse(e, headers)
+    except Exception as e:
+        return _fail(e, None, None, "")
+    message, caller, session = None, auth.caller, ""
+    try:
+        message = codec.decode(auth.body, MAX_REQUEST_BYTES)
         req = request_from_wire(message)
-        claimed = replica.resolve_caller(node_id, req.profiles)
-        try:
-            replica.verify_signature(
-                claimed.public_key,
-                request_signing_bytes(node_id, sent_at, nonce, EXCHANGE_PATH, hashlib.sha256(body).digest()),
-                signature,
-            )
-        except Exception as e:
-            raise ProtocolError(Code.UNAUTHENTICATED, "request signature does not verify") from e
-        # Only after the signature holds, so nobody can burn another node's nonces.
-        if not ledger.remember_nonce(node_id, nonce, replica.wall_ms(), CLOCK_WINDOW_MS):
-            raise ProtocolError(Code.REPLAYED, "this request was already received (same nonce): refused")
-        caller, session = claimed, req.session
-        response, _ = replica.serve_exchange(req, caller, len(body), caller_time=sent_at)
+        caller = replica.resolve_caller(auth.caller, req.profiles)
+        session = req.session
+        response, _ = replica.serve_exchange(req, caller, len(auth.body), caller_time=auth.sent_at)
         answer = _answer(response.to_wire())
         ledger.record_bytes_out(req.session, "server", answer.content_length or 0, peer=caller.node_id)
         return answer
     except ProtocolError as e:
-        current_app.logger.warning("sync exchange refused: %s", e)
-        return _refuse(e, node_id if NODE_ID_RE.match(node_id) else "", message)
+        current_app.logger.warning("sync exchange of %s refused: %s", caller.node_id, e)
+        _log_refusal(e, caller, message)
+        return _refuse(e)
     except Exception as e:
-        return _fail(e, node_id if NODE_ID_RE.match(node_id) else "", message, caller, session)
+        return _fail(e, caller, message, session)

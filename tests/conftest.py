@@ -108,3 +108,14 @@ def client(app, clock, monkeypatch):
     c = app.test_client()
     give_token(c, now=clock())
     return c
+
+
+@pytest.fixture(scope="session")
+def district_ca():
+    """One district CA per test session, so that real nodes sync the way production nodes do
+    (certificates, https) without a pairing round trip each (``tests.scenarios.harness.certify``)."""
+    from datetime import UTC, datetime, timedelta
+
+    from certs import create_ca
+
+    return create_ca("40", now=datetime.now(UTC) - timedelta(minutes=5), lifetime=timedelta(days=365))

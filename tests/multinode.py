@@ -29,8 +29,11 @@ def use(node: Node) -> Node:
 
 def make_node(tmp_path: Path, name: str, clock: FakeClock, role: str = "commune", unit: str = "17272",
               **settings: Any) -> Node:
+    """A node without a CA, opened by the development switch: :func:`carry` hands it the
+    self-signed profiles of nodes it has never met (certificates are tested elsewhere)."""
     data_dir = tmp_path / name
     key = init_node_dir(data_dir, role, unit)
+    settings.setdefault("DEV_OPEN_TRUST", True)
     s = make_settings(data_dir, role=role, unit=unit, **settings)
     return Node(s, open_database(s), key, clock)
 

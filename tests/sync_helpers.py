@@ -170,14 +170,17 @@ def server_now(test_client) -> int:
 
 
 def signed_headers(
-    client: Client, body: bytes, now: int, signer: NodeKey | None = None, nonce: str | None = None
+    client: Client, body: bytes, now: int, signer: NodeKey | None = None, nonce: str | None = None,
+    introduce: bool = True,
 ) -> dict[str, str]:
-    """Headers as ``HttpTransport.exchange`` sends them (a fresh nonce unless one is given)."""
+    """Headers as ``HttpTransport.exchange`` sends them (a fresh nonce unless one is given); by
+    default as on first contact, introducing the client by its certificate (or, without one,
+    its public key) so the server can check the signature before reading the body."""
     key = signer or client.key
     nonce = nonce or secrets.token_urlsafe(16)
     digest = hashlib.sha256(body).digest()
     signature = key.sign(request_signing_bytes(client.node_id, now, nonce, EXCHANGE_PATH, digest))
-    return {
+    headers = {
         "Content-Type": codec.CONTENT_TYPE,
         "Content-Encoding": codec.CONTENT_ENCODING,
         "X-Motcua-Node": client.node_id,
@@ -185,6 +188,12 @@ def signed_headers(
         "X-Motcua-Nonce": nonce,
         "X-Motcua-Sig": b64(signature),
     }
+    if introduce:
+        if client.profile.cert:
+            headers["X-Motcua-Cert"] = b64(client.profile.cert)
+        else:
+            headers["X-Motcua-Key"] = b64(client.key.public_key)
+    return headers
 
 
 def post_body(test_client, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, Any] | None]:

@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 
 from tests.browser.conftest import add_user, login, shot, text_of
-from tests.scenarios.harness import RealNode, call, free_port
+from tests.scenarios.harness import DEV_OPEN_TRUST, RealNode, call, free_port
 
 APPLICANT = "Hoàng Thị Mỹ Duyên"
 APPLICANT_ID = "040196001234"
@@ -41,9 +41,11 @@ def halt(node: RealNode) -> None:
 def world(tmp_path_factory, monkeypatch_module):
     base = tmp_path_factory.mktemp("ui")
     monkeypatch_module.setenv("SCENARIO_STATE_HOME", str(base / "state"))
-    district = RealNode("Trung tâm tỉnh", "district", "40", base / "district", port=free_port())
-    commune = RealNode("UBND xã Tân Phú", "commune", "17272", base / "commune", port=free_port())
-    mobile = RealNode("Tổ lưu động Tân Phú", "mobile", "17272", base / "mobile")
+    # Plain http between nodes open to each other (the development switch, so every page shows its
+    # red banner): these journeys are about the UI; certificates are tests/scenarios/test_trust.py.
+    district = RealNode("Trung tâm tỉnh", "district", "40", base / "district", port=free_port(), env=DEV_OPEN_TRUST)
+    commune = RealNode("UBND xã Tân Phú", "commune", "17272", base / "commune", port=free_port(), env=DEV_OPEN_TRUST)
+    mobile = RealNode("Tổ lưu động Tân Phú", "mobile", "17272", base / "mobile", env=DEV_OPEN_TRUST)
     district.init()
     commune.init(district.url)
     mobile.init(commune.url)

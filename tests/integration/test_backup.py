@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scenarios.harness import RealNode, clean_env
+from tests.scenarios.harness import RealNode, certify, clean_env
 
 # A second process writing dossiers as fast as it can until told to stop (bounded in count and
 # time): what the desk does while the nightly backup runs.
@@ -93,14 +93,16 @@ def test_backup_while_writing_is_a_consistent_checked_snapshot(tmp_path):
     assert "WARNING" not in restored.cli("rebuild").stdout
 
 
-def test_restore_keeps_writes_blocked_until_a_sync_brings_back_later_events(tmp_path):
+def test_restore_keeps_writes_blocked_until_a_sync_brings_back_later_events(tmp_path, district_ca):
     # No mDNS announcement: with it, stopping the server takes gunicorn's whole graceful timeout.
     hub = RealNode("Hub", "district", "40", tmp_path / "district", env={"MOTCUA_ADVERTISE": "false"})
     hub.init()
+    certify(hub, district_ca)
     hub.start()
     try:
         commune = RealNode("Xã Tân Phú", "commune", "17272", tmp_path / "commune")
         commune.init(hub.url)
+        certify(commune, district_ca)  # the backup carries the certificate to the new PC
         commune.cli("seed-demo", "--count", "4")
         commune.cli("sync")
         commune.cli("backup", "--to", str(tmp_path / "backups"))

@@ -27,7 +27,8 @@ def vn(m: int, d: int, hh: int) -> int:
 def district(backend, tmp_path, request):
     from node.services import Node
 
-    extra = {"AGENCY_ID": AGENCY}
+    # development trust: the rogue commune below is carried in without a CA
+    extra = {"AGENCY_ID": AGENCY, "DEV_OPEN_TRUST": True}
     if backend == "postgresql":
         url = request.getfixturevalue("pg_url")
         reset_postgres(url)

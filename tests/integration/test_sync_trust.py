@@ -18,7 +18,17 @@ from node.enrollment import ca_layout, init_ca, revoke
 from node.services import Node
 from sync.store import EventRow
 from tests.factories import init_node_dir, make_settings
-from tests.sync_helpers import make_client, make_request, make_run, post_exchange, stored_state
+from tests.sync_helpers import (
+    encode_wire,
+    make_client,
+    make_request,
+    make_run,
+    post_body,
+    post_exchange,
+    server_now,
+    signed_headers,
+    stored_state,
+)
 
 UNIT = "17272"
 
@@ -51,6 +61,21 @@ def test_a_certified_commune_writes_and_reads(server, district, clock):
     status, answer = post_exchange(server, commune, make_request(commune, [make_run(commune, UNIT, 1, 2)]))
     assert status == 200 and "error" not in answer, answer
     assert answer["vector"][f"{commune.node_id}:{UNIT}"] == 2
+
+
+def test_a_stored_certified_profile_is_admitted_again_when_relayed(server, district, clock):
+    """Name, role and unit stored are the certificate's, not what the node signed of itself (here
+    its name differs): relaying or reloading that profile must still admit it."""
+    commune = certify(make_client("commune", UNIT, name="tên tự đặt"), load_ca(ca_layout(district)), clock)
+    assert post_exchange(server, commune, make_request(commune, [make_run(commune, UNIT, 1, 1)]))[0] == 200
+    from sync.ledger import load_profiles
+
+    stored = load_profiles([commune.node_id])[commune.node_id]
+    assert stored.name == f"commune {UNIT}"  # from the certificate
+    assert district.trust.admit(stored).name == f"commune {UNIT}"
+    body = encode_wire(make_request(commune, [], profiles=[stored], vector={f"{commune.node_id}:{UNIT}": 1}).to_wire())
+    status, answer = post_body(server, body, signed_headers(commune, body, server_now(server), introduce=False))
+    assert status == 200 and "error" not in answer, answer
 
 
 @pytest.mark.parametrize("how", ["no certificate", "another CA", "expired"])

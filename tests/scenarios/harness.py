@@ -142,6 +142,29 @@ class RealNode:
         return {e for e in self.events() if e[0] == me}
 
 
+# The development switch (DEV_OPEN_TRUST), for scenarios about something else than trust that
+# need plain http between nodes that have never met; it must be set on both ends.
+DEV_OPEN_TRUST = {"MOTCUA_DEV_OPEN_TRUST": "1"}
+
+
+def certify(node: RealNode, ca) -> RealNode:  # ca: certs.DistrictCA
+    """Give ``node`` a certificate of ``ca``, as ``motcua enroll`` leaves it (node.pem, ca.pem),
+    without the pairing round trip (tests/scenarios/test_trust.py and the demo cover that). Call
+    after ``init`` and before ``start``: the node then serves https and trusts only ``ca``."""
+    from datetime import UTC, datetime, timedelta
+
+    from certs import issue_node_certificate
+    from certs.identity import certificate_pem
+    from node.signing import KEY_FILE, NodeKey
+
+    key = NodeKey.load(node.data_dir / KEY_FILE)
+    cert = issue_node_certificate(key.public_key, node_id=key.node_id, role=node.role, unit=node.unit,
+                                  name=node.name[:64], ca=ca, now=datetime.now(UTC), lifetime=timedelta(days=30))
+    (node.data_dir / "ca.pem").write_bytes(certificate_pem(ca.certificate))
+    (node.data_dir / "node.pem").write_bytes(certificate_pem(cert))
+    return node
+
+
 def call(node: RealNode, method: str, path: str, body: dict | None = None, token: str | None = None,
          headers: dict[str, str] | None = None) -> tuple[int, dict]:
     """One JSON API call to a served node: (status, decoded answer), errors included. It carries

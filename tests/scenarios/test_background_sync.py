@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.scenarios.harness import RealNode, call
+from tests.scenarios.harness import RealNode, call, certify
 
 
 def get(node: RealNode, path: str) -> dict:
@@ -13,14 +13,16 @@ def get(node: RealNode, path: str) -> dict:
     return body
 
 
-def test_served_commune_syncs_in_the_background_and_reports_status(tmp_path):
+def test_served_commune_syncs_in_the_background_and_reports_status(tmp_path, district_ca):
     district = RealNode("Hub", "district", "40", tmp_path / "district")
     district.init()
+    certify(district, district_ca)
     district.start()
     every_second = {"MOTCUA_SYNC_INTERVAL_SECONDS": "1"}
     commune = RealNode("Xã Tân Phú", "commune", "17272", tmp_path / "commune", env=every_second)
     try:
         commune.init(district.url)
+        certify(commune, district_ca)
         commune.cli("seed-demo", "--count", "3")
         commune.api_token()  # made now, so the deadline below measures the sync alone
         written = commune.own_events()

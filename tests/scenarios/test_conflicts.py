@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.scenarios.harness import RealNode, call
+from tests.scenarios.harness import RealNode, call, certify
 
 
 @pytest.fixture
-def pair(tmp_path):
+def pair(tmp_path, district_ca):
     district = RealNode("Hub", "district", "40", tmp_path / "district")
     commune = RealNode("Xã Tân Phú", "commune", "17272", tmp_path / "commune")
     district.init()
+    certify(district, district_ca)
     district.start()
     commune.init(district.url)
+    certify(commune, district_ca)
     commune.start()
     yield commune, district
     commune.stop()

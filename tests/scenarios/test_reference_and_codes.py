@@ -12,7 +12,7 @@ import re
 import pytest
 
 from node.reference import seed_catalogue_data
-from tests.scenarios.harness import RealNode, call
+from tests.scenarios.harness import RealNode, call, certify
 
 AGENCY = "000.17.22.H56"
 
@@ -23,14 +23,16 @@ def receive(node: RealNode, code: str) -> tuple[int, dict]:
 
 
 @pytest.fixture
-def pair(tmp_path):
+def pair(tmp_path, district_ca):
     quiet = {"MOTCUA_SYNC_INTERVAL_SECONDS": "3600"}  # the test decides when to sync
     district = RealNode("Hub", "district", "40", tmp_path / "district", env=quiet)
     commune = RealNode("Xã Tân Phú", "commune", "17272", tmp_path / "commune",
                        env={**quiet, "MOTCUA_AGENCY_ID": AGENCY})
     district.init()
+    certify(district, district_ca)
     district.start()
     commune.init(district.url)
+    certify(commune, district_ca)
     commune.start()
     yield commune, district
     commune.stop()

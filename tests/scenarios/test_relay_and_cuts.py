@@ -18,7 +18,7 @@ import sqlite3
 import pytest
 
 from bench.netproxy import LatencyProxy
-from tests.scenarios.harness import RealNode, may_hold
+from tests.scenarios.harness import DEV_OPEN_TRUST, RealNode, may_hold
 
 CUTS = int(os.environ.get("SCENARIO_CUTS", "50"))  # cuts that actually fired mid-exchange
 UNIT_A, UNIT_B, PROVINCE = "17272", "17275", "40"
@@ -27,7 +27,10 @@ UNIT_A, UNIT_B, PROVINCE = "17272", "17275", "40"
 @pytest.fixture(scope="module")
 def network(tmp_path_factory):
     root = tmp_path_factory.mktemp("scenario")
-    small_batches = {"MOTCUA_SYNC_BATCH_BYTES": "6000"}  # many exchanges per session: more places to cut
+    # Many exchanges per session: more places to cut. Plain http between nodes open to each other
+    # (the development switch): the cuts, 1-1500 bytes in, must land in sync exchanges, not in a
+    # TLS handshake; tests/scenarios/test_trust.py covers certificates and https.
+    small_batches = {"MOTCUA_SYNC_BATCH_BYTES": "6000", **DEV_OPEN_TRUST}
     district = RealNode("Hub Nghệ An", "district", PROVINCE, root / "district", env=small_batches)
     commune_a = RealNode("Xã Tân Phú", "commune", UNIT_A, root / "commune-a", env=small_batches)
     commune_b = RealNode("Xã Bên Cạnh", "commune", UNIT_B, root / "commune-b", env=small_batches)

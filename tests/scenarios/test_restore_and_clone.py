@@ -7,21 +7,23 @@ import sqlite3
 
 import pytest
 
-from tests.scenarios.harness import RealNode
+from tests.scenarios.harness import RealNode, certify
 
 
 @pytest.fixture
-def hub(tmp_path):
+def hub(tmp_path, district_ca):
     district = RealNode("Hub", "district", "40", tmp_path / "district")
     district.init()
+    certify(district, district_ca)
     district.start()
     yield district
     district.stop()
 
 
-def test_restored_node_recovers_its_own_events_before_writing(hub, tmp_path):
+def test_restored_node_recovers_its_own_events_before_writing(hub, tmp_path, district_ca):
     commune = RealNode("Xã Tân Phú", "commune", "17272", tmp_path / "commune")
     commune.init(hub.url)
+    certify(commune, district_ca)
     commune.cli("seed-demo", "--count", "4")
     commune.cli("sync")
     backup = tmp_path / "backup"
@@ -48,9 +50,10 @@ def test_restored_node_recovers_its_own_events_before_writing(hub, tmp_path):
     assert "FAIL" not in commune.cli("verify").stdout
 
 
-def test_cloned_laptop_is_detected_quarantined_and_blocked(hub, tmp_path):
+def test_cloned_laptop_is_detected_quarantined_and_blocked(hub, tmp_path, district_ca):
     laptop = RealNode("Tổ lưu động", "mobile", "17272", tmp_path / "laptop")
     laptop.init(hub.url)
+    certify(laptop, district_ca)  # the clone copies its certificate with its key
     laptop.cli("seed-demo", "--count", "2")
     laptop.cli("sync")
     clone = RealNode("Tổ lưu động (bản sao)", "mobile", "17272", tmp_path / "clone",
