@@ -283,9 +283,9 @@ def copy_node_dir(src: Path, dst: Path) -> Path:
 
 
 def count_sqlite_events(data_dir: Path) -> int:
-    import sqlite3
+    from tests.factories import sqlite_connect
 
-    con = sqlite3.connect(f"file:{data_dir / 'motcua.sqlite3'}?mode=ro", uri=True, timeout=30)
+    con = sqlite_connect(f"file:{data_dir / 'motcua.sqlite3'}?mode=ro", uri=True, timeout=30)
     try:
         return con.execute("SELECT count(*) FROM event").fetchone()[0]
     finally:
@@ -650,11 +650,11 @@ class IngestRun:
 def build_push_bodies(commune_dir: Path, hub_dir: Path) -> tuple[list[bytes], Any, float]:
     """The compressed request bodies the commune would send an empty hub, and its profile."""
     from node.services import make_profile
-    from node.signing import KEY_FILE, NodeKey
     from sync import codec
     from sync.protocol import ExchangeRequest, request_from_wire
+    from tests.factories import load_node_key
 
-    hub_profile = make_profile(NodeKey.load(hub_dir / KEY_FILE), node_settings(hub_dir))
+    hub_profile = make_profile(load_node_key(hub_dir), node_settings(hub_dir))
     node = open_bench_node(commune_dir)
     bodies: list[bytes] = []
     try:

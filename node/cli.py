@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -27,12 +26,31 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _open(ctx: click.Context):  # -> Node
+    from node.atrest import AtRestError
     from node.services import NodeNotInitialised, open_node
 
     try:
         return open_node(_settings(ctx))
     except NodeNotInitialised as e:
         raise click.ClickException(str(e)) from e
+    except AtRestError as e:
+        raise click.ClickException(f"{e} (motcua unlock --user NAME)") from e
+
+
+def _password_option(prompt: str = "Mật khẩu / password", confirm: bool = False):  # -> decorator
+    """``--password-stdin`` (scripts: one line of standard input) or a hidden prompt; never a
+    password on the command line. The command receives ``password``."""
+
+    def deco(f):
+        def callback(ctx: click.Context, _param: click.Parameter, from_stdin: bool) -> str:
+            if from_stdin:
+                return sys.stdin.readline().rstrip("\r\n")
+            return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+
+        return click.option("--password-stdin", "password", is_flag=True, callback=callback,
+                            help="Read the password from one line of standard input (else prompted).")(f)
+
+    return deco
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,6 +103,7 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
     """Create a node: data directory, Ed25519 key (0600), node.json, migrated database."""
     from node.db import open_database
     from node.units import describe_unit, is_unit_code
+    from node.unlocking import create_node_keys
 
     settings = _settings(ctx)
     data_dir = settings.data_dir
@@ -102,15 +121,17 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
         )
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_path = data_dir / KEY_FILE
-    key = NodeKey.load(key_path) if key_path.exists() else NodeKey.generate()
-    if not key_path.exists():
-        key.save(key_path)
+    if key_path.exists():
+        raise click.ClickException(f"{key_path} exists without a node.json; move it away to start over")
+    key = NodeKey.generate()
+    # The database, the key file and the session secret are encrypted with a new data key; the
+    # keyring holds it in a setup slot until the first staff account (motcua user add).
+    data_key = create_node_keys(data_dir, key)
     node_file: dict[str, Any] = {
         "role": role,
         "unit": unit,
         "name": name,
         "node_id": key.node_id,
-        "secret_key": secrets.token_urlsafe(32),
     }
     if parent_url:
         node_file["parent_url"] = parent_url
@@ -120,12 +141,14 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
         node_file["dev_open_trust"] = True
     tmp = settings.node_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(node_file, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.chmod(tmp, 0o600)  # it holds the session secret
+    os.chmod(tmp, 0o600)
     os.replace(tmp, settings.node_file)
-    db = open_database(load_settings(data_dir))
+    db = open_database(load_settings(data_dir), data_key=data_key)
     db.close()
     where = describe_unit(unit) or "unit not in the 2025 national list (kept as given)"
-    click.echo(f"initialised {role} node {key.node_id}\n  unit {unit}: {where}\n  data  {data_dir}")
+    click.echo(f"initialised {role} node {key.node_id}\n  unit {unit}: {where}\n  data  {data_dir} (encrypted)")
+    click.echo("add the first staff account now (motcua user add): until then the data key sits unprotected "
+               "in keys.json", err=True)
     if dev_open_trust:
         click.echo(DEV_OPEN_WARNING, err=True)
 
@@ -137,20 +160,29 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> None:
     """Run the node's web server (gunicorn, one process, threads)."""
+    from certs.layout import NodeLayout
     from node.app import create_app
+    from node.unlocking import serving_lock
 
     settings = _settings(ctx)
-    node = _open(ctx)
-    app = create_app(settings, node=node)
+    try:
+        node = _open(ctx)
+    except click.ClickException:
+        node = None  # locked: the app serves its sign-in page; a staff sign-in unlocks it
+    app = create_app(settings, node=node) if node is not None else create_app(settings, locked=True)
     host = host or settings.HOST
     port = port or settings.PORT
-    layout = node.trust.layout
-    tls = (str(layout.certificate), str(layout.key)) if node.trust.own is not None else None
+    layout = NodeLayout(settings.data_dir)
+    tls = (str(layout.certificate), str(layout.key)) if layout.certificate.exists() else None
     scheme = "https" if tls else "http"
-    click.echo(f"motcua {settings.ROLE} node {node.node_id} on {scheme}://{host}:{port}/", err=True)
-    if node.trust.open_to_strangers:
+    node_id = app.extensions["motcua.node"].node_id
+    state = "LOCKED until a staff member signs in" if node is None else "unlocked"
+    click.echo(f"motcua {settings.ROLE} node {node_id} on {scheme}://{host}:{port}/ ({state})", err=True)
+    if node is not None and node.trust.open_to_strangers:
         click.echo(DEV_OPEN_WARNING, err=True)
-    scheduler = make_scheduler(node, app)
+    scheduler = make_scheduler(app)
+    stack = serving_lock(settings.data_dir)
+    stack.__enter__()  # held until the process ends: rekey and encrypt refuse meanwhile
     if dev:
         advertiser = make_advertiser(node, host, port, scheme)
         if scheduler:
@@ -171,7 +203,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
 
 def make_advertiser(node, host: str, port: int, scheme: str):  # -> Advertiser | None
     """Commune and district nodes announce themselves on the LAN (mDNS), mobiles do not."""
-    if node.settings.ROLE == "mobile" or not node.settings.ADVERTISE:
+    if node is None or node.settings.ROLE == "mobile" or not node.settings.ADVERTISE:
         return None
     from sync.discovery import Advertiser, ServiceRecord
 
@@ -182,23 +214,31 @@ def make_advertiser(node, host: str, port: int, scheme: str):  # -> Advertiser |
         return None
 
 
-def make_scheduler(node, app):  # -> SyncScheduler | None
-    """The background sync of ``serve``: only for nodes with a parent to sync with."""
+def make_scheduler(app):  # -> SyncScheduler | None
+    """The background sync of ``serve``: only for nodes with a parent to sync with. It pauses
+    while the node is locked (no key, no database), and checks the idle lock of a mobile node."""
     import logging
 
     from sync.scheduler import SyncScheduler
 
-    if not node.settings.PARENT_URL:
+    settings = app.extensions["motcua.atrest"].settings
+    if not settings.PARENT_URL:
         return None
     logger = logging.getLogger("motcua.sync")
 
     def run() -> bool:
+        gate = app.extensions["motcua.atrest"]
+        gate.check()
+        node = app.extensions["motcua.node"]
+        if getattr(node, "locked", False):
+            logger.info("sync skipped: the node is locked")
+            return False
         summary = node.sync_with(node.settings.PARENT_URL)
         logger.info("sync %s: %s up, %s down, %s", summary.outcome, summary.events_out, summary.events_in,
                     summary.error or "")
         return summary.ok
 
-    scheduler = SyncScheduler(run, node.settings.SYNC_INTERVAL_SECONDS)
+    scheduler = SyncScheduler(run, settings.SYNC_INTERVAL_SECONDS)
     app.extensions["motcua.scheduler"] = scheduler
     return scheduler
 
@@ -230,7 +270,13 @@ def doctor(ctx: click.Context) -> None:
     problems += not ok_key
     click.echo(f"{'ok  ' if ok_key else 'FAIL'} key file {key_path} mode {mode and oct(mode)}")
     click.echo(f"ok   unit {settings.UNIT}: {describe_unit(settings.UNIT) or 'not in the 2025 list'}")
-    node = _open(ctx)
+    lines, bad, node = at_rest_report(ctx, settings)
+    problems += bad
+    for line in lines:
+        click.echo(line)
+    if node is None:
+        click.echo(f"FAIL {problems} problem(s) found before the database, which stays closed while locked")
+        sys.exit(1)
     click.echo(f"ok   database {backend_name(node.db)}; pending migrations: {pending_migrations(node.db) or 'none'}")
     status = node.status()
     click.echo(f"ok   node {status['node_id']}: {status['events']} events, {status['dossiers']} dossiers")
@@ -248,6 +294,52 @@ def doctor(ctx: click.Context) -> None:
             click.echo(f"FAIL feed {r.origin}:{r.scope}: {r.reason} at {r.ref}: {r.detail}")
     click.echo(f"{'ok  ' if not problems else 'FAIL'} {problems} problem(s)")
     sys.exit(1 if problems else 0)
+
+
+def _keyring(node):  # -> Keyring
+    from node.atrest import Keyring
+
+    return Keyring.load(node.settings.data_dir)
+
+
+def at_rest_report(ctx: click.Context, settings: Settings) -> tuple[list[str], int, Any]:
+    """``motcua doctor``'s lines on encryption at rest and the lock; the node if it opens."""
+    from node.atrest import AtRestError
+    from node.lockstate import idle_lock_ms
+    from node.unlocking import state
+
+    st = state(settings)
+    if not st["encrypted"]:
+        node = _open(ctx)
+        return [f"FAIL at rest: {st['summary']}"], 1, node
+    lines, bad = [], 0
+    escrow = f"escrow {str(st['escrow'])[:16]}…" if st["escrow"] else "no district escrow (enroll, or motcua rekey)"
+    lines.append(f"ok   at rest: SQLCipher database, encrypted node key and CA key, key generation "
+                 f"{st['generation']}; {st['account_slots']} account slot(s), {escrow}")
+    if st["plaintext_db"]:
+        bad += 1
+        lines.append("FAIL at rest: the SQLite file is plaintext although a keyring exists (an interrupted "
+                     "motcua encrypt?): restore the backup it made")
+    if st["setup_slot"]:
+        lines.append("warn at rest: no staff account yet: the data key sits unprotected in keys.json; "
+                     "run motcua user add")
+    idle = idle_lock_ms(settings)
+    locked_note = ("while locked: the web server serves only its sign-in page and /healthz; no background "
+                   "sync, no relay, no API; motcua commands need motcua unlock")
+    try:
+        node = _open(ctx)
+    except click.ClickException:
+        lines.append(f"ok   lock: LOCKED ({locked_note})")
+        return lines, bad, None
+    how = "setup slot" if st["setup_slot"] else "unlock cache (motcua lock empties it)"
+    idle_text = f"; locks itself after {idle // 60000} min idle" if idle else ""
+    lines.append(f"ok   lock: unlocked here by the {how}{idle_text}; {locked_note}")
+    try:
+        _keyring(node)
+    except AtRestError as e:
+        bad += 1
+        lines.append(f"FAIL at rest: {e}")
+    return lines, bad, node
 
 
 DEV_OPEN_WARNING = ("WARNING: DEV_OPEN_TRUST is on: this node trusts ANY node that syncs with it (development "
@@ -474,20 +566,55 @@ def ca_group() -> None:
     """The district certificate authority (on the district node): init, pair, revoke."""
 
 
+ESCROW_PASSPHRASE_ENV = "MOTCUA_ESCROW_PASSPHRASE"
+
+
+def _escrow_passphrase(confirm: bool) -> bytes:
+    value = os.environ.get(ESCROW_PASSPHRASE_ENV) or click.prompt(
+        "Escrow key passphrase (keep it with the exported key, offline)", hide_input=True,
+        confirmation_prompt=confirm)
+    if len(value) < 12:
+        raise click.ClickException("the escrow passphrase needs at least 12 characters")
+    return value.encode("utf-8")
+
+
 @ca_group.command("init")
 @click.pass_context
 def ca_init(ctx: click.Context) -> None:
-    """Create the district CA under <data dir>/ca and certify this district node."""
+    """Create the district CA under <data dir>/ca, certify this district node, and make the
+    district escrow key pair (passphrase from MOTCUA_ESCROW_PASSPHRASE, else prompted)."""
     from node.domain.errors import DomainError
     from node.enrollment import init_ca
 
     node = _open(ctx.parent)
+    passphrase = _escrow_passphrase(confirm=True)
     try:
-        fingerprint = init_ca(node)
+        fingerprint = init_ca(node, escrow_passphrase=passphrase)
     except DomainError as e:
         raise click.ClickException(e.message) from e
     click.echo(f"district CA created; fingerprint {fingerprint}")
+    click.echo("escrow key pair created in ca/escrow.key (passphrase-encrypted) and ca/escrow.pub; enrolling "
+               "nodes wrap their data key to it. Copy it offline: motcua ca escrow-export --to DIR")
     click.echo("restart motcua serve: it now serves https and accepts only certified nodes")
+
+
+@ca_group.command("escrow-export")
+@click.option("--to", "dest", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder (a USB key kept in the district's safe) receiving escrow.key and escrow.pub.")
+@click.pass_context
+def ca_escrow_export(ctx: click.Context, dest: Path) -> None:
+    """Copy the escrow key pair (private part still passphrase-encrypted) for offline keeping."""
+    import shutil
+
+    from node.atrest import ESCROW_KEY_FILE, ESCROW_PUBLIC_FILE
+
+    root = _settings(ctx.parent).data_dir / "ca"
+    if not (root / ESCROW_KEY_FILE).exists():
+        raise click.ClickException(f"no escrow key in {root}: run motcua ca init")
+    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in (ESCROW_KEY_FILE, ESCROW_PUBLIC_FILE):
+        shutil.copy2(root / name, dest / name)
+    click.echo(f"escrow key exported to {dest}; it opens with its passphrase only (motcua recover --escrow-key)")
 
 
 @ca_group.command("pair")
@@ -537,15 +664,27 @@ def ca_revoke(ctx: click.Context, node_id: str, after_seq: int | None, unit: str
 @click.pass_context
 def enroll(ctx: click.Context, district_url: str, code: str) -> None:
     """Enroll this node with the district CA using a one-time pairing code."""
+    from node.atrest import AtRestError
     from node.enrollment import EnrollmentFailed
     from node.enrollment import enroll as do_enroll
+    from node.lockstate import resolve_data_key
+    from node.unlocking import escrow_to, node_key_password
 
     settings = _settings(ctx)
     try:
-        done = do_enroll(settings.data_dir, district_url, code, settings.HTTP_TIMEOUT_SECONDS)
+        data_key = resolve_data_key(settings)
+        done = do_enroll(settings.data_dir, district_url, code, settings.HTTP_TIMEOUT_SECONDS,
+                         node_key_password=node_key_password(data_key))
+    except AtRestError as e:
+        raise click.ClickException(f"{e} (motcua unlock --user NAME)") from e
     except EnrollmentFailed as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"enrolled as {done.name} ({done.role}, unit {done.unit}), node {done.node_id}")
+    if done.escrow_pem and data_key is not None:
+        node = _open(ctx)
+        fingerprint = escrow_to(node, done.escrow_pem)
+        node.close()
+        click.echo(f"data key escrowed to the district escrow key {fingerprint[:16]}… (motcua recover)")
     click.echo(f"district CA fingerprint {done.fingerprint}; restart motcua serve to serve https")
 
 
@@ -573,11 +712,11 @@ def user() -> None:
 @click.option("--role", type=click.Choice(["clerk", "head", "mobile", "district_admin"]), required=True,
               help="clerk (one-stop desk), head (head of office), mobile (outreach team), district_admin.")
 @click.option("--name", "full_name", required=True, help="Full name, as printed on forms (e.g. 'Nguyễn Thị Lan').")
-@click.password_option(help="Password (at least 12 characters); prompted, never on the command line in scripts.",
-                       prompt="Mật khẩu / password")
+@_password_option("Mật khẩu / password", confirm=True)
 @click.pass_context
 def user_add(ctx: click.Context, username: str, role: str, full_name: str, password: str) -> None:
     """Create a staff account (prompts for the password twice)."""
+    from node.unlocking import set_account_slot
     from web.accounts import AccountError, create_account
 
     node = _open(ctx.parent)
@@ -585,7 +724,17 @@ def user_add(ctx: click.Context, username: str, role: str, full_name: str, passw
         row = create_account(username, full_name, role, password, now=node.wall_ms())
     except AccountError as e:
         raise click.ClickException(str(e)) from e
+    first = node.data_key is not None and not _keyring(node).account_slots
+    set_account_slot(node, row.username, password)
     click.echo(f"created {row.role} account {row.username} ({row.full_name})")
+    if first:
+        # The setup slot is gone: the one who set the node up keeps it unlocked for the next
+        # steps (serve, enroll, seed) as motcua unlock would, until motcua lock.
+        from node.unlocking import unlock_cache_for
+
+        unlock_cache_for(node.settings, node.data_key)
+        click.echo("the node's data key is now protected by this account's password (key slot); it stays "
+                   "unlocked on this machine until motcua lock (or a restart); then a sign-in unlocks it")
 
 
 @user.command("list")
@@ -608,22 +757,27 @@ def user_list(ctx: click.Context) -> None:
 @click.pass_context
 def user_disable(ctx: click.Context, username: str) -> None:
     """Disable an account and end its sessions at once (a person who left, a lost laptop)."""
+    from node.atrest import AtRestError
+    from node.unlocking import check_slot_can_go, remove_account_slot
     from web.accounts import AccountError, set_active
 
-    _open(ctx.parent)
+    node = _open(ctx.parent)
     try:
+        check_slot_can_go(node.settings, username)
         set_active(username, False)
-    except AccountError as e:
+    except (AccountError, AtRestError) as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"account {username} disabled; its sessions are ended")
+    slot = remove_account_slot(node.settings, username)
+    click.echo(f"account {username} disabled; its sessions are ended" + ("; its key slot is removed" if slot else ""))
 
 
 @user.command("set-password")
 @click.argument("username")
-@click.password_option(prompt="Mật khẩu mới / new password")
+@_password_option("Mật khẩu mới / new password", confirm=True)
 @click.pass_context
 def user_set_password(ctx: click.Context, username: str, password: str) -> None:
     """Set a new password (prompted twice); ends the account's sessions."""
+    from node.unlocking import set_account_slot
     from web.accounts import AccountError, set_password
 
     node = _open(ctx.parent)
@@ -631,7 +785,8 @@ def user_set_password(ctx: click.Context, username: str, password: str) -> None:
         set_password(username, password, now=node.wall_ms())
     except AccountError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"password of {username} changed; its sessions are ended")
+    set_account_slot(node, username, password)
+    click.echo(f"password of {username} changed; its sessions are ended; its key slot is rewrapped")
 
 
 # -- motcua token: personal API tokens (issue 10) -------------------------------------------------
@@ -888,14 +1043,19 @@ def backup(ctx: click.Context, dest: Path) -> None:
 
 @main.command()
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--user", "username", default="", help="A staff account of the backed-up node (an encrypted "
+              "backup opens with its password, prompted).")
 @click.pass_context
-def restore(ctx: click.Context, source: Path) -> None:
+def restore(ctx: click.Context, source: Path, username: str) -> None:
     """Restore a backup folder into the (empty) data directory; writes wait for a sync."""
-    from node.backup import BackupError, restore_backup
+    from node.backup import BackupError, backup_data_key, restore_backup
 
     settings = _settings(ctx)
     try:
-        manifest = restore_backup(source, settings.data_dir, None, lambda msg: click.echo(f"  {msg}", err=True))
+        password = click.prompt("Mật khẩu / password", hide_input=True) if username else ""
+        data_key = backup_data_key(source, username, password)
+        manifest = restore_backup(source, settings.data_dir, None, lambda msg: click.echo(f"  {msg}", err=True),
+                                  data_key)
     except BackupError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"restored {manifest['role']} node {manifest['node_id']} (unit {manifest['unit']}) "
@@ -918,6 +1078,110 @@ def seed_demo(ctx: click.Context, count: int) -> None:
     except DomainError as e:
         raise click.ClickException(e.message) from e
     click.echo(f"created {len(created)} demo dossiers: " + ", ".join(d.code for d in created))
+
+
+# -- encryption at rest: unlock, lock, recover, rekey, encrypt (issue 16; node/unlocking.py) -----
+
+
+@main.command()
+@click.option("--user", "username", required=True, help="A staff account of this node.")
+@_password_option()
+@click.pass_context
+def unlock(ctx: click.Context, username: str, password: str) -> None:
+    """Unlock this node for command-line work: the data key goes to the unlock cache (in RAM)."""
+    from node.atrest import AtRestError
+    from node.unlocking import unlock_cache_for, unlock_with_password
+
+    settings = _settings(ctx)
+    try:
+        data_key = unlock_with_password(settings, username, password)
+    except AtRestError as e:
+        raise click.ClickException(str(e)) from e
+    path = unlock_cache_for(settings, data_key)
+    click.echo(f"unlocked (cache {path}); motcua lock locks again")
+
+
+@main.command()
+@click.pass_context
+def lock(ctx: click.Context) -> None:
+    """Lock this node: empty the unlock cache and make a running server lock itself."""
+    from node.config import read_node_file
+    from node.lockstate import request_lock
+
+    settings = _settings(ctx)
+    node_id = str(read_node_file(settings.data_dir).get("node_id", ""))
+    request_lock(settings, node_id)
+    click.echo("locked: the server serves only its sign-in page until a staff member signs in")
+
+
+@main.command()
+@click.option("--escrow-key", "escrow_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The district's escrow.key (motcua ca escrow-export); its passphrase from "
+                   "MOTCUA_ESCROW_PASSPHRASE or prompted.")
+@click.option("--user", "username", required=True, help="The staff account whose password is set anew.")
+@_password_option("Mật khẩu mới / new password", confirm=True)
+@click.pass_context
+def recover(ctx: click.Context, escrow_file: Path, username: str, password: str) -> None:
+    """Open a node whose passwords are all lost with the district escrow key; set a new password
+    for one account and rotate the data key."""
+    from node.atrest import AtRestError
+    from node.services import system_wall_ms
+    from node.unlocking import recover as do_recover
+    from web.accounts import AccountError, check_password_policy
+
+    settings = _settings(ctx)
+    try:
+        check_password_policy(password, username)
+        ring = do_recover(settings, escrow_file.read_bytes(), _escrow_passphrase(confirm=False), username, password,
+                          system_wall_ms())
+    except (AtRestError, AccountError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"recovered: {username} has a new password and the only account slot; data key rotated "
+               f"(generation {ring.generation}); other staff get their slot back at their next sign-in")
+
+
+@main.command()
+@click.option("--user", "username", required=True, help="Your staff account (its slot is rewrapped at once).")
+@_password_option()
+@click.pass_context
+def rekey(ctx: click.Context, username: str, password: str) -> None:
+    """Rotate the data key: re-encrypt the database and key files (stop motcua serve first)."""
+    from node.atrest import AtRestError
+    from node.unlocking import rekey as do_rekey
+    from node.unlocking import unlock_with_password
+
+    settings = _settings(ctx)
+    try:
+        old = unlock_with_password(settings, username, password)
+        ring = do_rekey(settings, old, username, password)
+    except AtRestError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"rekeyed: generation {ring.generation}; slots now: {', '.join(ring.kinds())}; the other staff "
+               "get their slot back at their next sign-in while the node is unlocked")
+
+
+@main.command()
+@click.option("--backup-to", "backup_to", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where the checked backup taken first goes (an external disk).")
+@click.pass_context
+def encrypt(ctx: click.Context, backup_to: Path) -> None:
+    """Encrypt a plaintext node in place (stop motcua serve first): backup, SQLCipher copy,
+    node key rewrapped; the digest is compared before and after."""
+    from node.atrest import AtRestError
+    from node.backup import BackupError
+    from node.services import system_wall_ms
+    from node.unlocking import encrypt_plaintext_node
+
+    settings = _settings(ctx)
+    try:
+        _key, before, after = encrypt_plaintext_node(settings, backup_to, lambda m: click.echo(f"  {m}", err=True),
+                                                     system_wall_ms())
+    except (AtRestError, BackupError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"encrypted; digest before {before}\n           digest after  {after}")
+    if before != after:
+        raise click.ClickException("the digest changed: restore the backup and report this")
+    click.echo("add a staff account slot now (motcua user add, or a sign-in): until then the key is in a setup slot")
 
 
 if __name__ == "__main__":  # pragma: no cover

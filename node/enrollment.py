@@ -36,6 +36,7 @@ from certs.keys import load_private_key
 from certs.layout import CaLayout, NodeLayout
 from certs.registry import Registry
 from certs.revocation import RevocationReason
+from node.atrest import ESCROW_KEY_FILE, ESCROW_PUBLIC_FILE, escrow_private_pem, escrow_public_pem, generate_escrow_key
 from node.domain.errors import DomainError
 from sync import store
 from sync.transport import TransportError, post_unverified_json
@@ -54,13 +55,44 @@ def ca_layout(node: Any) -> CaLayout:
     return CaLayout(node.settings.data_dir / "ca")
 
 
-def _passphrase() -> bytes | None:
+def _passphrase(node: Any = None) -> bytes | None:
+    """The CA key's passphrase: the operator's (``MOTCUA_CA_PASSPHRASE``) if set, else one
+    derived from the district node's data key, so the CA key is never stored in the clear."""
     value = os.environ.get("MOTCUA_CA_PASSPHRASE")
-    return value.encode() if value else None
+    if value:
+        return value.encode()
+    from node.unlocking import ca_key_password
+
+    return ca_key_password(getattr(node, "data_key", None))
 
 
-def init_ca(node: Any) -> str:
-    """Create the district CA and certify this district node; return the CA fingerprint."""
+def rewrap_ca_key(data_dir: Path, old: bytes | None, new: bytes | None) -> None:
+    """Re-encrypt ``<data dir>/ca/ca.key`` from ``old`` to ``new`` (a rekey, an encryption of
+    a plaintext district); left alone when the operator's own passphrase protects it."""
+    from certs.keys import private_key_pem
+    from certs.storage import replace_file
+
+    path = CaLayout(data_dir / "ca").key
+    if not path.exists() or os.environ.get("MOTCUA_CA_PASSPHRASE"):
+        return
+    key = load_private_key(path, passphrase=old)
+    replace_file(path, private_key_pem(key, new), mode=0o600)
+
+
+def make_escrow_key(layout: CaLayout, passphrase: bytes) -> None:
+    """The district escrow key pair in the CA directory: ``escrow.key`` (PKCS#8 encrypted with
+    the operator's passphrase: copy it offline, motcua ca escrow-export) and ``escrow.pub``."""
+    from certs.storage import write_new_file
+
+    private = generate_escrow_key()
+    write_new_file(layout.root / ESCROW_KEY_FILE, escrow_private_pem(private, passphrase), mode=0o600)
+    write_new_file(layout.root / ESCROW_PUBLIC_FILE, escrow_public_pem(private), mode=0o644)
+
+
+def init_ca(node: Any, escrow_passphrase: bytes = b"") -> str:
+    """Create the district CA and certify this district node; with ``escrow_passphrase``, also
+    the district escrow key pair (its own data key is escrowed to it too). Returns the CA
+    fingerprint."""
     if node.settings.ROLE != "district":
         raise DomainError("only a district node holds the certificate authority", "role")
     layout = ca_layout(node)
@@ -68,12 +100,18 @@ def init_ca(node: Any) -> str:
         raise DomainError(f"a CA already exists in {layout.root}", "ca")
     now = _now(node.wall_ms())
     authority = create_ca(node.settings.UNIT, now=now, lifetime=timedelta(days=365 * CA_YEARS))
-    save_ca(authority, layout, passphrase=_passphrase())
+    save_ca(authority, layout, passphrase=_passphrase(node))
     cert = issue_node_certificate(
         node.key.public_key, node_id=node.node_id, role="district", unit=node.settings.UNIT,
         name=node.settings.NAME[:64] or "district", ca=authority, now=now, lifetime=timedelta(days=NODE_DAYS),
     )
     Registry(layout).record_issued(cert)
+    if escrow_passphrase:
+        make_escrow_key(layout, escrow_passphrase)
+        if getattr(node, "data_key", None) is not None:
+            from node.unlocking import escrow_to
+
+            escrow_to(node, (layout.root / ESCROW_PUBLIC_FILE).read_bytes())
     _install(node.settings.data_dir, certificate_pem(cert), certificate_pem(authority.certificate))
     node.trust.reload()
     return authority.fingerprint
@@ -101,13 +139,28 @@ def redeem(node: Any, payload: dict[str, Any]) -> dict[str, str]:
     """District server side of ``POST /sync/v1/enroll``."""
     layout = ca_layout(node)
     request = EnrollmentRequest.from_dict(payload)
-    authority = load_ca(layout, passphrase=_passphrase())
+    authority = load_ca(layout, passphrase=_passphrase(node))
     store_ = PairingStore(layout.pairing)
     cert = store_.redeem(request, ca=authority, registry=Registry(layout), now=_now(node.wall_ms()),
                          lifetime=timedelta(days=NODE_DAYS))
     ca_pem, cert_pem = certificate_pem(authority.certificate), certificate_pem(cert)
-    mac = response_mac(key_used_by(store_, request.node_id), ca_pem, cert_pem)
-    return {"ca": ca_pem.decode(), "certificate": cert_pem.decode(), "mac": mac.hex()}
+    code_key_ = key_used_by(store_, request.node_id)
+    mac = response_mac(code_key_, ca_pem, cert_pem)
+    answer = {"ca": ca_pem.decode(), "certificate": cert_pem.decode(), "mac": mac.hex()}
+    escrow = layout.root / ESCROW_PUBLIC_FILE
+    if escrow.exists():  # the node wraps its data key to it (docs/security.md, escrow)
+        answer["escrow"] = escrow.read_text(encoding="ascii")
+        answer["escrow_mac"] = escrow_mac(code_key_, escrow.read_bytes()).hex()
+    return answer
+
+
+def escrow_mac(key: bytes, public_pem: bytes) -> bytes:
+    """The pairing code's MAC over the escrow public key, so no one between the node and the
+    district can have the node escrow its data key to a key of their own."""
+    import hashlib
+    import hmac
+
+    return hmac.new(key, b"motcua-escrow/v1\x00" + public_pem, hashlib.sha256).digest()
 
 
 @dataclass
@@ -117,17 +170,19 @@ class Enrolled:
     unit: str
     name: str
     fingerprint: str
+    escrow_pem: bytes = b""
 
 
 class EnrollmentFailed(Exception):
     """The district refused the code, or its answer did not check out."""
 
 
-def enroll(data_dir: Path, district_url: str, code: str, timeout: float = 30) -> Enrolled:
+def enroll(data_dir: Path, district_url: str, code: str, timeout: float = 30,
+           node_key_password: bytes | None = None) -> Enrolled:
     """Node side: redeem ``code`` at ``district_url`` and install the certificates."""
     from certs.identity import ca_fingerprint
 
-    key = load_private_key(NodeLayout(data_dir).key)
+    key = load_private_key(NodeLayout(data_dir).key, passphrase=node_key_password)
     request = build_enrollment_request(key, code)
     try:
         # No trust anchor yet: TLS cannot be verified here; the answer is checked by its MAC.
@@ -147,13 +202,19 @@ def enroll(data_dir: Path, district_url: str, code: str, timeout: float = 30) ->
     identity = identity_from_certificate(cert)
     if identity.node_id != request.node_id:
         raise EnrollmentFailed("the certificate is not for this node's key")
+    escrow_pem = b""
+    if answer.get("escrow"):
+        escrow_pem = str(answer["escrow"]).encode("ascii")
+        expected = escrow_mac(code_key(normalise_code(code)), escrow_pem)
+        if not hmac_equal(expected, bytes.fromhex(str(answer.get("escrow_mac", "")))):
+            raise EnrollmentFailed("the escrow key is not authenticated by the pairing code: refused")
     _install(data_dir, cert_pem, ca_pem)
     node_file = data_dir / "node.json"
     data = json.loads(node_file.read_text(encoding="utf-8"))
     data.update(role=identity.role.value, unit=identity.unit)
     node_file.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return Enrolled(identity.node_id, identity.role.value, identity.unit, identity.name,
-                    ca_fingerprint(parse_certificate(ca_pem)))
+                    ca_fingerprint(parse_certificate(ca_pem)), escrow_pem)
 
 
 def hmac_equal(a: bytes, b: bytes) -> bool:
@@ -182,7 +243,7 @@ def revoke(node: Any, node_id: str, author: str, reason: str, after_seq: int | N
         registry = Registry(layout)
         if registry.issued_to(node_id):
             registry.revoke_node(node_id, after_seq=after_seq, reason=reason_code, now=_now(node.wall_ms()))
-            registry.write_crl(load_ca(layout, passphrase=_passphrase()), now=_now(node.wall_ms()),
+            registry.write_crl(load_ca(layout, passphrase=_passphrase(node)), now=_now(node.wall_ms()),
                                next_update_in=timedelta(days=7))
     with node.log.transaction():
         event = node.log.append(

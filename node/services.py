@@ -27,6 +27,7 @@ from typing import Any
 import peewee as pw
 
 from node import codes, projection, reception, reference, reporting
+from node.atrest import NodeLocked
 from node.config import Settings
 from node.db import open_database
 from node.domain import dossier as domain
@@ -36,9 +37,11 @@ from node.domain.merge import CONFLICT_RESOLVED
 from node.domain.report import check_period
 from node.domain.text import check_text, clean_line
 from node.domain.text import fold as fold_text
+from node.lockstate import resolve_data_key
 from node.models import ConflictRow, DossierRow
 from node.signing import KEY_FILE, NodeKey, verify_signature
 from node.trust import NodeTrust, certified_profile
+from node.unlocking import node_key_password
 from node.writegate import WriteGate
 from sync import store
 from sync.chain import ChainError, verify_stored_feed
@@ -76,10 +79,14 @@ class Node:
         db: pw.Database,
         key: NodeKey,
         wall_ms: Callable[[], int] = system_wall_ms,
+        data_key: bytes | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.key = key
+        # Kept to wrap it for a new account slot, derive the session secret and rekey; None on
+        # a plaintext node (before motcua encrypt).
+        self.data_key = data_key if data_key is not None else _soft_data_key(settings)
         self.wall_ms = wall_ms
         self.log = LocalLog(key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         self.gate = WriteGate(key.node_id, Path(settings.STATE_DIR), has_parent=bool(settings.PARENT_URL))
@@ -547,13 +554,25 @@ class NodeNotInitialised(RuntimeError):
     """Raised when the data directory holds no node (``motcua init`` was not run)."""
 
 
-def open_node(settings: Settings, wall_ms: Callable[[], int] = system_wall_ms) -> Node:
-    """Open the node in ``settings.data_dir``: key, database (migrated), log."""
+def _soft_data_key(settings: Settings) -> bytes | None:
+    try:
+        return resolve_data_key(settings)
+    except NodeLocked:
+        return None
+
+
+def open_node(settings: Settings, wall_ms: Callable[[], int] = system_wall_ms, data_key: bytes | None = None) -> Node:
+    """Open the node in ``settings.data_dir``: key, database (migrated), log.
+
+    :raises NodeLocked: the node is encrypted and ``data_key`` is None and no unlock cache or
+        setup slot gives it (:func:`node.lockstate.resolve_data_key`)."""
     key_path = settings.data_dir / KEY_FILE
     if not settings.node_file.exists() or not key_path.exists():
         raise NodeNotInitialised(f"no node in {settings.data_dir}; run: motcua init --role … --unit … --name …")
-    key = NodeKey.load(key_path)
-    db = open_database(settings)
-    node = Node(settings, db, key, wall_ms)
+    if data_key is None:
+        data_key = resolve_data_key(settings)
+    key = NodeKey.load(key_path, node_key_password(data_key))
+    db = open_database(settings, data_key=data_key)
+    node = Node(settings, db, key, wall_ms, data_key=data_key)
     node.gate.check_at_start()
     return node

@@ -41,6 +41,7 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from node import unlocking
 from node.services import Node
 from web import accounts, hardening, i18n, permissions
 from web.formatting import FILTERS
@@ -222,6 +223,9 @@ def login() -> Response | str | tuple[Any, ...]:
         except accounts.AccountError:
             error = _("Tên đăng nhập hoặc mật khẩu không đúng.")
             return render_template("auth/login.html", error=error, username=username), 401
+        # The account's key slot (issue 16): made for a new account, refreshed after a password
+        # change or a rekey, so this person can unlock the node the next time it is locked.
+        unlocking.ensure_slot_at_sign_in(node(), staff.username, password)
         accounts.close_session(request.cookies.get(COOKIE, ""))
         token = accounts.open_session(staff, ip=client_ip(), user_agent=request.user_agent.string, now=now_ms())
         session.clear()  # a fresh CSRF token for the signed-in session
