@@ -123,7 +123,8 @@ def _csrf_check() -> None:
 def _load_staff() -> Response | None:
     g.staff = None
     token = request.cookies.get(COOKIE, "")
-    if token and request.blueprint not in NOT_COOKIE_AUTHENTICATED:
+    # a locked node (web.locked) has no database open: nobody is signed in until it unlocks
+    if token and request.blueprint not in NOT_COOKIE_AUTHENTICATED and not getattr(node(), "locked", False):
         g.staff = accounts.session_staff(token, now=now_ms())
     if request.blueprint == "printing":
         return _guard_printing()
