@@ -159,6 +159,7 @@ def _dbapi(path: Path | str, data_key: bytes | None, **kwargs: Any) -> Any:
     from sqlcipher3 import dbapi2 as sqlcipher
 
     con = sqlcipher.connect(path, **kwargs)
+    con.execute("PRAGMA cipher_log_level = NONE")
     con.execute(f"PRAGMA key = \"x'{data_key.hex()}'\"")
     return con
 

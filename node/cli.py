@@ -4,6 +4,7 @@ into :mod:`node.services`; the data directory comes from ``--data-dir`` or ``MOT
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -38,17 +39,23 @@ def _open(ctx: click.Context):  # -> Node
 
 
 def _password_option(prompt: str = "Mật khẩu / password", confirm: bool = False):  # -> decorator
-    """``--password-stdin`` (scripts: one line of standard input) or a hidden prompt; never a
-    password on the command line. The command receives ``password``."""
+    """``--password-stdin`` (scripts: one line of standard input), else a hidden prompt; the
+    command receives ``password``. ``--password VALUE`` is kept for old scripts and tests (it
+    shows in the process list: avoid it)."""
 
     def deco(f):
-        def callback(ctx: click.Context, _param: click.Parameter, from_stdin: bool) -> str:
-            if from_stdin:
-                return sys.stdin.readline().rstrip("\r\n")
-            return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+        @functools.wraps(f)
+        def wrapped(*args: Any, password: str | None, password_stdin: bool, **kwargs: Any) -> Any:
+            if password is None:
+                if password_stdin:
+                    password = sys.stdin.readline().rstrip("\r\n")
+                else:
+                    password = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+            return f(*args, password=password, **kwargs)
 
-        return click.option("--password-stdin", "password", is_flag=True, callback=callback,
-                            help="Read the password from one line of standard input (else prompted).")(f)
+        wrapped = click.option("--password-stdin", is_flag=True,
+                               help="Read the password from one line of standard input (else prompted).")(wrapped)
+        return click.option("--password", default=None, hidden=True)(wrapped)
 
     return deco
 
@@ -180,7 +187,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
     click.echo(f"motcua {settings.ROLE} node {node_id} on {scheme}://{host}:{port}/ ({state})", err=True)
     if node is not None and node.trust.open_to_strangers:
         click.echo(DEV_OPEN_WARNING, err=True)
-    scheduler = make_scheduler(app)
+    from node.lockstate import idle_lock_ms
+    from web.locked import IdleWatcher, Together
+
+    watcher = IdleWatcher(app.extensions["motcua.atrest"]) if idle_lock_ms(settings) else None
+    sync_scheduler = make_scheduler(app)
+    scheduler = Together(sync_scheduler, watcher) if watcher or sync_scheduler else None
     stack = serving_lock(settings.data_dir)
     stack.__enter__()  # held until the process ends: rekey and encrypt refuse meanwhile
     if dev:
@@ -188,7 +200,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
         if scheduler:
             scheduler.start()
         try:
-            app.run(host=host, port=port, threaded=True, ssl_context=tls)
+            from node.wsgi import TlsContexts
+
+            # the development server takes one context: the node's own, or the throwaway one
+            # of a locked node until it restarts
+            app.run(host=host, port=port, threaded=True, ssl_context=TlsContexts(app, *tls)() if tls else None)
         finally:
             if scheduler:
                 scheduler.stop()
@@ -313,7 +329,8 @@ def at_rest_report(ctx: click.Context, settings: Settings) -> tuple[list[str], i
         node = _open(ctx)
         return [f"FAIL at rest: {st['summary']}"], 1, node
     lines, bad = [], 0
-    escrow = f"escrow {str(st['escrow'])[:16]}…" if st["escrow"] else "no district escrow (enroll, or motcua rekey)"
+    escrow = (f"escrow {str(st['escrow'])[:16]}…" if st["escrow"]
+              else "no district escrow (enroll, or motcua escrow --public FILE)")
     lines.append(f"ok   at rest: SQLCipher database, encrypted node key and CA key, key generation "
                  f"{st['generation']}; {st['account_slots']} account slot(s), {escrow}")
     if st["plaintext_db"]:
@@ -323,6 +340,13 @@ def at_rest_report(ctx: click.Context, settings: Settings) -> tuple[list[str], i
     if st["setup_slot"]:
         lines.append("warn at rest: no staff account yet: the data key sits unprotected in keys.json; "
                      "run motcua user add")
+    district_escrow = settings.data_dir / "ca" / "escrow.pub"
+    if district_escrow.exists():
+        from node.atrest import escrow_fingerprint, load_escrow_public
+
+        fingerprint = escrow_fingerprint(load_escrow_public(district_escrow.read_bytes()))
+        lines.append(f"ok   escrow key of this district: {fingerprint} (private part: ca/escrow.key, "
+                     "passphrase-encrypted; keep a copy offline)")
     idle = idle_lock_ms(settings)
     locked_note = ("while locked: the web server serves only its sign-in page and /healthz; no background "
                    "sync, no relay, no API; motcua commands need motcua unlock")
@@ -1158,6 +1182,24 @@ def rekey(ctx: click.Context, username: str, password: str) -> None:
         raise click.ClickException(str(e)) from e
     click.echo(f"rekeyed: generation {ring.generation}; slots now: {', '.join(ring.kinds())}; the other staff "
                "get their slot back at their next sign-in while the node is unlocked")
+
+
+@main.command()
+@click.option("--public", "public_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The district's escrow.pub (its CA folder, or motcua ca escrow-export).")
+@click.pass_context
+def escrow(ctx: click.Context, public_file: Path) -> None:
+    """Wrap the data key to the district escrow key too (enrolling does it; this is for nodes
+    enrolled before the district had one). Check the fingerprint with the district."""
+    from node.atrest import AtRestError
+    from node.unlocking import escrow_to
+
+    node = _open(ctx)
+    try:
+        fingerprint = escrow_to(node, public_file.read_bytes())
+    except (AtRestError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"data key escrowed to {fingerprint} (compare with the district's motcua doctor)")
 
 
 @main.command()

@@ -66,6 +66,9 @@ class EncryptedSqliteDatabase(SqlCipherDatabase):
         conn = sqlcipher.connect(self.database, timeout=self._timeout, isolation_level=None,
                                  **self.connect_params)
         try:
+            # a wrong key is reported as "file is not a database"; SQLCipher's own log lines
+            # on stderr would only repeat it in every CLI error
+            conn.execute("PRAGMA cipher_log_level = NONE")
             conn.execute(f"PRAGMA key = \"x'{self._raw_key}'\"")
             self._add_conn_hooks(conn)
         except Exception:

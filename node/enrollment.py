@@ -66,6 +66,11 @@ def _passphrase(node: Any = None) -> bytes | None:
     return ca_key_password(getattr(node, "data_key", None))
 
 
+def load_district_ca(node: Any):  # -> certs.ca.DistrictCA
+    """The district CA of this district node, its key opened as :func:`_passphrase` says."""
+    return load_ca(ca_layout(node), passphrase=_passphrase(node))
+
+
 def rewrap_ca_key(data_dir: Path, old: bytes | None, new: bytes | None) -> None:
     """Re-encrypt ``<data dir>/ca/ca.key`` from ``old`` to ``new`` (a rekey, an encryption of
     a plaintext district); left alone when the operator's own passphrase protects it."""

@@ -278,10 +278,27 @@ def encrypt_plaintext_node(settings: Settings, backup_to: Path, progress: Progre
             _export_encrypted(settings.sqlite_path, data_key, progress)
         _rewrap_files(settings, None, data_key)
         new_keyring(node_id, data_key).save(data_dir)
+        _drop_node_file_secret(data_dir)
         node = open_node(settings, data_key=data_key)
         after = node.digest()
         node.close()
     return data_key, before, after
+
+
+def _drop_node_file_secret(data_dir: Path) -> None:
+    """node.json of a node from before encryption kept the session secret; it is now derived
+    from the data key (node.app.session_secret)."""
+    import json
+
+    from node.config import NODE_FILE
+
+    path = data_dir / NODE_FILE
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.pop("secret_key", None) is not None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
 
 
 def _export_encrypted(path: Path, data_key: bytes, progress: Progress) -> None:

@@ -192,3 +192,45 @@ def order_gate(app: Flask) -> None:
     funcs = app.before_request_funcs.setdefault(None, [])
     after = max((i + 1 for i, f in enumerate(funcs) if getattr(f, "__module__", "") == "web.hardening"), default=0)
     funcs.insert(after, gate)
+
+
+class IdleWatcher:
+    """A thread of ``motcua serve`` that applies :meth:`UnlockState.check` every ``every_s``
+    seconds, so an idle mobile node drops its key on time even when no request comes."""
+
+    def __init__(self, unlock_state: UnlockState, every_s: float = 30.0) -> None:
+        self.state = unlock_state
+        self.every_s = every_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="motcua-idle-lock", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.state.check()
+            except Exception:  # the watcher must outlive one bad check; the log says why
+                log.exception("idle lock check failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class Together:
+    """Several background objects started and stopped as one (gunicorn's worker hooks)."""
+
+    def __init__(self, *parts: Any) -> None:
+        self.parts = [p for p in parts if p is not None]
+
+    def start(self) -> None:
+        for p in self.parts:
+            p.start()
+
+    def stop(self) -> None:
+        for p in reversed(self.parts):
+            p.stop()

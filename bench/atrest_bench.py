@@ -1,0 +1,211 @@
+"""The cost of encryption at rest (issue 16): plaintext SQLite vs SQLCipher, side by side, one run.
+
+    .venv/bin/python bench/atrest_bench.py [--dossiers 100000] [--runs 3] [--writes 100] [--queries 200]
+
+Builds two commune nodes with the same ``--dossiers`` dossiers (the same seed, through the normal
+use case, as bench/ui_bench.py fills them): one plaintext as before issue 16, one encrypted
+(SQLCipher keyed with the raw data key, encrypted node key). Then, ``--runs`` times and
+alternating the two so that the machine's load falls on both alike:
+
+* **dossier write**: ``--writes`` receptions, each its own transaction (one fsync'ed commit,
+  as at the desk): median ms per dossier;
+* **search p95**: ``--queries`` searches of the staff search (folded name, code prefix, 12-digit
+  ID number; :func:`node.staff_queries.search`, server side, no HTTP): p95 ms;
+* **hub ingest**: every event of the commune pushed into a fresh district hub of the same kind
+  (``Replica.ingest`` over the batches the commune would send, as bench/sync_bench.py does):
+  events per second.
+
+Prints one table: the median over the runs for each figure, plaintext and encrypted, and the
+encrypted figure relative to the plaintext one; the goal is within 20 %. Exits 1 if a figure is
+over it. Fill time is shown but not compared (it is the same work as the writes, in bulk).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.ui_bench import PROCEDURES, MovingClock, fill, pct, person  # noqa: E402
+
+GOAL = 0.20
+KINDS = ("plaintext", "encrypted")
+
+
+def settings_of(data_dir: Path, role: str = "commune"):  # -> Settings
+    from node.config import load_settings
+
+    # environ={}: no MOTCUA_* of the calling shell may redirect a bench node; the hub admits the
+    # commune on first use (development trust), as bench/sync_bench.py does.
+    return load_settings(data_dir, environ={}, overrides={
+        "STATE_DIR": str(data_dir.parent / f"{data_dir.name}-state"),
+        "RUNTIME_DIR": str(data_dir.parent / f"{data_dir.name}-run"), "DEV_OPEN_TRUST": True, "ROLE": role})
+
+
+def make_node_dir(data_dir: Path, kind: str, role: str, unit: str) -> bytes | None:
+    """What motcua init leaves (encrypted), or a node from before issue 16 (plaintext)."""
+    from node.signing import KEY_FILE, NodeKey
+    from node.unlocking import create_node_keys
+
+    data_dir.mkdir(parents=True)
+    key = NodeKey.generate()
+    node_file = {"role": role, "unit": unit, "name": f"bench {kind} {role}", "node_id": key.node_id}
+    data_key = None
+    if kind == "encrypted":
+        data_key = create_node_keys(data_dir, key)
+    else:
+        key.save(data_dir / KEY_FILE)
+        node_file["secret_key"] = "bench"
+    (data_dir / "node.json").write_text(json.dumps(node_file))
+    return data_key
+
+
+def open_bench(data_dir: Path, data_key: bytes | None, clock, role: str = "commune"):  # -> Node
+    from node.services import open_node
+
+    return open_node(settings_of(data_dir, role), clock, data_key=data_key)
+
+
+def writes(node, clock: MovingClock, n: int, rng: random.Random) -> float:
+    """Median ms of one reception in its own transaction."""
+    times = []
+    for i in range(n):
+        name, id_number = person(rng, 900_000 + i)
+        code, title = rng.choice(PROCEDURES)
+        clock.now += 1000
+        t = time.perf_counter()
+        node.create_dossier("bench", {"procedure": {"code": code, "name": title},
+                                      "applicant": {"name": name, "id_number": id_number, "phone": "0912345678",
+                                                    "address": "Xóm 1"}})
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+def search_p95(queries: list[str]) -> float:
+    from node.staff_queries import search
+
+    search(queries[0])  # warm the page cache
+    times = []
+    for q in queries:
+        t = time.perf_counter()
+        search(q)
+        times.append((time.perf_counter() - t) * 1000)
+    return pct(times, 95)
+
+
+def ingest_rate(commune_dir: Path, commune_key: bytes | None, hub_template: Path, hub_key: bytes | None,
+                work: Path) -> float:
+    """Events per second of a fresh hub ingesting everything the commune holds."""
+    from node.services import make_profile, system_wall_ms
+    from sync.protocol import ExchangeRequest
+
+    hub_dir = work / "hub"
+    shutil.rmtree(hub_dir, ignore_errors=True)
+    shutil.copytree(hub_template, hub_dir)
+    hub = open_bench(hub_dir, hub_key, system_wall_ms, "district")
+    hub_profile = make_profile(hub.key, hub.settings)
+    hub.close()
+    commune = open_bench(commune_dir, commune_key, system_wall_ms)
+    requests = []
+    vector: dict[str, int] = {}
+    while True:
+        out = commune.replica.outgoing_for(hub_profile, vector)
+        if not out.runs:
+            break
+        profiles = (commune.profile, *[p for p in out.profiles if p.node_id != commune.node_id])
+        requests.append(ExchangeRequest(session="bench", vector={}, push=tuple(out.runs),
+                                        profiles=profiles if not requests else ()))
+        for r in out.runs:
+            vector[r.feed] = r.end
+        if not out.more:
+            break
+    sender = commune.profile
+    commune.close()
+    hub = open_bench(hub_dir, hub_key, system_wall_ms, "district")
+    events = 0
+    t = time.perf_counter()
+    for req in requests:
+        events += hub.replica.ingest(req.push, req.profiles, sender, req.session).applied
+    took = time.perf_counter() - t
+    hub.close()
+    return events / took
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dossiers", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--writes", type=int, default=100)
+    ap.add_argument("--queries", type=int, default=200)
+    args = ap.parse_args()
+
+    from node.domain.text import fold
+
+    figures: dict[str, dict[str, list[float]]] = {k: {"write": [], "search": [], "ingest": []} for k in KINDS}
+    fill_s: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="motcua-atrest-bench-") as tmp:
+        base = Path(tmp)
+        keys: dict[str, bytes | None] = {}
+        hub_keys: dict[str, bytes | None] = {}
+        clocks: dict[str, MovingClock] = {}
+        queries: list[str] = []
+        for kind in KINDS:
+            keys[kind] = make_node_dir(base / kind / "commune", kind, "commune", "17272")
+            hub_keys[kind] = make_node_dir(base / kind / "hub-template", kind, "district", "40")
+            clocks[kind] = MovingClock(int(time.time() * 1000))
+            node = open_bench(base / kind / "commune", keys[kind], clocks[kind])
+            print(f"{kind}: receiving {args.dossiers:,} dossiers …", file=sys.stderr)
+            t = time.perf_counter()
+            ids = fill(node, clocks[kind], args.dossiers, random.Random(2026))
+            fill_s[kind] = time.perf_counter() - t
+            clocks[kind].now = int(time.time() * 1000)
+            if not queries:
+                rng = random.Random(7)
+                for i in range(args.queries):
+                    if i % 3 == 0:
+                        queries.append(fold(person(random.Random(i % 50), i % 50)[0].split(" ", 1)[1]))
+                    elif i % 3 == 1:
+                        queries.append(node.get_dossier(rng.choice(ids)).code[:-2])
+                    else:
+                        queries.append(node.get_dossier(rng.choice(ids)).id_number)
+            node.close()
+        for run in range(args.runs):
+            for kind in (KINDS if run % 2 == 0 else KINDS[::-1]):
+                node = open_bench(base / kind / "commune", keys[kind], clocks[kind])
+                figures[kind]["search"].append(search_p95(queries))
+                figures[kind]["write"].append(writes(node, clocks[kind], args.writes, random.Random(run)))
+                node.close()
+                figures[kind]["ingest"].append(ingest_rate(base / kind / "commune", keys[kind],
+                                                           base / kind / "hub-template", hub_keys[kind],
+                                                           base / kind))
+            print(f"  run {run + 1}/{args.runs} done", file=sys.stderr)
+
+    med = {k: {f: statistics.median(v) for f, v in figures[k].items()} for k in KINDS}
+    rows = [
+        ("dossier write, median ms (own commit)", "write", False),
+        (f"search p95 ms ({args.dossiers:,} dossiers)", "search", False),
+        ("hub ingest, events/s", "ingest", True),
+    ]
+    print(f"\nmotcua encryption at rest: plaintext SQLite vs SQLCipher, {args.dossiers:,} dossiers, median of "
+          f"{args.runs} runs (fill: plaintext {fill_s['plaintext']:.0f} s, encrypted {fill_s['encrypted']:.0f} s)")
+    print(f"{'figure':<42} {'plaintext':>10} {'encrypted':>10} {'cost':>8}  goal ≤ +{GOAL:.0%}")
+    worst = 0.0
+    for label, key, higher_is_better in rows:
+        plain, enc = med["plaintext"][key], med["encrypted"][key]
+        cost = (plain / enc - 1) if higher_is_better else (enc / plain - 1)
+        worst = max(worst, cost)
+        print(f"{label:<42} {plain:>10.1f} {enc:>10.1f} {cost:>+8.1%}  {'ok' if cost <= GOAL else 'OVER'}")
+    return 0 if worst <= GOAL else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""A real ``motcua serve`` of an encrypted, enrolled node started locked (issue 16): https with a
+throwaway certificate and only the sign-in page until a staff member signs in; then the node's
+own certificate, the API; ``motcua lock`` locks it again."""
+
+from __future__ import annotations
+
+import re
+import ssl
+
+import requests
+import urllib3
+
+from tests.scenarios.harness import RealNode, certify
+
+PASSWORD = "một cụm mật khẩu dài 2026"
+
+
+def _served_certificate(node: RealNode) -> str:
+    return ssl.get_server_certificate(("127.0.0.1", node.port), timeout=5)
+
+
+def _sign_in(session: requests.Session, node: RealNode, password: str) -> requests.Response:
+    page = session.get(node.url + "/dang-nhap", timeout=10)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    return session.post(node.url + "/dang-nhap", data={"username": "lan", "password": password,
+                                                       "csrf_token": token}, allow_redirects=False, timeout=30)
+
+
+def test_a_locked_node_serves_sign_in_only_until_a_staff_member_unlocks_it(tmp_path, district_ca):
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    node = RealNode("Xã Khoá", "commune", "17272", tmp_path / "commune")
+    node.init()
+    certify(node, district_ca)
+    node.cli("user", "add", "--username", "lan", "--role", "clerk", "--name", "Nguyễn Thị Lan",
+             "--password", PASSWORD)
+    node.cli("seed-demo", "--count", "2")
+    node.cli("lock")
+    assert "LOCKED" in node.cli("doctor", check=False).stdout
+    node.start()
+    try:
+        s = requests.Session()
+        s.verify = False  # the harness's probe; nodes themselves pin the district CA
+        assert s.get(node.url + "/healthz", timeout=10).json()["locked"] is True
+        own = (node.data_dir / "node.pem").read_text()
+        assert _served_certificate(node).strip() != own.strip()  # the key file stays sealed
+        assert s.get(node.url + "/api/v1/dossiers", timeout=10).status_code == 503
+        assert _sign_in(s, node, "not the password at all").status_code == 401
+        assert _sign_in(s, node, PASSWORD).status_code == 302
+        assert s.get(node.url + "/healthz", timeout=10).json()["locked"] is False
+        assert _served_certificate(node).strip() == own.strip()
+        assert s.get(node.url + "/tiep-nhan", timeout=10).status_code in (200, 302)
+        node.cli("lock")
+        assert s.get(node.url + "/api/v1/dossiers", timeout=10).status_code == 503
+        assert s.get(node.url + "/healthz", timeout=10).json()["locked"] is True
+    finally:
+        node.stop()
