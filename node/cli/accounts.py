@@ -22,7 +22,7 @@ def user() -> None:
 @click.pass_context
 def user_add(ctx: click.Context, username: str, role: str, full_name: str, password: str) -> None:
     """Create a staff account (prompts for the password twice)."""
-    from web.accounts import AccountError, create_account
+    from node.accounts import AccountError, create_account
 
     node = node_of(ctx.parent)
     try:
@@ -36,8 +36,8 @@ def user_add(ctx: click.Context, username: str, role: str, full_name: str, passw
 @click.pass_context
 def user_list(ctx: click.Context) -> None:
     """One line per account: user name, role, active, last sign-in, full name."""
+    from node.accounts import list_accounts
     from node.reports import format_ms
-    from web.accounts import list_accounts
 
     node_of(ctx.parent)
     rows = list_accounts()
@@ -52,7 +52,7 @@ def user_list(ctx: click.Context) -> None:
 @click.pass_context
 def user_disable(ctx: click.Context, username: str) -> None:
     """Disable an account and end its sessions at once (a person who left, a lost laptop)."""
-    from web.accounts import AccountError, set_active
+    from node.accounts import AccountError, set_active
 
     node_of(ctx.parent)
     try:
@@ -68,7 +68,7 @@ def user_disable(ctx: click.Context, username: str) -> None:
 @click.pass_context
 def user_set_password(ctx: click.Context, username: str, password: str) -> None:
     """Set a new password (prompted twice); ends the account's sessions."""
-    from web.accounts import AccountError, set_password
+    from node.accounts import AccountError, set_password
 
     node = node_of(ctx.parent)
     try:
@@ -95,9 +95,9 @@ def token() -> None:
 @click.pass_context
 def token_create(ctx: click.Context, username: str, scope: str, expires_days: int | None) -> None:
     """Create a token and print it once (send it as 'Authorization: Bearer <token>')."""
+    from node.accounts import AccountError
     from node.reports import format_ms
-    from web.accounts import AccountError
-    from web.tokens import create_token
+    from node.tokens import create_token
 
     node = node_of(ctx.parent)
     try:
@@ -116,7 +116,7 @@ def token_create(ctx: click.Context, username: str, scope: str, expires_days: in
 def token_list(ctx: click.Context, username: str) -> None:
     """One line per token, newest first: id, account, scope, state, created, expires, last used."""
     from node.reports import format_ms
-    from web.tokens import list_tokens
+    from node.tokens import list_tokens
 
     node = node_of(ctx.parent)
     rows = list_tokens(username, now=node.wall_ms())
@@ -133,8 +133,8 @@ def token_list(ctx: click.Context, username: str) -> None:
 @click.pass_context
 def token_revoke(ctx: click.Context, token_id: int) -> None:
     """Revoke a token at once (a leaked script, a person who left); it never works again."""
-    from web.accounts import AccountError
-    from web.tokens import revoke_token
+    from node.accounts import AccountError
+    from node.tokens import revoke_token
 
     node = node_of(ctx.parent)
     try:
