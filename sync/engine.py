@@ -24,16 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sync import ledger
+from sync.exchange import ExchangeRequest, request_from_wire, response_from_wire, response_signing_bytes
 from sync.ledger import SyncSessionRow
-from sync.protocol import (
-    Code,
-    ExchangeRequest,
-    Profile,
-    ProtocolError,
-    request_from_wire,
-    response_from_wire,
-    response_signing_bytes,
-)
+from sync.protocol import Code, Profile, ProtocolError
 from sync.replica import Replica
 from sync.transport import HttpTransport, Reply, Transport, TransportError
 

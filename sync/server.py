@@ -33,22 +33,9 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, current_app, request
 
 from sync import codec, ledger
+from sync.exchange import NONCE_RE, SESSION_RE, request_from_wire, request_signing_bytes, response_signing_bytes
 from sync.gate import RefusalGate
-from sync.protocol import (
-    HTTP_STATUS,
-    MAX_REQUEST_BYTES,
-    NONCE_RE,
-    PROTOCOL_VERSION,
-    SESSION_RE,
-    Code,
-    Profile,
-    ProtocolError,
-    b64,
-    request_from_wire,
-    request_signing_bytes,
-    response_signing_bytes,
-    unb64,
-)
+from sync.protocol import HTTP_STATUS, MAX_REQUEST_BYTES, PROTOCOL_VERSION, Code, Profile, ProtocolError, b64, unb64
 from sync.replica import Replica
 from sync.transport import EXCHANGE_PATH
 from sync.wire import NODE_ID_RE
