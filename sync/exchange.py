@@ -39,6 +39,7 @@ from sync.protocol import (
     run_from_wire,
 )
 
+EXCHANGE_PATH = "/sync/v1/exchange"  # the one endpoint; signed into every request
 REQUEST_SIGN_PREFIX = b"motcua/request/v1\x00"
 
 

@@ -25,10 +25,8 @@ import urllib3
 from urllib3.util import SKIP_HEADER
 
 from sync import codec
-from sync.exchange import Reply, request_signing_bytes
+from sync.exchange import EXCHANGE_PATH, Reply, request_signing_bytes
 from sync.protocol import b64
-
-EXCHANGE_PATH = "/sync/v1/exchange"
 
 
 class CaPinnedAdapter(requests.adapters.HTTPAdapter):
