@@ -18,12 +18,12 @@ from typing import Any
 
 import peewee as pw
 
+from node.db import node_store
 from node.domain.deadline import Duration, appointment_at
 from node.domain.text import fold as fold_text
 from node.models import DossierRow
 from node.reference import ReferenceData
 from node.services import VN_TZ, row_to_dict
-from sync import store
 from sync.chain import ChainError, check_head
 from sync.ledger import PeerRow, ProfileRow, SyncSessionRow
 from sync.protocol import Profile, feed_key, may_hold
@@ -170,7 +170,7 @@ def verification_marks(dossier_id: str, verify_signature: Any) -> dict[str, str]
             continue
         key = (r.origin, r.scope)
         if key not in heads:
-            head = store.latest_signed_head(r.origin, r.scope)
+            head = node_store().latest_signed_head(r.origin, r.scope)
             if head is None:
                 heads[key] = (0, "unsigned")
             else:
@@ -221,7 +221,7 @@ def sync_session(row_id: int) -> tuple[dict[str, Any] | None, list[dict[str, Any
 
 
 def _feed_heads() -> dict[str, int]:
-    return {feed_key(h.origin, h.scope): h.seq for h in store.feeds()}
+    return {feed_key(h.origin, h.scope): h.seq for h in node_store().feeds()}
 
 
 def node_health(now: int) -> list[dict[str, Any]]:

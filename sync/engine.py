@@ -23,8 +23,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sync import ledger
-from sync.ledger import SyncSessionRow
 from sync.protocol import (
     Code,
     ExchangeRequest,
@@ -77,19 +75,20 @@ class SyncClient:
         self.new_session_id = new_session_id
 
     def _peer_profile(self) -> Profile | None:
-        node_id = ledger.find_peer_by_url(self.peer_url)
+        node_id = self.replica.store.find_peer_by_url(self.peer_url)
         if node_id is None:
             return None
-        return ledger.load_profiles([node_id]).get(node_id)
+        return self.replica.store.load_profiles([node_id]).get(node_id)
 
     def sync(self, progress: Progress | None = None) -> SessionSummary:
         summary = SessionSummary(self.new_session_id())
         peer = self._peer_profile()
-        peer_vector = ledger.peer_state(peer.node_id).vector if peer else {}
+        store = self.replica.store
+        peer_vector = store.peer_state(peer.node_id).vector if peer else {}
         introduce = peer is None
         summary.peer = peer.node_id if peer else ""
         more, gap_retries = False, 0
-        ledger.open_session(summary.session, "client", peer.node_id if peer else "",
+        store.open_session(summary.session, "client", peer.node_id if peer else "",
                             peer.name if peer else self.peer_url, self.replica.wall_ms())
         try:
             while summary.exchanges < MAX_EXCHANGES:
@@ -145,13 +144,13 @@ class SyncClient:
                 peer_vector = dict(response.vector)
                 now = self.replica.wall_ms()
                 skew = response.time - now if response.time else None
-                ledger.remember_peer(peer.node_id, url=self.peer_url, vector=peer_vector, now=now, ok=True,
-                                     skew_ms=skew)
+                store.remember_peer(peer.node_id, url=self.peer_url, vector=peer_vector, now=now, ok=True,
+                                    skew_ms=skew)
                 summary.events_out += pushed
                 summary.events_in += received
                 more = response.more
-                ledger.add_to_session(summary.session, "client", now=now, events_in=received, events_out=pushed,
-                                      bytes_in=reply.bytes_in, bytes_out=reply.bytes_out)
+                store.add_to_session(summary.session, "client", now=now, events_in=received, events_out=pushed,
+                                     bytes_in=reply.bytes_in, bytes_out=reply.bytes_out)
                 if progress:
                     remaining = self.replica.outgoing_for(peer, peer_vector, 1 << 62).events
                     progress(summary, remaining)
@@ -185,17 +184,14 @@ class SyncClient:
 
     def _learn_peer(self, profile: Profile, summary: SessionSummary) -> Profile:
         self.replica.keep_profiles([profile])
-        ledger.remember_peer(profile.node_id, url=self.peer_url, now=self.replica.wall_ms(), ok=True)
-        SyncSessionRow.update(peer=profile.node_id, peer_name=profile.name).where(
-            (SyncSessionRow.session == summary.session) & (SyncSessionRow.side == "client")
-        ).execute()
+        self.replica.store.remember_peer(profile.node_id, url=self.peer_url, now=self.replica.wall_ms(), ok=True)
+        self.replica.store.name_session_peer(summary.session, "client", profile.node_id, profile.name)
         summary.peer = profile.node_id
         return profile
 
     def _close(self, summary: SessionSummary, peer: Profile | None) -> None:
-        SyncSessionRow.update(
-            outcome=summary.outcome, error_code=summary.error_code, error=summary.error[:4000],
-            ended_at=self.replica.wall_ms(),
-        ).where((SyncSessionRow.session == summary.session) & (SyncSessionRow.side == "client")).execute()
+        self.replica.store.close_session(summary.session, "client", outcome=summary.outcome,
+                                         error_code=summary.error_code, error=summary.error,
+                                         now=self.replica.wall_ms())
         if peer is not None and not summary.ok:
-            ledger.remember_peer(peer.node_id, now=self.replica.wall_ms(), ok=False, error=summary.error)
+            self.replica.store.remember_peer(peer.node_id, now=self.replica.wall_ms(), ok=False, error=summary.error)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, request
 
-from sync import codec, ledger
+from sync import codec
 from sync.gate import RefusalGate
 from sync.protocol import (
     HTTP_STATUS,
@@ -111,14 +111,13 @@ def _log_refusal(e: ProtocolError, caller: Profile, message: object) -> None:
     a fresh id of the server's own.
     """
     session = message.get("session") if isinstance(message, dict) else None
-    if not (isinstance(session, str) and SESSION_RE.match(session)) or ledger.SyncSessionRow.get_or_none(
-        (ledger.SyncSessionRow.session == session) & (ledger.SyncSessionRow.side == "server")
-    ):
+    store = _replica().store
+    if not (isinstance(session, str) and SESSION_RE.match(session)) or store.session_exists(session, "server"):
         session = uuid.uuid4().hex
     now = _replica().wall_ms()
-    ledger.open_session(session, "server", caller.node_id, caller.name, now)
-    ledger.add_to_session(session, "server", now=now, peer=caller.node_id, outcome="failed",
-                          error_code=e.code.value, error=e.message)
+    store.open_session(session, "server", caller.node_id, caller.name, now)
+    store.add_to_session(session, "server", now=now, peer=caller.node_id, outcome="failed",
+                         error_code=e.code.value, error=e.message)
 
 
 def _fail(exc: Exception, caller: Profile | None, message: object, session: str) -> Response:
@@ -129,10 +128,10 @@ def _fail(exc: Exception, caller: Profile | None, message: object, session: str)
     error = {"code": internal.code.value, "message": internal.message, "feed": ""}
     try:
         if caller is not None and session:  # its own session line says why it failed
-            now = _replica().wall_ms()
-            ledger.open_session(session, "server", caller.node_id, caller.name, now)
-            ledger.add_to_session(session, "server", now=now, peer=caller.node_id, outcome="failed",
-                                  error_code=internal.code.value, error=internal.message)
+            now, store = _replica().wall_ms(), _replica().store
+            store.open_session(session, "server", caller.node_id, caller.name, now)
+            store.add_to_session(session, "server", now=now, peer=caller.node_id, outcome="failed",
+                                 error_code=internal.code.value, error=internal.message)
         elif caller is not None:
             _log_refusal(internal, caller, message)
     except Exception:  # the database itself may be what failed; the answer still goes out
@@ -213,7 +212,7 @@ def _authenticate(replica: Replica, gate: RefusalGate, address: str, node_id: st
         raise ProtocolError(Code.UNAUTHENTICATED, "request signature does not verify") from e
     caller = replica.trust.vouch(identified)
     # Only after the signature holds, so nobody can burn another node's nonces.
-    if not ledger.remember_nonce(node_id, nonce, replica.wall_ms(), CLOCK_WINDOW_MS):
+    if not replica.store.remember_nonce(node_id, nonce, replica.wall_ms(), CLOCK_WINDOW_MS):
         raise ProtocolError(Code.REPLAYED, "this request was already received (same nonce): refused")
     if abs(sent_at - replica.wall_ms()) > CLOCK_WINDOW_MS:
         # Checked after the signature: the caller's own key signed this, so its sync-log line may
@@ -250,7 +249,7 @@ def exchange() -> Response:
         session = req.session
         response, _ = replica.serve_exchange(req, caller, len(auth.body), caller_time=auth.sent_at)
         answer = _answer(response.to_wire())
-        ledger.record_bytes_out(req.session, "server", answer.content_length or 0, peer=caller.node_id)
+        replica.store.record_bytes_out(req.session, "server", answer.content_length or 0, peer=caller.node_id)
         return answer
     except ProtocolError as e:
         current_app.logger.warning("sync exchange of %s refused: %s", caller.node_id, e)
