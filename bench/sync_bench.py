@@ -23,8 +23,8 @@ access log, cross-checked with the client's exchange count. Wall time is the ``s
 
 **Hub ingest** is measured in-process and single-threaded: the prepared commune's outgoing
 batches are built and encoded exactly as the client sends them, then the models are rebound to
-a fresh district database (``sync.store.database`` is one global proxy, so one process holds one
-active node at a time) and ``Replica.ingest`` is timed over every batch: verification (hashes,
+a fresh district database (the node tables go through one proxy, ``node.db.database``, so one
+process holds one active node at a time) and ``Replica.ingest`` is timed over every batch: verification (hashes,
 chain, head signature), insert, derived-state projection and commit. The decode of the bodies
 (zstd + JSON + ``request_from_wire``) is timed separately.
 
@@ -651,7 +651,7 @@ def build_push_bodies(commune_dir: Path, hub_dir: Path) -> tuple[list[bytes], An
     """The compressed request bodies the commune would send an empty hub, and its profile."""
     from node.services import make_profile
     from sync import codec
-    from sync.protocol import ExchangeRequest, request_from_wire
+    from sync.exchange import ExchangeRequest, request_from_wire
     from tests.factories import load_node_key
 
     hub_profile = make_profile(load_node_key(hub_dir), node_settings(hub_dir))
@@ -683,7 +683,7 @@ def build_push_bodies(commune_dir: Path, hub_dir: Path) -> tuple[list[bytes], An
 
 def run_ingest(n: int, prepared: Path, backend: str, pg: PgDatabases | None, timeout_s: float) -> IngestRun:
     from sync import codec
-    from sync.protocol import request_from_wire
+    from sync.exchange import request_from_wire
 
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="motcua-ingest-bench-")))

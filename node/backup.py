@@ -214,7 +214,7 @@ def check_sqlite_copy(path: Path, progress: Progress, data_key: bytes | None = N
     Returns the copy's feed heads (``origin:scope`` -> seq), every one verified."""
     from node.db import connect_sqlite
     from node.services import verify_feeds
-    from sync import store
+    from sync.store import PeeweeStore
 
     con = _dbapi(f"file:{path}?mode=ro", data_key, uri=True)
     try:
@@ -225,13 +225,10 @@ def check_sqlite_copy(path: Path, progress: Progress, data_key: bytes | None = N
         raise BackupError(f"the copy fails PRAGMA integrity_check: {'; '.join(problems[:5])}")
     progress("integrity_check ok")
     copy = connect_sqlite(f"file:{path}?mode=ro", data_key, pragmas={}, uri=True)
-    previous = store.database.obj
-    store.database.initialize(copy)
     try:
-        reports = verify_feeds()
+        reports = verify_feeds(PeeweeStore(copy))  # a store of its own: the node's stays bound
     finally:
         copy.close()
-        store.database.initialize(previous)
     bad = [r for r in reports if not r.ok]
     if bad:
         r = bad[0]
@@ -269,8 +266,7 @@ def create_backup(settings: Settings, dest: Path, now_ms: int, progress: Progres
 
 def _backup(settings: Settings, db: pw.Database, node_id: str, dest: Path, now_ms: int,
             progress: Progress, data_key: bytes | None) -> BackupResult:
-    from node.db import applied_versions, backend_name
-    from sync import store
+    from node.db import applied_versions, backend_name, store_for
 
     kind = backend_name(db)
     stamp = datetime.fromtimestamp(now_ms / 1000, UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -293,7 +289,7 @@ def _backup(settings: Settings, db: pw.Database, node_id: str, dest: Path, now_m
             heads = {k: v for k, v in held.items() if k.startswith(node_id + ":")}  # of the copy itself
         else:
             # Read before the dump's snapshot: the dump holds at least these.
-            heads = {f"{h.origin}:{h.scope}": h.seq for h in store.feeds() if h.origin == node_id}
+            heads = {f"{h.origin}:{h.scope}": h.seq for h in store_for(db).feeds() if h.origin == node_id}
             progress("pg_dump --format=custom (one consistent snapshot)")
             _run(pg_dump_command(work / PG_DUMP), _pg_env(settings.DATABASE_URL), "pg_dump")
             _run(["pg_restore", "--list", str(work / PG_DUMP)], dict(os.environ), "reading the dump back")

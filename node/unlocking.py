@@ -237,8 +237,8 @@ def recover(settings: Settings, escrow_pem: bytes, passphrase: bytes, username: 
     """Open a node whose passwords are all lost with the district escrow key, set
     ``username``'s password to ``new_password`` and give it a slot, then rotate the data key
     (the escrow private key has been out of its safe; the old key is retired)."""
+    from node.accounts import set_password
     from node.services import open_node
-    from web.accounts import set_password
 
     data_key = unlock_with_escrow(settings, escrow_pem, passphrase)
     node = open_node(settings, data_key=data_key)

@@ -1,6 +1,6 @@
 """Crafting sync peers in memory, for tests that talk to one real node over its HTTP endpoint.
 
-peewee binds every model through one global proxy (``sync.store.database``), so a test process
+The node's own tables go through one proxy (``node.db.database``), so a test process
 has one node database at a time. Tests of the sync endpoint therefore run ONE real node (the
 server) and build its callers here out of thin air: a fresh key, a self-signed profile, events
 chained by hash, runs signed at their head, requests signed like ``HttpTransport`` signs them.
@@ -22,16 +22,9 @@ from node.domain.dossier import validate_received
 from node.models import DossierRow
 from node.signing import NodeKey
 from sync import codec
+from sync.exchange import ExchangeRequest, request_signing_bytes
 from sync.ledger import ProfileRow, QuarantineRow, SyncSessionRow
-from sync.protocol import (
-    PROTOCOL_VERSION,
-    ExchangeRequest,
-    Profile,
-    Run,
-    b64,
-    compact,
-    request_signing_bytes,
-)
+from sync.protocol import PROTOCOL_VERSION, Profile, Run, b64, compact
 from sync.store import EventRow, FeedRow, HeadSignatureRow, OriginRow
 from sync.transport import EXCHANGE_PATH
 from sync.wire import EVENT_FORMAT, GENESIS, build_event, canonical_bytes, canonical_json, hash_bytes, head_message

@@ -116,8 +116,8 @@ class UnlockState:
             return ""
 
     def lock(self, why: str) -> None:
+        from node.db import database
         from node.models import StaffSessionRow
-        from sync import store
 
         with self._lock:
             node = self.app.extensions["motcua.node"]
@@ -127,7 +127,7 @@ class UnlockState:
                 StaffSessionRow.delete().execute()  # everyone signs in again, with a password
             finally:
                 node.close()
-                store.database.initialize(None)
+                database.initialize(None)
                 self._install(LockedNode(self.settings, self.wall_ms))
             log.info("node locked (%s)", why)
 

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from node.atrest import AtRestError, Keyring, WrongPassword
+from node.db import database as db_proxy
 from node.db import open_database
 from node.domain.text import fold
 from node.services import Node, open_node
@@ -25,7 +26,6 @@ from node.unlocking import (
     set_account_slot,
     unlock_with_password,
 )
-from sync import store
 from tests.factories import init_node_dir, make_settings, sample_dossier
 from tests.integration.web_helpers import PASSWORD, cheap_hashing, login
 
@@ -50,7 +50,7 @@ def _with_people(node: Node) -> list[str]:
 
 
 def _account(node: Node, username: str = "lan", role: str = "mobile") -> None:
-    from web.accounts import create_account
+    from node.accounts import create_account
 
     create_account(username, f"Cán bộ {username}", role, PASSWORD, now=node.wall_ms())
     set_account_slot(node, username, PASSWORD)
@@ -90,14 +90,14 @@ def test_a_copied_locked_mobile_data_dir_holds_no_name_and_no_id_number(tmp_path
     _account(node)
     ids = _with_people(node)
     node.update_dossier("lan", ids[0], {"note": "Gọi lại cho Nguyễn Văn An"})
-    from web.accounts import open_session, record_access
+    from node.accounts import open_session, record_access
 
     record_access("lan", ids[1], "view", "127.0.0.1", now=clock())
-    open_session(__import__("web.accounts", fromlist=["Staff"]).Staff(1, "lan", "Cán bộ lan", "mobile"),
+    open_session(__import__("node.accounts", fromlist=["Staff"]).Staff(1, "lan", "Cán bộ lan", "mobile"),
                  ip="127.0.0.1", user_agent="test", now=clock())
     settings = node.settings
     node.close()
-    store.database.initialize(None)  # locked: no process holds the key any more
+    db_proxy.initialize(None)  # locked: no process holds the key any more
     copy = tmp_path / "stolen"
     shutil.copytree(settings.data_dir, copy)
 
@@ -133,7 +133,7 @@ def locked_app(tmp_path, clock, monkeypatch):
     _with_people(node)
     settings = node.settings
     node.close()
-    store.database.initialize(None)
+    db_proxy.initialize(None)
     app = create_app(settings, wall_ms=clock, locked=True)
     app.config["TESTING"] = True
     yield app
@@ -177,7 +177,7 @@ def test_motcua_lock_and_the_idle_lock_lock_a_running_server(locked_app, clock):
 
 
 def test_a_disabled_account_cannot_unlock(locked_app, clock):
-    from web.accounts import create_account, set_active
+    from node.accounts import create_account, set_active
 
     c = locked_app.test_client()
     assert login(c, "lan").status_code == 302
@@ -238,7 +238,7 @@ def test_escrow_recovers_a_node_whose_passwords_are_all_lost_then_rekey(tmp_path
     before = node.digest()
     settings = node.settings
     node.close()
-    store.database.initialize(None)
+    db_proxy.initialize(None)
     escrow_pem = (ca.root / ESCROW_KEY_FILE).read_bytes()
     with pytest.raises(AtRestError):
         recover(settings, escrow_pem, b"wrong passphrase!!", "lan", "mật khẩu mới thật dài", clock())
@@ -271,7 +271,7 @@ def test_a_plaintext_node_is_encrypted_in_place_with_nothing_lost(tmp_path, cloc
     before = node.digest()
     settings = node.settings
     node.close()
-    store.database.initialize(None)
+    db_proxy.initialize(None)
     assert sqlite_is_plaintext(settings.sqlite_path)
     said: list[str] = []
     _key, digest_before, digest_after = encrypt_plaintext_node(settings, tmp_path / "backups", said.append, clock())

@@ -1,0 +1,126 @@
+"""``motcua ca`` (the district certificate authority) and ``motcua enroll`` (a node joining it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from node.cli.atrest import _escrow_passphrase
+from node.cli.context import node_of, settings_of
+
+
+@click.group("ca")
+def ca_group() -> None:
+    """The district certificate authority (on the district node): init, pair, revoke."""
+
+
+@ca_group.command("init")
+@click.pass_context
+def ca_init(ctx: click.Context) -> None:
+    """Create the district CA under <data dir>/ca, certify this district node, and make the
+    district escrow key pair (passphrase from MOTCUA_ESCROW_PASSPHRASE, else prompted)."""
+    from node.domain.errors import DomainError
+    from node.enrollment import init_ca
+
+    node = node_of(ctx.parent)
+    passphrase = _escrow_passphrase(confirm=True)
+    try:
+        fingerprint = init_ca(node, escrow_passphrase=passphrase)
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
+    click.echo(f"district CA created; fingerprint {fingerprint}")
+    click.echo("escrow key pair created in ca/escrow.key (passphrase-encrypted) and ca/escrow.pub; enrolling "
+               "nodes wrap their data key to it. Copy it offline: motcua ca escrow-export --to DIR")
+    click.echo("restart motcua serve: it now serves https and accepts only certified nodes")
+
+
+@ca_group.command("escrow-export")
+@click.option("--to", "dest", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder (a USB key kept in the district's safe) receiving escrow.key and escrow.pub.")
+@click.pass_context
+def ca_escrow_export(ctx: click.Context, dest: Path) -> None:
+    """Copy the escrow key pair (private part still passphrase-encrypted) for offline keeping."""
+    import shutil
+
+    from node.atrest import ESCROW_KEY_FILE, ESCROW_PUBLIC_FILE
+
+    root = settings_of(ctx.parent).data_dir / "ca"
+    if not (root / ESCROW_KEY_FILE).exists():
+        raise click.ClickException(f"no escrow key in {root}: run motcua ca init")
+    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in (ESCROW_KEY_FILE, ESCROW_PUBLIC_FILE):
+        shutil.copy2(root / name, dest / name)
+    click.echo(f"escrow key exported to {dest}; it opens with its passphrase only (motcua recover --escrow-key)")
+
+
+@ca_group.command("pair")
+@click.option("--role", type=click.Choice(["commune", "mobile", "district"]), required=True)
+@click.option("--unit", required=True, help="Unit code the enrolled node will serve.")
+@click.option("--name", required=True, help="Name the certificate will carry.")
+@click.option("--valid-hours", type=click.IntRange(1, 720), default=72, show_default=True)
+@click.pass_context
+def ca_pair(ctx: click.Context, role: str, unit: str, name: str, valid_hours: int) -> None:
+    """Print a one-time pairing code to type on the node being enrolled."""
+    from node.domain.errors import DomainError
+    from node.enrollment import new_pairing_code
+
+    node = node_of(ctx.parent)
+    try:
+        code, expires = new_pairing_code(node, role, unit, name, valid_hours)
+    except (DomainError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"pairing code: {code}\nfor {name} ({role}, unit {unit}); valid until {expires}; works once")
+
+
+@ca_group.command("revoke")
+@click.argument("node_id")
+@click.option("--after-seq", type=int, default=None, help="Last valid seq (default: what the district holds).")
+@click.option("--unit", default=None, help="Unit of the feed (default: the node's unit).")
+@click.option("--reason", type=click.Choice(["unspecified", "key_compromise", "superseded",
+                                            "cessation_of_operation"]), default="unspecified")
+@click.option("--author", default=lambda: os.environ.get("USER", "admin"))
+@click.pass_context
+def ca_revoke(ctx: click.Context, node_id: str, after_seq: int | None, unit: str | None, reason: str,
+              author: str) -> None:
+    """Revoke a node: its work up to the given seq stays valid, anything later is refused everywhere."""
+    from node.domain.errors import DomainError
+    from node.enrollment import revoke
+
+    node = node_of(ctx.parent)
+    try:
+        done = revoke(node, node_id, author, reason, after_seq, unit)
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
+    click.echo(f"revoked {node_id} after seq {done['after_seq']} of unit {done['unit']} (event {done['event']})")
+
+
+@click.command()
+@click.option("--district", "district_url", required=True, help="URL of the district node.")
+@click.option("--code", required=True, help="The one-time pairing code shown by the district.")
+@click.pass_context
+def enroll(ctx: click.Context, district_url: str, code: str) -> None:
+    """Enroll this node with the district CA using a one-time pairing code."""
+    from node.atrest import AtRestError
+    from node.enrollment import EnrollmentFailed
+    from node.enrollment import enroll as do_enroll
+    from node.lockstate import resolve_data_key
+    from node.unlocking import escrow_to, node_key_password
+
+    settings = settings_of(ctx)
+    try:
+        data_key = resolve_data_key(settings)
+        done = do_enroll(settings.data_dir, district_url, code, settings.HTTP_TIMEOUT_SECONDS,
+                         node_key_password=node_key_password(data_key))
+    except AtRestError as e:
+        raise click.ClickException(f"{e} (motcua unlock --user NAME)") from e
+    except EnrollmentFailed as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"enrolled as {done.name} ({done.role}, unit {done.unit}), node {done.node_id}")
+    if done.escrow_pem and data_key is not None:
+        node = node_of(ctx)
+        fingerprint = escrow_to(node, done.escrow_pem)
+        node.close()
+        click.echo(f"data key escrowed to the district escrow key {fingerprint[:16]}… (motcua recover)")
+    click.echo(f"district CA fingerprint {done.fingerprint}; restart motcua serve to serve https")
