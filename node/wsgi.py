@@ -95,6 +95,10 @@ def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, sche
                 # connection closed under it.
                 "keepalive": 75,
                 "accesslog": "-",
+                # Method and path only: gunicorn's default line carries the query string and the
+                # referrer, and a staff search (?q=<name or ID number>) or a lookup would put
+                # personal data in plaintext logs beside an encrypted database (issue 16).
+                "access_log_format": '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',
             }
             # gunicorn >= 23 opens one control socket per user in ~/.gunicorn by default; several
             # nodes on one machine (the demo, tests) would fight over it, and we do not use it.

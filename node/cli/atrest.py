@@ -44,10 +44,17 @@ def _password_option(prompt: str = "Mật khẩu / password", confirm: bool = Fa
 ESCROW_PASSPHRASE_ENV = "MOTCUA_ESCROW_PASSPHRASE"
 
 
-def _escrow_passphrase(confirm: bool) -> bytes:
-    value = os.environ.get(ESCROW_PASSPHRASE_ENV) or click.prompt(
-        "Escrow key passphrase (keep it with the exported key, offline)", hide_input=True,
-        confirmation_prompt=confirm)
+def _escrow_passphrase(confirm: bool, required: bool = True) -> bytes | None:
+    """From ``MOTCUA_ESCROW_PASSPHRASE``, else prompted on a terminal; without either, None when
+    not ``required`` (an unattended ``ca init``), else an error."""
+    value = os.environ.get(ESCROW_PASSPHRASE_ENV)
+    if not value and sys.stdin.isatty():
+        value = click.prompt("Escrow key passphrase (keep it with the exported key, offline)", hide_input=True,
+                             confirmation_prompt=confirm)
+    if not value:
+        if not required:
+            return None
+        raise click.ClickException(f"the escrow key passphrase: set {ESCROW_PASSPHRASE_ENV} or run in a terminal")
     if len(value) < 12:
         raise click.ClickException("the escrow passphrase needs at least 12 characters")
     return value.encode("utf-8")
@@ -82,6 +89,9 @@ def at_rest_report(ctx: click.Context, settings: Settings) -> tuple[list[str], i
         lines.append("warn at rest: no staff account yet: the data key sits unprotected in keys.json; "
                      "run motcua user add")
     district_escrow = settings.data_dir / "ca" / "escrow.pub"
+    if (settings.data_dir / "ca" / "ca.pem").exists() and not district_escrow.exists():
+        lines.append("warn escrow: this district's CA has no escrow key: communes whose passwords are all lost "
+                     "cannot be recovered; run motcua ca escrow-init")
     if district_escrow.exists():
         from node.atrest import escrow_fingerprint, load_escrow_public
 

@@ -25,15 +25,40 @@ def ca_init(ctx: click.Context) -> None:
     from node.enrollment import init_ca
 
     node = node_of(ctx.parent)
-    passphrase = _escrow_passphrase(confirm=True)
+    passphrase = _escrow_passphrase(confirm=True, required=False)
     try:
-        fingerprint = init_ca(node, escrow_passphrase=passphrase)
+        fingerprint = init_ca(node, escrow_passphrase=passphrase or b"")
     except DomainError as e:
         raise click.ClickException(e.message) from e
     click.echo(f"district CA created; fingerprint {fingerprint}")
-    click.echo("escrow key pair created in ca/escrow.key (passphrase-encrypted) and ca/escrow.pub; enrolling "
-               "nodes wrap their data key to it. Copy it offline: motcua ca escrow-export --to DIR")
+    if passphrase:
+        click.echo("escrow key pair created in ca/escrow.key (passphrase-encrypted) and ca/escrow.pub; enrolling "
+                   "nodes wrap their data key to it. Copy it offline: motcua ca escrow-export --to DIR")
+    else:
+        click.echo("WARNING: no escrow key (no MOTCUA_ESCROW_PASSPHRASE and no terminal): a commune whose "
+                   "passwords are all lost cannot be recovered; run motcua ca escrow-init", err=True)
     click.echo("restart motcua serve: it now serves https and accepts only certified nodes")
+
+
+@ca_group.command("escrow-init")
+@click.pass_context
+def ca_escrow_init(ctx: click.Context) -> None:
+    """Make the district escrow key pair if the CA was made without it (passphrase from
+    MOTCUA_ESCROW_PASSPHRASE, else prompted); nodes enrolling from now on escrow to it."""
+    from node.atrest import ESCROW_PUBLIC_FILE
+    from node.enrollment import ca_layout, make_escrow_key
+    from node.unlocking import escrow_to
+
+    node = node_of(ctx.parent)
+    layout = ca_layout(node)
+    if not layout.certificate.exists():
+        raise click.ClickException("no CA here: run motcua ca init")
+    if (layout.root / ESCROW_PUBLIC_FILE).exists():
+        raise click.ClickException(f"{layout.root / ESCROW_PUBLIC_FILE} exists already")
+    make_escrow_key(layout, _escrow_passphrase(confirm=True))
+    fingerprint = escrow_to(node, (layout.root / ESCROW_PUBLIC_FILE).read_bytes()) if node.data_key else ""
+    click.echo(f"escrow key pair created in {layout.root}; this node escrowed to it {fingerprint[:16]}… "
+               "Nodes enrolled before: motcua escrow --public escrow.pub on each")
 
 
 @ca_group.command("escrow-export")

@@ -51,8 +51,15 @@ def test_a_locked_node_serves_sign_in_only_until_a_staff_member_unlocks_it(tmp_p
         assert s.get(node.url + "/healthz", timeout=10).json()["locked"] is False
         assert _served_certificate(node).strip() == own.strip()
         assert s.get(node.url + "/mot-cua/", timeout=10).status_code == 200  # signed in, data readable
+        searched = s.get(node.url + "/mot-cua/tim-kiem", params={"q": "040090007777 Nguyễn Văn Bảy"}, timeout=10)
+        assert searched.status_code == 200
         node.cli("lock")
         assert s.get(node.url + "/api/v1/dossiers", timeout=10).status_code == 503
         assert s.get(node.url + "/healthz", timeout=10).json()["locked"] is True
     finally:
         node.stop()
+    # the access log (serve.log here) keeps method and path only: no search text in plaintext
+    for path in node.data_dir.rglob("*"):
+        if path.is_file():
+            raw = path.read_bytes()
+            assert b"040090007777" not in raw and "Bảy".encode() not in raw, path
