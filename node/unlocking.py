@@ -241,6 +241,8 @@ def recover(settings: Settings, escrow_pem: bytes, passphrase: bytes, username: 
     from node.services import open_node
 
     data_key = unlock_with_escrow(settings, escrow_pem, passphrase)
+    with exclusive_node(settings.data_dir):
+        pass  # refuse before changing anything if a server holds the node (rekey below needs it)
     node = open_node(settings, data_key=data_key)
     try:
         set_password(username, new_password, now=wall_ms)

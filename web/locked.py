@@ -8,14 +8,16 @@ redirect to the sign-in page, the JSON entrances (``/api``, ``/sync``) answer 50
 ``node_locked`` in the API's error shape.
 
 A sign-in on a locked node first opens a key slot with the password (:mod:`node.unlocking`);
-the node is then opened with the data key, the slots of disabled accounts are dropped, and the
-ordinary sign-in view runs (throttling, the account's state, a new session). A person whose slot
+the node is then opened with the data key, the slots of disabled accounts are dropped, the key
+goes to the unlock cache too (the backup timer runs as the same user), and the ordinary sign-in
+view runs (throttling, the account's state, a new session). A person whose slot
 opens but whose account is disabled leaves the node locked.
 
 Invariants
 ----------
 * Locking (``motcua lock``, or a mobile node idle for ``IDLE_LOCK_MINUTES``) ends every staff
-  session, closes the database and drops the Node and its data key from the app.
+  session, empties the unlock cache, closes the database and drops the Node and its data key
+  from the app.
 * While locked, failed unlocks are throttled in memory per client address
   (:data:`MAX_FAILURES` per :data:`WINDOW_MS`): the sign-in attempts table is inside the locked
   database.
@@ -110,6 +112,11 @@ class UnlockState:
                 self.failures.setdefault(ip, []).append(now)
                 return "wrong"
             prune_slots(node)
+            # One lock state per machine: the nightly backup timer and other motcua commands of
+            # the same user work while the server is unlocked, and stop when it locks.
+            from node.unlocking import unlock_cache_for
+
+            unlock_cache_for(self.settings, data_key)
             self._install(node)
             self.unlocked_at = self.last_activity = now
             log.info("node unlocked by %s", account.username)
@@ -117,6 +124,7 @@ class UnlockState:
 
     def lock(self, why: str) -> None:
         from node.db import database
+        from node.lockstate import clear_unlock_cache
         from node.models import StaffSessionRow
 
         with self._lock:
@@ -125,6 +133,7 @@ class UnlockState:
                 return
             try:
                 StaffSessionRow.delete().execute()  # everyone signs in again, with a password
+                clear_unlock_cache(self.settings, node.node_id)  # a restart must not find the key either
             finally:
                 node.close()
                 database.initialize(None)

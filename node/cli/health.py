@@ -47,9 +47,10 @@ def doctor(ctx: click.Context) -> None:
     problems += bad
     for line in lines:
         click.echo(line)
-    if node is None:
-        click.echo(f"FAIL {problems} problem(s) found before the database, which stays closed while locked")
-        sys.exit(1)
+    if node is None:  # locked: a normal state, but the database could not be checked
+        click.echo(f"{'ok  ' if not problems else 'FAIL'} {problems} problem(s); the database, feeds and backups "
+                   "were not checked: the node is locked (motcua unlock --user NAME, then doctor again)")
+        sys.exit(1 if problems else 0)
     click.echo(f"ok   database {backend_name(node.db)}; pending migrations: {pending_migrations(node.db) or 'none'}")
     status = node.status()
     click.echo(f"ok   node {status['node_id']}: {status['events']} events, {status['dossiers']} dossiers")
