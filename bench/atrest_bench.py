@@ -8,8 +8,12 @@ way ``motcua encrypt`` converts a node (``sqlcipher_export``; SQLCipher keyed wi
 key, encrypted node key): both hold the same dossiers, events and indexes. Then, ``--runs`` times and
 alternating the two so that the machine's load falls on both alike:
 
-* **dossier write**: ``--writes`` receptions, each its own transaction (one fsync'ed commit,
-  as at the desk): median ms per dossier;
+Both nodes stay open in the process and every single measured operation alternates between
+them (the node tables' proxy is pointed at one, then the other), so a burst of load from the
+other programs on a shared machine falls on both alike; per run:
+
+* **dossier write**: ``--writes`` receptions on each, each its own transaction (one fsync'ed
+  commit, as at the desk), the same dossier on both: median ms per dossier;
 * **search p95**: ``--queries`` searches of the staff search (folded name, code prefix, 12-digit
   ID number; :func:`node.staff_queries.search`, server side, no HTTP), after one untimed pass
   over the same queries (a serving node's page cache is warm; the first reads after opening the
@@ -21,6 +25,8 @@ alternating the two so that the machine's load falls on both alike:
 Prints one table: the median over the runs for each figure, plaintext and encrypted, and the
 encrypted figure relative to the plaintext one; the goal is within 20 %. Exits 1 if a figure is
 over it. Fill time is shown but not compared (it is the same work as the writes, in bulk).
+The plaintext node runs on Python's own ``sqlite3`` (SQLite 3.40 here), the encrypted one on
+the SQLite inside ``sqlcipher3`` (3.53): what a node ran before and runs after issue 16.
 """
 
 from __future__ import annotations
@@ -94,47 +100,50 @@ def open_bench(data_dir: Path, data_key: bytes | None, clock, role: str = "commu
     return open_node(settings_of(data_dir, role), clock, data_key=data_key)
 
 
-def writes(node, clock: MovingClock, n: int, rng: random.Random) -> float:
-    """Median ms of one reception in its own transaction."""
-    times = []
+def use(node) -> None:
+    """Point the node tables' proxy at ``node`` (both nodes stay open; see the module doc)."""
+    from node.db import database
+
+    database.initialize(node.db)
+
+
+def interleaved(nodes: dict, step, n: int) -> dict[str, list[float]]:
+    """``step(kind, node, i)`` timed in ms, ``n`` times per kind, the two kinds alternating at
+    every step (and which goes first), so that the shared machine's load falls on both alike."""
+    times: dict[str, list[float]] = {k: [] for k in nodes}
     for i in range(n):
+        for kind in (KINDS if i % 2 == 0 else KINDS[::-1]):
+            use(nodes[kind])
+            t = time.perf_counter()
+            step(kind, nodes[kind], i)
+            times[kind].append((time.perf_counter() - t) * 1000)
+    return times
+
+
+def write_step(clocks: dict, run: int):  # -> step
+    def step(kind: str, node, i: int) -> None:
+        rng = random.Random(run * 100_000 + i)  # the same dossier on both nodes
         name, id_number = person(rng, 900_000 + i)
         code, title = rng.choice(PROCEDURES)
-        clock.now += 1000
-        t = time.perf_counter()
+        clocks[kind].now += 1000
         node.create_dossier("bench", {"procedure": {"code": code, "name": title},
                                       "applicant": {"name": name, "id_number": id_number, "phone": "0912345678",
                                                     "address": "Xóm 1"}})
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+
+    return step
 
 
-def search_p95(queries: list[str]) -> float:
+def search_step(queries: list[str]):  # -> step
     from node.staff_queries import search
 
-    for q in queries:  # a serving node's page cache is warm: measure that, not the first reads after open
-        search(q)
-    times = []
-    for q in queries:
-        t = time.perf_counter()
-        search(q)
-        times.append((time.perf_counter() - t) * 1000)
-    return pct(times, 95)
+    return lambda _kind, _node, i: search(queries[i % len(queries)])
 
 
-def ingest_rate(commune_dir: Path, commune_key: bytes | None, hub_template: Path, hub_key: bytes | None,
-                work: Path) -> float:
-    """Events per second of a fresh hub ingesting everything the commune holds."""
-    from node.services import make_profile, system_wall_ms
-    from sync.protocol import ExchangeRequest
+def push_requests(commune, hub_profile) -> list:
+    """The requests the commune would push to an empty hub (every event it holds)."""
+    from sync.exchange import ExchangeRequest
 
-    hub_dir = work / "hub"
-    shutil.rmtree(hub_dir, ignore_errors=True)
-    shutil.copytree(hub_template, hub_dir)
-    hub = open_bench(hub_dir, hub_key, system_wall_ms, "district")
-    hub_profile = make_profile(hub.key, hub.settings)
-    hub.close()
-    commune = open_bench(commune_dir, commune_key, system_wall_ms)
+    use(commune)
     requests = []
     vector: dict[str, int] = {}
     while True:
@@ -148,16 +157,34 @@ def ingest_rate(commune_dir: Path, commune_key: bytes | None, hub_template: Path
             vector[r.feed] = r.end
         if not out.more:
             break
-    sender = commune.profile
-    commune.close()
-    hub = open_bench(hub_dir, hub_key, system_wall_ms, "district")
-    events = 0
-    t = time.perf_counter()
-    for req in requests:
-        events += hub.replica.ingest(req.push, req.profiles, sender, req.session).applied
-    took = time.perf_counter() - t
-    hub.close()
-    return events / took
+    return requests
+
+
+def ingest_rates(communes: dict, hub_dirs: dict, hub_keys: dict, hub_templates: dict) -> dict[str, float]:
+    """Events per second of a fresh hub of each kind ingesting everything its commune holds,
+    the two hubs taking one batch in turn."""
+    from node.services import make_profile, system_wall_ms
+
+    hubs, requests, took, events = {}, {}, {}, {}
+    for kind in KINDS:
+        shutil.rmtree(hub_dirs[kind], ignore_errors=True)
+        shutil.copytree(hub_templates[kind], hub_dirs[kind])
+        hubs[kind] = open_bench(hub_dirs[kind], hub_keys[kind], system_wall_ms, "district")
+        requests[kind] = push_requests(communes[kind], make_profile(hubs[kind].key, hubs[kind].settings))
+        took[kind], events[kind] = 0.0, 0
+    for i in range(max(len(r) for r in requests.values())):
+        for kind in (KINDS if i % 2 == 0 else KINDS[::-1]):
+            if i >= len(requests[kind]):
+                continue
+            req = requests[kind][i]
+            use(hubs[kind])
+            t = time.perf_counter()
+            events[kind] += hubs[kind].replica.ingest(req.push, req.profiles, communes[kind].profile,
+                                                      req.session).applied
+            took[kind] += time.perf_counter() - t
+    for hub in hubs.values():
+        hub.close()
+    return {k: events[k] / took[k] for k in KINDS}
 
 
 def main() -> int:
@@ -202,16 +229,22 @@ def main() -> int:
         export_s = time.perf_counter() - t
         for kind in KINDS:
             clocks[kind].now = int(time.time() * 1000)
+        nodes = {k: open_bench(base / k / "commune", keys[k], clocks[k]) for k in KINDS}
+        for kind in KINDS:  # a serving node's page cache is warm: measure that, not the first reads
+            use(nodes[kind])
+            for q in queries:
+                search_step(queries)(kind, nodes[kind], queries.index(q))
         for run in range(args.runs):
-            for kind in (KINDS if run % 2 == 0 else KINDS[::-1]):
-                node = open_bench(base / kind / "commune", keys[kind], clocks[kind])
-                figures[kind]["search"].append(search_p95(queries))
-                figures[kind]["write"].append(writes(node, clocks[kind], args.writes, random.Random(run)))
-                node.close()
-                figures[kind]["ingest"].append(ingest_rate(base / kind / "commune", keys[kind],
-                                                           base / kind / "hub-template", hub_keys[kind],
-                                                           base / kind))
+            for kind, ms in interleaved(nodes, write_step(clocks, run), args.writes).items():
+                figures[kind]["write"].append(statistics.median(ms))
+            for kind, ms in interleaved(nodes, search_step(queries), args.queries).items():
+                figures[kind]["search"].append(pct(ms, 95))
+            for kind, rate in ingest_rates(nodes, {k: base / k / "hub" for k in KINDS}, hub_keys,
+                                           {k: base / k / "hub-template" for k in KINDS}).items():
+                figures[kind]["ingest"].append(rate)
             print(f"  run {run + 1}/{args.runs} done", file=sys.stderr)
+        for node in nodes.values():
+            node.close()
 
     med = {k: {f: statistics.median(v) for f, v in figures[k].items()} for k in KINDS}
     rows = [
