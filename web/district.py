@@ -32,7 +32,7 @@ from web.staff import page_number, render_conflict, resolve_conflict_form
 
 bp = Blueprint("district", __name__, url_prefix="/quan-tri", template_folder="templates")
 bp.before_request(login_required(*can.roles_for(can.CONSOLE)))
-OUTCOMES = ("ok", "partial", "failed", "running")
+OUTCOMES = ("ok", "partial", "failed", "running", "interrupted")
 BIEU_06_PATH = "/api/v1/reports/bieu-06"
 
 
