@@ -15,6 +15,8 @@ shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``bad_jso
 Every state-changing call (:func:`idempotent`) accepts an ``Idempotency-Key`` header: a retry with
 the same key and body answers as the first time and writes nothing (:mod:`web.idempotency`).
 
+``/api/v1/openapi.json`` describes every route (OpenAPI 3.1, :mod:`web.openapi`).
+
 A new dossier that got a provisional code (no leased number block covers its day) answers with
 ``notices``: the clear message staff read; the final code follows at the next sync. A dossier's
 answer carries ``deadline`` (early / on time / late or within time / overdue by the national
@@ -124,7 +126,11 @@ def _no_route(e: Exception) -> Response | tuple[Response, int]:
 @bp.app_errorhandler(405)
 def _bad_method(e: Exception) -> Response | tuple[Response, int]:
     if request.path.startswith("/api/"):
-        return _error(405, "method_not_allowed", f"{request.method} is not allowed here")
+        response, status = _error(405, "method_not_allowed", f"{request.method} is not allowed here")
+        allowed = getattr(e, "valid_methods", None)
+        if allowed:  # RFC 9110: a 405 lists what the resource does accept
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+        return response, status
     return e  # type: ignore[return-value]
 
 
@@ -307,9 +313,18 @@ def list_conflicts() -> Response:
     return jsonify({"items": items})
 
 
+def _known_conflict(conflict_id: str) -> None:
+    """404 for a conflict this node does not hold (the use case's refusal is a 422 for the UI)."""
+    from node.models import ConflictRow
+
+    if not ConflictRow.select().where(ConflictRow.id == conflict_id).exists():
+        raise DossierNotFound(f"no conflict {conflict_id} on this node", "conflict_id")
+
+
 @bp.get("/conflicts/<conflict_id>")
 @requires(can.READ)
 def get_conflict(conflict_id: str) -> Response:
+    _known_conflict(conflict_id)
     conflict = _node().get_conflict(conflict_id)
     audit(conflict["dossier_id"], "api:conflict")
     return jsonify(conflict)
@@ -319,6 +334,7 @@ def get_conflict(conflict_id: str) -> Response:
 @requires(can.RESOLVE)
 @idempotent
 def resolve_conflict(conflict_id: str) -> Response:
+    _known_conflict(conflict_id)
     body = _json_body()
     choose, reason = body.get("choose"), body.get("reason", "")
     if not isinstance(choose, str) or not isinstance(reason, str):
@@ -350,3 +366,12 @@ def sync_now() -> tuple[Response, int]:
 @requires(can.STATUS)
 def node_status() -> Response:
     return jsonify(_node().status())
+
+
+@bp.get("/openapi.json")
+@requires(can.STATUS)
+def openapi() -> Response:
+    """This API's OpenAPI 3.1 description (:mod:`web.openapi`)."""
+    from web.openapi import spec
+
+    return jsonify(spec(request.script_root + bp.url_prefix))
