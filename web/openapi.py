@@ -65,6 +65,16 @@ MS = {"type": "integer", "description": "epoch milliseconds"}
 MS_OR_NULL = {"type": ["integer", "null"], "description": "epoch milliseconds"}
 ANY_OBJECT = {"type": "object"}
 
+
+def opt_text(limit: int) -> dict[str, Any]:
+    """An optional text field: null is read as empty, as the domain does."""
+    return {"type": ["string", "null"], "maxLength": limit}
+
+
+def clamped(low: int, high: int) -> dict[str, Any]:
+    """An integer query parameter; values outside ``low..high`` are brought within it, not refused."""
+    return {"type": "integer", "description": f"{low} to {high}; other values are clamped"}
+
 DOSSIER: dict[str, Any] = {
     "type": "object",
     "required": ["id", "code", "status", "national_code", "procedure_code", "applicant_name", "received_at",
@@ -122,7 +132,6 @@ IDEMPOTENCY_KEY = {
     "description": "Sent again with the same request, returns the first answer and writes nothing; with another "
                    "request, refused (422 `idempotency_key_reused`). Kept 7 days per account.",
 }
-LIMIT = {"type": "integer", "minimum": 1}
 
 
 def body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -156,15 +165,16 @@ NEW_DOSSIER = {
         "procedure": {"type": "object", "required": ["code"], "properties": {
             "code": {"type": "string", "minLength": 1, "maxLength": 40,
                      "description": "national code or key of a procedure in the catalogue in force (GET /procedures)"},
-            "name": {"type": "string", "maxLength": 300}}},
+            "name": opt_text(300)}},
         "applicant": {"type": "object", "required": ["name"], "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "id_number": {"type": "string", "pattern": "^([0-9]{12})?$"},
-            "phone": {"type": "string", "maxLength": 20},
-            "address": {"type": "string", "maxLength": 300}}},
+            "id_number": {"type": ["string", "null"], "pattern": "^([0-9]{12})?$",
+                          "description": "12 digits whose first three name a province of birth registration"},
+            "phone": opt_text(20),
+            "address": opt_text(300)}},
         "channel": {"type": "string", "enum": list(CHANNELS)},
-        "due_at": MS_OR_NULL,
-        "note": {"type": "string", "maxLength": 2000},
+        "due_at": {**MS_OR_NULL, "description": "an officer's appointment (epoch ms, after now); default: computed"},
+        "note": opt_text(2000),
         "details": ANY_OBJECT,
         "components": {"type": "array"},
     },
@@ -180,8 +190,10 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "api.list_dossiers": ("get", "/dossiers", operation(
         "listDossiers", "Dossiers newest first, by search text (code, ID number, name without diacritics)",
         items_of(DOSSIER, total=INT, limit=INT, offset=INT), 422, parameters=(
-            query("q", TEXT, "search text"), query("status", {"type": "string", "enum": list(STATUSES)}, "status"),
-            query("limit", LIMIT, "at most 500"), query("offset", {"type": "integer", "minimum": 0}, "skip")))),
+            query("q", TEXT, "search text"),
+            query("status", {"type": "string", "enum": ["", *STATUSES]}, "status (empty: any)"),
+            query("limit", clamped(1, 500), "page size, default 50"),
+            query("offset", clamped(0, 10**9), "dossiers to skip")))),
     "api.get_dossier": ("get", "/dossiers/{dossier_id}", operation(
         "getDossier", "One dossier with its timeline and deadline", DOSSIER, 404, parameters=DOSSIER_PATH)),
     "api.update_dossier": ("patch", "/dossiers/{dossier_id}", operation(
@@ -189,13 +201,14 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
         parameters=DOSSIER_PATH, writes=True, request=body({
             "type": "object", "required": ["fields"], "properties": {"fields": {
                 "type": "object", "minProperties": 1, "additionalProperties": False,
-                "properties": {f: {"type": "string", "maxLength": 300} for f in UPDATABLE_FIELDS}}}}))),
+                "properties": {f: opt_text(2000 if f == "note" else 300) for f in UPDATABLE_FIELDS}}}}))),
     "api.change_status": ("post", "/dossiers/{dossier_id}/status", operation(
         "changeStatus", "Move the dossier on (a processing -> processing with target_office is a transfer)",
         DOSSIER, 404, 409, parameters=DOSSIER_PATH, writes=True, request=body({
             "type": "object", "required": ["to"], "properties": {
-                "to": {"type": "string", "enum": list(STATUSES)}, "reason": {"type": "string", "maxLength": 2000},
-                "target_office": {"type": "string", "maxLength": 10}}}))),
+                "to": {"type": "string", "enum": list(STATUSES)},
+                "reason": {"type": ["string", "null"], "description": "cut at 2000 characters"},
+                "target_office": {"type": "string", "description": "the receiving office's unit code"}}}))),
     "api.issue_apology": ("post", "/dossiers/{dossier_id}/apology", operation(
         "issueApology", "Mẫu 04: apologise for a late dossier and set a new return date", DOSSIER, 404,
         parameters=DOSSIER_PATH, writes=True, request=body({
@@ -204,7 +217,7 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
                 "new_due_at": {"oneOf": [MS, {"type": "string", "description": "YYYY-MM-DD HH:MM, Vietnam time"}]}}}))),
     "api.deadline_warnings": ("get", "/deadlines", operation(
         "deadlineWarnings", "Open dossiers overdue or due within a working day", items_of(ANY_OBJECT), 422,
-        parameters=(query("limit", LIMIT, "at most 100000"),))),
+        parameters=(query("limit", clamped(1, 100_000), "default 100"),))),
     "api.reference_in_force": ("get", "/reference", operation(
         "referenceInForce", "Reference data versions in force on this node", items_of(ANY_OBJECT))),
     "api.procedures": ("get", "/procedures", operation(
@@ -222,14 +235,14 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "api.list_conflicts": ("get", "/conflicts", operation(
         "listConflicts", "Conflicts found by merging", items_of(CONFLICT), 422, parameters=(
             query("status", {"type": "string", "enum": ["open", "resolved", "merged", ""]}, "default open"),
-            query("limit", LIMIT, "at most 100000")))),
+            query("limit", clamped(1, 100_000), "default 100")))),
     "api.get_conflict": ("get", "/conflicts/{conflict_id}", operation(
-        "getConflict", "One conflict with both versions", CONFLICT, 422, parameters=CONFLICT_PATH)),
+        "getConflict", "One conflict with both versions", CONFLICT, 404, parameters=CONFLICT_PATH)),
     "api.resolve_conflict": ("post", "/conflicts/{conflict_id}/resolve", operation(
         "resolveConflict", "Keep one version, with a reason", CONFLICT, 404, parameters=CONFLICT_PATH, writes=True,
         request=body({"type": "object", "required": ["choose", "reason"], "properties": {
             "choose": {"type": "string", "description": "the ref of the version to keep"},
-            "reason": {"type": "string", "minLength": 1, "maxLength": 2000}}}))),
+            "reason": {"type": "string", "minLength": 1, "description": "cut at 2000 characters"}}}))),
     "api.sync_status": ("get", "/sync/status", operation(
         "syncStatus", "Link to the parent, events pending each way, write block", ANY_OBJECT)),
     "api.sync_now": ("post", "/sync/now", operation(
@@ -245,11 +258,30 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
-def spec(server_url: str = "/api/v1") -> dict[str, Any]:
-    """The OpenAPI document; ``server_url`` is where ``/api/v1`` is served."""
+# where a dossier's id comes from for the operations on it (OpenAPI links; clients and
+# schemathesis's stateful phase follow them)
+LINKS = {
+    "createDossier": {op: {"operationId": op, "parameters": {"dossier_id": "$response.body#/id"}}
+                      for op in ("getDossier", "updateDossier", "changeStatus", "issueApology")},
+    "listConflicts": {op: {"operationId": op, "parameters": {"conflict_id": "$response.body#/items/0/id"}}
+                      for op in ("getConflict", "resolveConflict")},
+}
+
+
+def spec(server_url: str = "/api/v1", procedure_codes: list[str] | None = None) -> dict[str, Any]:
+    """The OpenAPI document; ``server_url`` is where ``/api/v1`` is served, ``procedure_codes``
+    the codes and keys of the catalogue in force (what reception accepts), when known."""
+    import copy
+
     paths: dict[str, dict[str, Any]] = {}
-    for method, route, op in OPERATIONS.values():
+    for method, route, op in copy.deepcopy(OPERATIONS).values():
         paths.setdefault(route, {})[method] = op
+        for status, response in op["responses"].items():
+            if int(status) < 300 and op["operationId"] in LINKS:
+                response["links"] = LINKS[op["operationId"]]
+    if procedure_codes:
+        code = paths["/dossiers"]["post"]["requestBody"]["content"][JSON]["schema"]["properties"]["procedure"]
+        code["properties"]["code"]["enum"] = sorted(set(procedure_codes))
     error = {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}
     responses: dict[str, Any] = {f"E{code}": {"description": why, "content": error} for code, why in WHY.items()}
     responses["E401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string", "pattern": "^Bearer"},
