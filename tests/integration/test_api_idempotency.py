@@ -144,3 +144,23 @@ def test_concurrent_retries_with_one_key_make_one_dossier(any_backend_app, node,
     assert len({a[2]["id"] for a in same}) == 1
     node.db.connect(reuse_if_open=True)
     assert node.list_dossiers()[1] == 2
+
+
+def test_a_retry_after_an_answer_lost_past_the_commit_gets_the_stored_answer(client, sqlite_node):
+    """The crash window of issue 14: the write is committed, then the answer never leaves (here
+    the process fails right after the commit). The retry finds the key and answers as the first
+    call should have: one dossier."""
+    original = sqlite_node.log.after_commit
+
+    def crash_after_commit(heads):
+        original(heads)
+        raise ConnectionResetError("the answer was lost")
+
+    sqlite_node.log.after_commit = crash_after_commit
+    with pytest.raises(ConnectionResetError):
+        post(client, "/api/v1/dossiers", sample_dossier(), "lost-1")
+    sqlite_node.log.after_commit = original
+    assert client.get("/api/v1/dossiers").get_json()["total"] == 1  # committed without an answer
+    again = post(client, "/api/v1/dossiers", sample_dossier(), "lost-1")
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert client.get("/api/v1/dossiers").get_json()["total"] == 1
