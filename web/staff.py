@@ -270,6 +270,10 @@ def resolve(conflict_id: str) -> Response:
 
 def resolve_conflict_form(conflict_id: str, back: str) -> Response:
     """Shared by the desk and the district console: keep the winner or the loser, with a reason."""
+    return idempotency.form_once(lambda: _resolve_conflict_form(conflict_id, back))
+
+
+def _resolve_conflict_form(conflict_id: str, back: str) -> Response:
     n = node()
     keep = request.form.get("keep", "")
     try:
@@ -277,6 +281,7 @@ def resolve_conflict_form(conflict_id: str, back: str) -> Response:
         if keep not in ("winner", "loser"):
             raise DomainError("choose the version to keep", "keep")
         n.resolve_conflict(current_staff().author, conflict_id, c[keep], request.form.get("reason", ""))
+        idempotency.wrote()
         flash(_("Đã giải quyết xung đột; quyết định sẽ được đồng bộ tới các máy khác."), "ok")
     except DomainError as e:
         flash(domain_message(e), "error")

@@ -164,3 +164,22 @@ def test_a_retry_after_an_answer_lost_past_the_commit_gets_the_stored_answer(cli
     again = post(client, "/api/v1/dossiers", sample_dossier(), "lost-1")
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert client.get("/api/v1/dossiers").get_json()["total"] == 1
+
+
+def test_a_key_claimed_by_another_process_meanwhile_answers_with_its_answer(client, monkeypatch):
+    """PostgreSQL's path for two processes: the second one does not see the first one's row
+    when it looks, then its claim of the key, made before it writes anything, fails on the
+    primary key once the first one committed; it answers with the first one's answer."""
+    first = post(client, "/api/v1/dossiers", sample_dossier(), "race")
+    real = idempotency._previous
+    calls = []
+
+    def not_yet_visible(account, key):
+        calls.append(key)
+        return None if len(calls) == 1 else real(account, key)
+
+    monkeypatch.setattr(idempotency, "_previous", not_yet_visible)
+    before = events()
+    again = post(client, "/api/v1/dossiers", sample_dossier(), "race")
+    assert len(calls) == 2 and again.status_code == 201 and again.get_json() == first.get_json()
+    assert events() == before

@@ -133,3 +133,32 @@ def test_the_id_card_form_sent_twice_makes_one_application(client, sqlite_node):
     assert client.post("/luu-dong/can-cuoc", data=form).status_code == 302
     assert client.post("/luu-dong/can-cuoc", data=form).status_code == 303
     assert sqlite_node.list_dossiers()[1] == 1
+
+
+def test_the_conflict_resolution_forms_carry_a_one_time_key(app, clock, sqlite_node, monkeypatch, tmp_path):
+    """The desk's and the district console's resolution forms (a second resolution is refused by
+    the domain as well: the conflict is closed)."""
+    from node.models import ConflictRow
+    from tests.integration.web_helpers import make_node
+
+    cheap_hashing(monkeypatch)
+    add("truong", "head", clock())
+    c = app.test_client()
+    login(c, "truong")
+    row = {"id": "c-1", "dossier_id": "d", "scope": "17272", "kind": "duplicate", "field": "", "winner": "a",
+           "loser": "b", "winner_value": '"resolved"', "loser_value": '"processing"', "status": "open",
+           "resolution": "", "chosen": "", "resolved_by": "", "reason": ""}
+    ConflictRow.create(**row)
+    first, second = (key_in(c.get("/mot-cua/xung-dot/c-1").text) for _ in range(2))
+    assert first != second
+    hub = make_node(tmp_path, clock, role="district", unit="40", name="hub")
+    try:
+        from node.app import create_app
+
+        console = create_app(hub.settings, node=hub).test_client()
+        add("quantri", "district_admin", clock())
+        login(console, "quantri")
+        ConflictRow.create(**row)
+        assert key_in(console.get("/quan-tri/xung-dot/c-1").text)
+    finally:
+        hub.close()
