@@ -104,6 +104,9 @@ class Node:
         return self.settings.UNIT
 
     def close(self) -> None:
+        from node.session_recovery import release
+
+        release(Path(self.settings.STATE_DIR), self.node_id)  # its sync sessions are over
         if not self.db.is_closed():
             self.db.close()
 
@@ -557,4 +560,7 @@ def open_node(settings: Settings, wall_ms: Callable[[], int] = system_wall_ms) -
     db = open_database(settings)
     node = Node(settings, db, key, wall_ms)
     node.gate.check_at_start()
+    from node.session_recovery import recover
+
+    recover(Path(settings.STATE_DIR), key.node_id, wall_ms())  # sessions a dead process left "running"
     return node
