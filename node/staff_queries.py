@@ -21,9 +21,9 @@ import peewee as pw
 from node.domain.deadline import Duration, appointment_at
 from node.domain.text import fold as fold_text
 from node.domain.vietnam_time import day_start_ms, to_vn, vn_day
+from node.dossiers import row_to_dict
 from node.models import DossierRow
 from node.reference import ReferenceData
-from node.services import row_to_dict
 from sync import store
 from sync.chain import ChainError, check_head
 from sync.ledger import PeerRow, ProfileRow, SyncSessionRow

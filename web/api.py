@@ -27,7 +27,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from node import codes, reporting
 from node.domain.errors import DomainError, DossierNotFound, InvalidTransition
 from node.domain.vietnam_time import VIETNAM, vn_day
-from node.services import Node, state_to_dict
+from node.dossiers import state_to_dict
+from node.services import Node
 from node.writegate import WriteBlocked
 from web import permissions as can
 from web.api_auth import api_error, audit, authenticate, author, requires

@@ -25,7 +25,7 @@ from node.domain.errors import DomainError, DossierNotFound
 from node.domain.lookup import display
 from node.domain.text import ForbiddenCharacter
 from node.domain.vietnam_time import vn_day
-from node.services import state_to_dict
+from node.dossiers import state_to_dict
 from node.signing import verify_signature
 from web import forms
 from web import permissions as can
