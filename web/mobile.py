@@ -26,7 +26,7 @@ from node.domain.errors import DomainError
 from node.domain.vietnam_time import day_start_ms, vn_day
 from web import forms
 from web import permissions as can
-from web.auth import current_staff, login_required, node, now_ms
+from web.auth import audit_read, current_staff, login_required, node, now_ms
 from web.i18n import N_, _
 from web.staff import catalogue, domain_message, sync_summary
 from web.syncjob import SyncJobs
@@ -79,6 +79,8 @@ def _discover(seconds: float) -> list[Any]:
 def home() -> str:
     today = day_start_ms(vn_day(now_ms()))
     rows = queries.received_between(today, today + 24 * 3600 * 1000)
+    if rows:  # the list names applicants: a read of personal data like any other
+        audit_read("", "dashboard", detail=f"{len(rows)} hồ sơ")
     return render_template("mobile/home.html", rows=rows, sync=sync_summary(), job=jobs().snapshot())
 
 

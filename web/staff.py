@@ -91,7 +91,11 @@ def sync_summary() -> dict[str, Any]:
 @bp.get("/")
 def dashboard() -> str:
     n = node()
-    return render_template("staff/dashboard.html", board=queries.dashboard(n.wall_ms()), sync=sync_summary(),
+    board = queries.dashboard(n.wall_ms())
+    shown = len({d["id"] for part in ("today", "soon", "overdue") for d in board[part]})
+    if shown:  # the lists name applicants: a read of personal data like any other
+        audit_read("", "dashboard", detail=f"{shown} hồ sơ")
+    return render_template("staff/dashboard.html", board=board, sync=sync_summary(),
                            conflicts=len(n.list_conflicts("open", limit=1000)), backup=backup_state(n.wall_ms()))
 
 

@@ -121,23 +121,23 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
     if node.trust.open_to_strangers:
         click.echo(DEV_OPEN_WARNING, err=True)
     scheduler = make_scheduler(node, app)
-    advertiser = make_advertiser(node, host, port, scheme)
-    try:
-        if dev:
+    if dev:
+        advertiser = make_advertiser(node, host, port, scheme)
+        if scheduler:
+            scheduler.start()
+        try:
+            app.run(host=host, port=port, threaded=True, ssl_context=tls)
+        finally:
             if scheduler:
-                scheduler.start()
-            try:
-                app.run(host=host, port=port, threaded=True, ssl_context=tls)
-            finally:
-                if scheduler:
-                    scheduler.stop()
-            return
-        from node.wsgi import serve_with_gunicorn
+                scheduler.stop()
+            if advertiser is not None:
+                advertiser.close()
+        return
+    from node.wsgi import serve_with_gunicorn
 
-        serve_with_gunicorn(app, host, port, threads=settings.WORKERS, scheduler=scheduler, tls=tls)
-    finally:
-        if advertiser is not None:
-            advertiser.close()
+    # The announcement starts in gunicorn's worker, after the fork (see serve_with_gunicorn).
+    serve_with_gunicorn(app, host, port, threads=settings.WORKERS, scheduler=scheduler, tls=tls,
+                        advertise=lambda: make_advertiser(node, host, port, scheme))
 
 
 def make_advertiser(node, host: str, port: int, scheme: str):  # -> Advertiser | None
