@@ -12,6 +12,9 @@ a ``dossier.code_assigned`` event. Both feed the derived ``issued_code`` ledger,
 the next code is computed from, so issuing is part of the event log and a number is never issued
 twice: the ledger is read and the event appended under the same write lock.
 
+This module projects and reads; the two use cases that write these events (leasing a block,
+assigning final codes) are :mod:`node.leasing`.
+
 Invariants
 ----------
 * A block counts only when leased by an origin certified as a district (Rule A4 of

@@ -1,7 +1,7 @@
 """Conflict use cases: list and show the conflict records, and resolve one.
 
 Both versions of a conflict are always kept (the events stay signed in the log); a resolution is
-an event like any other (:data:`node.domain.merge.CONFLICT_RESOLVED`), recorded with the write
+an event like any other (:data:`node.domain.conflict.CONFLICT_RESOLVED`), recorded with the write
 recipe of :mod:`node.writer`, so it replicates and closes the conflict everywhere.
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 
 from node import dossiers
 from node.context import NodeContext
+from node.domain.conflict import CONFLICT_RESOLVED
 from node.domain.errors import DomainError
-from node.domain.merge import CONFLICT_RESOLVED
 from node.domain.text import clean_line
 from node.models import ConflictRow
 from node.writer import acting_office

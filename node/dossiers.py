@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from node import codes, projection, reception, reporting
+from node import codes, projection, reception
 from node.context import DeskNode
 from node.domain import dossier as domain
 from node.domain import lookup
@@ -91,7 +91,7 @@ def issue_apology(node: DeskNode, author: str, dossier_id: str, reason: str, new
     """Mẫu 04: the office that will be late apologises and sets a new return date."""
     with node.writer.transaction():
         current = row(dossier_id)
-        if current.status in reporting.FINISHED:
+        if current.status in domain.FINISHED_STATUSES:
             raise DomainError(f"the dossier is already {current.status}; no apology letter applies", "status")
         if node.settings.ROLE != "district" and current.owner != node.settings.UNIT:
             raise DomainError(f"only the office handling this dossier ({current.owner}) apologises", "office")

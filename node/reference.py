@@ -26,6 +26,8 @@ Rule 4. Only a district publishes: a publication counts only from an origin cert
         identical to the one in force is not repeated.
 Rule 5. Events a district revoked (after the origin's cut-off) are not held to count: the
         projection hands this module only the valid ones.
+
+This module parses, projects and reads; recording a publication is :mod:`node.publishing`.
 """
 
 from __future__ import annotations
