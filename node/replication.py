@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from node import leasing
 from node.context import SyncingNode
@@ -18,11 +18,15 @@ from node.writegate import WriteBlocked
 from sync import ledger, store
 from sync.protocol import feed_key, may_hold, split_feed_key
 
+if TYPE_CHECKING:  # annotations only: the engine and requests load at the first sync
+    from sync.engine import SessionSummary
+    from sync.transport import Transport
+
 SYNC_AUTHOR = "motcua-sync"  # the account recorded on the code assignments a sync triggers
 
 
-def sync_with(node: SyncingNode, url: str, progress: Callable[..., None] | None = None,
-              transport: Any = None):  # -> sync.engine.SessionSummary
+def sync_with(node: SyncingNode, url: str, progress: Callable[[SessionSummary, int], None] | None = None,
+              transport: Transport | None = None) -> SessionSummary:
     """One sync session with the peer at ``url`` (see :mod:`sync.engine`)."""
     # deferred: requests and the engine load only for a sync, not for every CLI command or page
     from sync.engine import SyncClient

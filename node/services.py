@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee as pw
 
@@ -55,6 +55,10 @@ from node.writer import EventWriter
 from sync.log import LocalLog
 from sync.protocol import Profile
 from sync.replica import Replica
+
+if TYPE_CHECKING:  # annotations only: the engine and requests load at the first sync
+    from sync.engine import SessionSummary
+    from sync.transport import Transport
 
 __all__ = ["FeedReport", "Node", "NodeNotInitialised", "make_profile", "open_node", "system_wall_ms", "verify_feeds"]
 
@@ -149,7 +153,8 @@ class Node:
 
     # -- sync (node.replication) ------------------------------------------------------------------
 
-    def sync_with(self, url: str, progress=None, transport=None):  # -> SessionSummary
+    def sync_with(self, url: str, progress: Callable[[SessionSummary, int], None] | None = None,
+                  transport: Transport | None = None) -> SessionSummary:
         return replication.sync_with(self, url, progress, transport)
 
     def sync_status(self) -> dict[str, Any]:
