@@ -199,7 +199,7 @@ def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
 def check_sqlite_copy(path: Path, progress: Progress) -> dict[str, int]:
     """``PRAGMA integrity_check`` and the verification of every feed, on the copy (read only).
     Returns the copy's feed heads (``origin:scope`` -> seq), every one verified."""
-    from node.services import verify_feeds
+    from node.integrity import verify_feeds
     from sync.store import PeeweeStore
 
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)

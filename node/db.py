@@ -15,7 +15,8 @@ global. The node's own tables (:class:`NodeRow`: projections, accounts, node sta
 direct reads of sync tables (the templates of :mod:`sync.rows`) still go through one proxy,
 :data:`database`, that :func:`open_database` points at the node's database: one node per
 process for those, as before. :func:`node_store` is the store of that current database, for
-node/ functions that are not handed one.
+node/ functions that are not handed one. These live in :mod:`node.binding`, which imports no
+migration, so the tables' modules can use them without an import cycle through the migrations.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from pathlib import Path
 import peewee as pw
 from playhouse.db_url import connect as connect_url
 
+from node.binding import NodeRow, database, node_store, store_for
 from node.config import Settings
 from node.migrations import MIGRATIONS
-from sync.rows import ALL_MODELS
-from sync.store import PeeweeStore
+
+__all__ = ["NodeRow", "database", "node_store", "open_database", "store_for"]
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -38,35 +40,6 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 15000,
     "cache_size": -32000,  # 32 MiB
 }
-
-
-database = pw.DatabaseProxy()
-
-
-class NodeRow(pw.Model):
-    """Base of the node's own tables, bound to :data:`database`."""
-
-    class Meta:
-        database = database
-        legacy_table_names = False
-
-
-for _model in ALL_MODELS:
-    # node/ reads sync tables through these classes (staff pages, reports, projections)
-    _model._meta.set_database(database)
-
-
-def store_for(db: pw.Database) -> PeeweeStore:
-    """The sync store of ``db`` (one per database object, so its caches are shared)."""
-    found = db.__dict__.get("_motcua_store")
-    if found is None:
-        found = db.__dict__["_motcua_store"] = PeeweeStore(db)
-    return found
-
-
-def node_store() -> PeeweeStore:
-    """The sync store of the database :data:`database` points at (see the module docstring)."""
-    return store_for(database.obj)
 
 
 class SchemaMigration(NodeRow):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from node.db import NodeRow as BaseRow
+from node.binding import NodeRow as BaseRow
 
 
 class DossierRow(BaseRow):

@@ -36,7 +36,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from node import codes, reporting
 from node.domain.errors import DomainError, DossierNotFound, InvalidTransition
 from node.domain.vietnam_time import VIETNAM, vn_day
-from node.services import Node, state_to_dict
+from node.dossiers import state_to_dict
+from node.services import Node
 from node.writegate import WriteBlocked
 from web import idempotency
 from web import permissions as can

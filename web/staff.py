@@ -17,7 +17,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from node import staff_queries as queries
 from node.backup import backup_state
 from node.domain import dossier as domain
 from node.domain.catalogue import Catalogue
@@ -25,7 +24,10 @@ from node.domain.errors import DomainError, DossierNotFound
 from node.domain.lookup import display
 from node.domain.text import ForbiddenCharacter
 from node.domain.vietnam_time import vn_day
-from node.services import state_to_dict
+from node.dossiers import state_to_dict
+from node.queries import dashboard as dashboard_queries
+from node.queries import provenance as provenance_queries
+from node.queries import search as search_queries
 from node.signing import verify_signature
 from web import forms, idempotency
 from web import permissions as can
@@ -93,7 +95,7 @@ def sync_summary() -> dict[str, Any]:
 @bp.get("/")
 def dashboard() -> str:
     n = node()
-    board = queries.dashboard(n.wall_ms())
+    board = dashboard_queries.dashboard(n.wall_ms())
     shown = len({d["id"] for part in ("today", "soon", "overdue") for d in board[part]})
     if shown:  # the lists name applicants: a read of personal data like any other
         audit_read("", "dashboard", detail=f"{shown} hồ sơ")
@@ -145,7 +147,7 @@ def receive_review() -> str | tuple[str, int]:
     if not applicant.ok:
         return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
                                form=request.form, errors=applicant.errors), 422
-    due = queries.compute_appointment(node().reference, now_ms(), procedure.duration)
+    due = dashboard_queries.compute_appointment(node().reference, now_ms(), procedure.duration)
     return render_template("staff/receive_review.html", procedure=procedure, components=components,
                            applicant=applicant, form=request.form, due_at=due, received_at=now_ms())
 
@@ -190,8 +192,8 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
     except DossierNotFound:
         return render_template("errors/page.html", code=404, message=_("Không tìm thấy hồ sơ.")), 404
     audit_read(dossier_id)
-    marks = queries.verification_marks(dossier_id, verify_signature)
-    names = queries.node_names(e["origin"] for e in timeline)
+    marks = provenance_queries.verification_marks(dossier_id, verify_signature)
+    names = provenance_queries.node_names(e["origin"] for e in timeline)
     details = next((e["body"].get("details") or {} for e in timeline if e["type"] == domain.RECEIVED), {})
     allowed = sorted(domain.TRANSITIONS.get(state.status, ()), key=list(domain.STATUSES).index)
     conflicts = [c for c in n.list_conflicts("open", limit=1000)
@@ -232,7 +234,7 @@ def _change_status(dossier_id: str) -> Response:
 def search() -> str:
     q = request.args.get("q", "").strip()[:100]
     page = page_number(request.args.get("trang", ""))
-    rows, total, capped = queries.search(q, limit=50, offset=page * 50) if q else ([], 0, False)
+    rows, total, capped = search_queries.search(q, limit=50, offset=page * 50) if q else ([], 0, False)
     if q:
         audit_read("", "search", detail=f"{total}{'+' if capped else ''} kết quả")
     return render_template("staff/search.html", q=q, rows=rows, total=total, capped=capped, page=page)
@@ -252,7 +254,7 @@ def render_conflict(template: str, conflict_id: str, can_resolve: bool, resolve_
     except DomainError:
         return render_template("errors/page.html", code=404, message=_("Không tìm thấy xung đột.")), 404
     audit_read(c["dossier_id"], "conflict")
-    names = queries.node_names(v["origin"] for v in c["versions"].values() if v)
+    names = provenance_queries.node_names(v["origin"] for v in c["versions"].values() if v)
     return render_template(template, c=c, names=names, can_resolve=can_resolve,
                            resolve_url=url_for(resolve_endpoint, conflict_id=conflict_id))
 

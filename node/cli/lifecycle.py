@@ -10,13 +10,20 @@ import os
 import secrets
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from node.cli.context import node_of, settings_of
 from node.config import ROLES, load_settings
 from node.signing import KEY_FILE, NodeKey
+
+if TYPE_CHECKING:  # annotations only: the CLI opens a node only when a command runs
+    from flask import Flask
+
+    from node.services import Node
+    from sync.discovery import Advertiser
+    from sync.scheduler import SyncScheduler
 
 
 def _inside_unignored_git_tree(path: Path) -> bool:
@@ -140,7 +147,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
                         advertise=lambda: make_advertiser(node, host, port, scheme))
 
 
-def make_advertiser(node, host: str, port: int, scheme: str):  # -> Advertiser | None
+def make_advertiser(node: Node, host: str, port: int, scheme: str) -> Advertiser | None:
     """Commune and district nodes announce themselves on the LAN (mDNS), mobiles do not."""
     if node.settings.ROLE == "mobile" or not node.settings.ADVERTISE:
         return None
@@ -153,7 +160,7 @@ def make_advertiser(node, host: str, port: int, scheme: str):  # -> Advertiser |
         return None
 
 
-def make_scheduler(node, app):  # -> SyncScheduler | None
+def make_scheduler(node: Node, app: Flask) -> SyncScheduler | None:
     """The background sync of ``serve``: only for nodes with a parent to sync with."""
     import logging
 

@@ -19,8 +19,9 @@ from dataclasses import asdict
 from typing import Any
 
 from node.domain.authority import Authority, Certified
+from node.domain.conflict import find_duplicates
 from node.domain.dossier import CODE_ASSIGNED, RECEIVED, STATUS_CHANGED, TRANSITIONS, UPDATED, validate_received
-from node.domain.merge import CONFLICT_RESOLVED, find_duplicates, fold_dossier
+from node.domain.merge import CONFLICT_RESOLVED, fold_dossier
 from node.units import serves
 from sync.clock import HybridClock
 from sync.wire import GENESIS, Event, build_event, event_hash, make_ref
