@@ -57,6 +57,9 @@ class Trust(Protocol):
     def revoked_after(self, origin: str, scope: str) -> int | None:
         """Last valid seq of a revoked origin's feed, or None if it is not revoked."""
 
+    def is_revoked(self, node_id: str) -> bool:
+        """Whether the district revoked ``node_id`` (a peer we would sync with, say)."""
+
     def check_caller(self, profile: Profile) -> Profile:
         """Admit a caller of the sync endpoint: a valid, unrevoked identity."""
 
@@ -119,6 +122,9 @@ class OpenTrust:
     def revoked_after(self, origin: str, scope: str) -> int | None:
         return revoked_after(origin, scope)
 
+    def is_revoked(self, node_id: str) -> bool:
+        return is_revoked(node_id)
+
     def check_caller(self, profile: Profile) -> Profile:
         admitted = self.admit(profile)
         refuse_if_revoked(admitted.node_id)
@@ -151,8 +157,12 @@ def revoked_after(origin: str, scope: str) -> int | None:
     return int(json.loads(row.after).get(scope, 0))
 
 
+def is_revoked(node_id: str) -> bool:
+    return RevocationRow.get_or_none(RevocationRow.node_id == node_id) is not None
+
+
 def refuse_if_revoked(node_id: str) -> None:
-    if RevocationRow.get_or_none(RevocationRow.node_id == node_id) is not None:
+    if is_revoked(node_id):
         raise ProtocolError(Code.REVOKED, f"node {node_id} has been revoked by the district")
 
 
