@@ -24,8 +24,8 @@ DOORS = {
     "cryptography": ("node/signing.py", "certs/"),
     "requests": ("sync/transport.py", "bench/", "tests/"),
     "zeroconf": ("sync/discovery.py", "tests/"),
-    "flask": ("web/", "sync/server.py", "node/app.py", "node/wsgi.py", "node/cli.py", "tests/"),
-    "click": ("node/cli.py", "certs/cli.py", "tests/"),
+    "flask": ("web/", "sync/server.py", "node/app.py", "node/wsgi.py", "node/cli/", "tests/"),
+    "click": ("node/cli/", "certs/cli.py", "tests/"),
 }
 
 
