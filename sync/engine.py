@@ -89,7 +89,7 @@ class SyncClient:
         summary.peer = peer.node_id if peer else ""
         more, gap_retries = False, 0
         store.open_session(summary.session, "client", peer.node_id if peer else "",
-                            peer.name if peer else self.peer_url, self.replica.wall_ms())
+                           peer.name if peer else self.peer_url, self.replica.wall_ms())
         try:
             while summary.exchanges < MAX_EXCHANGES:
                 # Before the peer has said who it is, offer what we would hold ourselves: a parent
