@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from certs import CertificateRejected, Reason, verify_node_certificate
-from certs.identity import certificate_der, node_id_from_certificate, parse_certificate
+from certs.identity import ca_fingerprint, certificate_der, node_id_from_certificate, parse_certificate
 from certs.layout import NodeLayout
 from sync.chain import SignatureVerifier
 from sync.clock import physical_ms
@@ -57,6 +57,11 @@ class NodeTrust(OpenTrust):
         self.enforced = self.ca is not None
         # The development switch never weakens a node that holds a CA.
         self.open_to_strangers = self.dev_open_trust and not self.enforced
+
+    @property
+    def ca_fingerprint(self) -> str:
+        """The district CA's fingerprint ("" without a CA), as mDNS advertises it."""
+        return ca_fingerprint(self.ca) if self.ca is not None else ""
 
     @property
     def own_cert_der(self) -> bytes:
