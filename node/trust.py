@@ -29,7 +29,7 @@ from pathlib import Path
 import peewee as pw
 
 from certs import CertificateRejected, Reason, verify_node_certificate
-from certs.identity import certificate_der, node_id_from_certificate, parse_certificate
+from certs.identity import ca_fingerprint, certificate_der, node_id_from_certificate, parse_certificate
 from certs.layout import NodeLayout
 from sync import store
 from sync.chain import SignatureVerifier
@@ -59,6 +59,11 @@ class NodeTrust(OpenTrust):
         self.enforced = self.ca is not None
         # The development switch never weakens a node that holds a CA.
         self.open_to_strangers = self.dev_open_trust and not self.enforced
+
+    @property
+    def ca_fingerprint(self) -> str:
+        """The district CA's fingerprint ("" without a CA), as mDNS advertises it."""
+        return ca_fingerprint(self.ca) if self.ca is not None else ""
 
     @property
     def own_cert_der(self) -> bytes:

@@ -24,6 +24,7 @@ from node.domain.catalogue import Catalogue
 from node.domain.errors import DomainError, DossierNotFound
 from node.domain.lookup import display
 from node.domain.text import ForbiddenCharacter
+from node.domain.vietnam_time import vn_day
 from node.services import state_to_dict
 from node.signing import verify_signature
 from web import forms, idempotency
@@ -137,7 +138,7 @@ def receive_applicant() -> str | tuple[str, int]:
 def receive_review() -> str | tuple[str, int]:
     procedure = _procedure_or_404(request.form.get("thu_tuc", ""))
     components = forms.parse_components(procedure, request.form)
-    applicant = forms.parse_applicant(request.form, queries.vn_day(now_ms()))
+    applicant = forms.parse_applicant(request.form, vn_day(now_ms()))
     if not components.ok:
         return render_template("staff/receive_components.html", procedure=procedure, errors=components.errors,
                                picked=components.data["picked"], missing=components.data["missing"]), 422
@@ -158,7 +159,7 @@ def receive_save() -> Response:
 def _receive_save() -> Response | tuple[str, int]:
     procedure = _procedure_or_404(request.form.get("thu_tuc", ""))
     components = forms.parse_components(procedure, request.form)
-    applicant = forms.parse_applicant(request.form, queries.vn_day(now_ms()))
+    applicant = forms.parse_applicant(request.form, vn_day(now_ms()))
     if not (components.ok and applicant.ok):
         return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
                                form=request.form, errors={**components.errors, **applicant.errors}), 422

@@ -1,4 +1,4 @@
-"""Sign-in throttling cannot lock a person out (web.accounts): strangers' failures slow the
+"""Sign-in throttling cannot lock a person out (node.accounts): strangers' failures slow the
 guessing on an account, never the person at an address she signed in from; an attempt refused
 while throttled counts against nobody; the account's limit is a growing delay, not a lock."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from node import accounts
 from node.models import LoginAttemptRow
 from tests.integration.web_helpers import add, cheap_hashing, login
-from web import accounts
 
 WRONG = "không phải mật khẩu"
 DESK = "192.0.2.10"  # the clerk's PC

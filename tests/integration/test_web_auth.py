@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from node import accounts
 from node.models import AccessLogRow, LoginAttemptRow, StaffAccountRow, StaffSessionRow
 from tests.factories import sample_dossier
 from tests.integration.web_helpers import PASSWORD, add, cheap_hashing, give_token, login, make_node, token_of
-from web import accounts
 
 
 @pytest.fixture
