@@ -375,4 +375,4 @@ def openapi() -> Response:
     from web.openapi import spec
 
     accepted = [c for p in _node().procedures() for c in (p["national_code"], p["key"]) if c]
-    return jsonify(spec(request.script_root + bp.url_prefix, accepted))
+    return jsonify(spec(request.script_root + bp.url_prefix, accepted, _node().wall_ms()))
