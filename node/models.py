@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from sync.store import BaseRow
+from node.db import NodeRow as BaseRow
 
 
 class DossierRow(BaseRow):

@@ -13,8 +13,8 @@ import pytest
 
 from node import session_recovery
 from node.app import create_app
+from node.db import node_store
 from node.services import open_node
-from sync import ledger
 from sync.ledger import SyncSessionRow
 from tests.factories import init_node_dir, make_settings
 from tests.integration.web_helpers import add, cheap_hashing, login
@@ -42,12 +42,12 @@ def crash_in_a_session(settings, session: str) -> None:
         import os, signal, time
         from node.config import load_settings
         from node.services import open_node
-        from sync import ledger
+        from node.db import node_store
         settings = load_settings({str(settings.data_dir)!r}, environ={{}},
                                  overrides={{"ROLE": "district", "UNIT": "40", "SECRET_KEY": "t",
                                             "STATE_DIR": {settings.STATE_DIR!r}}})
         node = open_node(settings)
-        ledger.open_session({session!r}, "client", "peer-a", "Xã A", int(time.time() * 1000))
+        node_store().open_session({session!r}, "client", "peer-a", "Xã A", int(time.time() * 1000))
         os.kill(os.getpid(), signal.SIGKILL)
     """)
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -83,16 +83,16 @@ def test_while_another_process_lives_only_idle_sessions_are_marked(node_dir):
         assert live.stdout.readline().strip() == "held"
         node = open_node(settings)
         now = node.wall_ms()
-        ledger.open_session("s-live", "client", "peer-a", "Xã A", now - MINUTE)
-        ledger.open_session("s-old", "server", "peer-b", "Xã B", now - session_recovery.STALE_MS - MINUTE)
-        ledger.open_session("s-done", "server", "peer-b", "Xã B", now - session_recovery.STALE_MS - MINUTE)
-        ledger.add_to_session("s-done", "server", now=now - session_recovery.STALE_MS, outcome="ok")
+        node_store().open_session("s-live", "client", "peer-a", "Xã A", now - MINUTE)
+        node_store().open_session("s-old", "server", "peer-b", "Xã B", now - session_recovery.STALE_MS - MINUTE)
+        node_store().open_session("s-done", "server", "peer-b", "Xã B", now - session_recovery.STALE_MS - MINUTE)
+        node_store().add_to_session("s-done", "server", now=now - session_recovery.STALE_MS, outcome="ok")
         node.close()
         again = open_node(settings)  # a start while the other process lives
         try:
             assert outcomes() == {"s-live": "running", "s-old": "interrupted", "s-done": "ok"}
             # the live session ends as it would have: its own outcome wins
-            ledger.add_to_session("s-live", "client", now=now, outcome="ok")
+            node_store().add_to_session("s-live", "client", now=now, outcome="ok")
             assert outcomes()["s-live"] == "ok"
         finally:
             again.close()
@@ -104,7 +104,7 @@ def test_while_another_process_lives_only_idle_sessions_are_marked(node_dir):
 def test_alone_at_start_every_running_line_is_a_dead_ones(node_dir):
     settings, key = node_dir
     first = open_node(settings)
-    ledger.open_session("s-recent", "client", "peer-a", "Xã A", first.wall_ms())
+    node_store().open_session("s-recent", "client", "peer-a", "Xã A", first.wall_ms())
     session_recovery.release(Path(settings.STATE_DIR), key.node_id)  # as if this process had died
     node = open_node(settings)
     try:
