@@ -375,5 +375,5 @@ def openapi() -> Response:
     """This API's OpenAPI 3.1 description (:mod:`web.openapi`)."""
     from web.openapi import spec
 
-    codes = [c for p in _node().procedures() for c in (p["national_code"], p["key"]) if c]
-    return jsonify(spec(request.script_root + bp.url_prefix, codes))
+    accepted = [c for p in _node().procedures() for c in (p["national_code"], p["key"]) if c]
+    return jsonify(spec(request.script_root + bp.url_prefix, accepted, _node().wall_ms()))

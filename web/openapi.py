@@ -25,6 +25,7 @@ from typing import Any
 
 from node import __version__
 from node.domain.dossier import CHANNELS, STATUSES, UPDATABLE_FIELDS
+from node.domain.inputs import MAX_INSTANT_MS, MIN_INSTANT_MS
 
 JSON = "application/json"
 ERROR_CODES = ("bad_json", "bad_idempotency_key", "unauthenticated", "forbidden", "csrf_failed", "not_found",
@@ -62,6 +63,8 @@ WHY = {
 TEXT = {"type": "string"}
 INT = {"type": "integer"}
 MS = {"type": "integer", "description": "epoch milliseconds"}
+INSTANT = {"type": "integer", "minimum": MIN_INSTANT_MS, "exclusiveMaximum": MAX_INSTANT_MS,
+           "description": "epoch milliseconds, before the year 2100"}
 MS_OR_NULL = {"type": ["integer", "null"], "description": "epoch milliseconds"}
 ANY_OBJECT = {"type": "object"}
 
@@ -214,7 +217,8 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
         parameters=DOSSIER_PATH, writes=True, request=body({
             "type": "object", "required": ["reason", "new_due_at"], "properties": {
                 "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
-                "new_due_at": {"oneOf": [MS, {"type": "string", "description": "YYYY-MM-DD HH:MM, Vietnam time"}]}}}))),
+                "new_due_at": {"oneOf": [INSTANT, {"type": "string",
+                                                   "description": "YYYY-MM-DD HH:MM, Vietnam time"}]}}}))),
     "api.deadline_warnings": ("get", "/deadlines", operation(
         "deadlineWarnings", "Open dossiers overdue or due within a working day", items_of(ANY_OBJECT), 422,
         parameters=(query("limit", clamped(1, 100_000), "default 100"),))),
@@ -268,9 +272,11 @@ LINKS = {
 }
 
 
-def spec(server_url: str = "/api/v1", procedure_codes: list[str] | None = None) -> dict[str, Any]:
+def spec(server_url: str = "/api/v1", procedure_codes: list[str] | None = None,
+         now_ms: int | None = None) -> dict[str, Any]:
     """The OpenAPI document; ``server_url`` is where ``/api/v1`` is served, ``procedure_codes``
-    the codes and keys of the catalogue in force (what reception accepts), when known."""
+    the codes and keys of the catalogue in force (what reception accepts), ``now_ms`` the node's
+    clock (an appointment given at reception lies after it), when known."""
     import copy
 
     paths: dict[str, dict[str, Any]] = {}
@@ -282,6 +288,9 @@ def spec(server_url: str = "/api/v1", procedure_codes: list[str] | None = None) 
     if procedure_codes:
         code = paths["/dossiers"]["post"]["requestBody"]["content"][JSON]["schema"]["properties"]["procedure"]
         code["properties"]["code"]["enum"] = sorted(set(procedure_codes))
+    if now_ms is not None:
+        new = paths["/dossiers"]["post"]["requestBody"]["content"][JSON]["schema"]["properties"]
+        new["due_at"] = {**new["due_at"], "minimum": now_ms, "exclusiveMaximum": MAX_INSTANT_MS}
     error = {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}
     responses: dict[str, Any] = {f"E{code}": {"description": why, "content": error} for code, why in WHY.items()}
     responses["E401"]["headers"] = {"WWW-Authenticate": {"schema": {"type": "string", "pattern": "^Bearer"},

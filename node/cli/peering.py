@@ -84,7 +84,7 @@ def discover_parent(node: Node, seconds: float, interface: str) -> str:
 @click.command("sync-log")
 @click.option("--limit", type=int, default=20, show_default=True, help="Sessions to show, newest first.")
 @click.option("--peer", default="", help="Only sessions with this node id (prefix).")
-@click.option("--outcome", type=click.Choice(["ok", "partial", "failed", "running"]), default=None)
+@click.option("--outcome", type=click.Choice(["ok", "partial", "failed", "running", "interrupted"]), default=None)
 @click.pass_context
 def sync_log(ctx: click.Context, limit: int, peer: str, outcome: str | None) -> None:
     """Show the sync log: session, peer, times, events and bytes each way, outcome, error."""
