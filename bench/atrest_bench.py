@@ -80,10 +80,10 @@ def make_node_dir(data_dir: Path, kind: str, role: str, unit: str) -> bytes | No
 
 def encrypted_copy(plain_dir: Path, target: Path) -> bytes:
     """``target``: an encrypted copy of the plaintext node in ``plain_dir``; returns its data key."""
-    from node.atrest import new_data_key, new_keyring
+    from node.atrest import new_data_key, new_keyring, node_key_password
     from node.config import read_node_file
     from node.signing import KEY_FILE, NodeKey
-    from node.unlocking import _export_encrypted, node_key_password
+    from node.unlocking import _export_encrypted
 
     shutil.copytree(plain_dir, target)
     data_key = new_data_key()

@@ -43,12 +43,12 @@ def call(url: str, token: str, method: str = "GET", body: dict | None = None) ->
 
 def admin_token(data_dir: Path) -> str:
     """A district admin account on the hub and a write token for it (the API needs one)."""
-    from bench import sync_bench
+    from bench import sync_nodes
 
     def cli(*args: str) -> str:
-        proc = subprocess.run([*sync_bench.motcua_cmd(), "--data-dir", str(data_dir), *args], capture_output=True,
-                              text=True, timeout=120, env=sync_bench.clean_env(), stdin=subprocess.DEVNULL,
-                              check=False, cwd=sync_bench._code_root)  # python -m puts the cwd first on sys.path
+        proc = subprocess.run([*sync_nodes.motcua_cmd(), "--data-dir", str(data_dir), *args], capture_output=True,
+                              text=True, timeout=120, env=sync_nodes.clean_env(), stdin=subprocess.DEVNULL,
+                              check=False, cwd=sync_nodes.code_root())  # python -m puts the cwd first on sys.path
         if proc.returncode != 0:
             raise RuntimeError(f"motcua {args[0]} failed:\n{proc.stdout}\n{proc.stderr}")
         return proc.stdout
@@ -81,7 +81,7 @@ def receive_all(node: Any, docs: list[dict]) -> list[str]:
 
 
 def run(n: int, workdir: Path) -> dict[str, Any]:
-    from bench.sync_bench import HubServer  # the hub process helper shared with the sync bench
+    from bench.sync_hub import HubServer  # the hub process helper shared with the sync bench
     from node.cli import main as cli
     from node.config import load_settings
     from node.services import open_node
@@ -89,7 +89,7 @@ def run(n: int, workdir: Path) -> dict[str, Any]:
     commune_dir, hub_dir = workdir / "commune", workdir / "hub"
     cli.main(["--data-dir", str(commune_dir), "init", "--role", "commune", "--unit", "17272", "--name",
               "bench commune"], standalone_mode=False)
-    # DEV_OPEN_TRUST, as on the hub (bench.sync_bench.HubServer): the two meet without certificates
+    # DEV_OPEN_TRUST, as on the hub (bench.sync_hub.HubServer): the two meet without certificates
     node = open_node(load_settings(commune_dir, environ={"MOTCUA_STATE_DIR": str(workdir / "state"),
                                                          "MOTCUA_DEV_OPEN_TRUST": "1"}))
     t0 = time.monotonic()

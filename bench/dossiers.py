@@ -278,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not __package__:
                 # Run as a script (python bench/dossiers.py): make the repo root importable.
                 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-            from bench.pouch_peer import peer_source_dir
+            from bench.pouch_install import peer_source_dir
 
             baseline_js = peer_source_dir() / "baseline.js"
         theirs = _node_dossiers(baseline_js, args.n)

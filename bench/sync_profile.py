@@ -33,11 +33,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.sync_bench import (
+from bench.sync_hub import PgDatabases
+from bench.sync_nodes import (
     COMMUNE_UNIT,
     DEFAULT_PG_URL,
     HUB_UNIT,
-    PgDatabases,
     copy_node_dir,
     deadline,
     init_node,

@@ -129,7 +129,7 @@ def main() -> int:
 
     from node.accounts import create_account
     from node.app import create_app
-    from node.staff_queries import search
+    from node.queries.search import search
 
     with tempfile.TemporaryDirectory(prefix="motcua-ui-bench-") as tmp:
         base = args.keep or Path(tmp)

@@ -95,6 +95,16 @@ def file_password(data_key: bytes, purpose: str) -> bytes:
     return derive(data_key, purpose).hex().encode("ascii")
 
 
+def node_key_password(data_key: bytes | None) -> bytes | None:
+    """The password of ``node.key`` (None: a plaintext node's unencrypted key)."""
+    return file_password(data_key, "node-key") if data_key is not None else None
+
+
+def ca_key_password(data_key: bytes | None) -> bytes | None:
+    """The password of a district's ``ca/ca.key`` when its operator set none of their own."""
+    return file_password(data_key, "ca-key") if data_key is not None else None
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -321,6 +331,19 @@ class Keyring:
     def escrow_fingerprint(self) -> str:
         slot = next((s for s in self.slots if s["kind"] == "escrow"), None)
         return slot["fingerprint"] if slot else ""
+
+
+def folder_data_key(folder: Path, username: str = "", password: str = "") -> bytes | None:
+    """The data key of a data directory or backup folder: None without a keyring (plaintext),
+    its setup slot, or ``username``'s slot opened with ``password``."""
+    if not Keyring.exists_in(folder):
+        return None
+    ring = Keyring.load(folder)
+    if ring.setup_key is not None:
+        return ring.setup_key
+    if not username:
+        raise AtRestError(f"{folder} is encrypted: give the user name and password of one of its staff accounts")
+    return ring.unwrap_with_password(username, password)
 
 
 def new_keyring(node_id: str, data_key: bytes) -> Keyring:

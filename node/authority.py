@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 
 from node import units
-from node.db import node_store
+from node.binding import node_store
 from node.domain.authority import Authority, Certified, Violation
 from node.models import ViolationRow
 from sync import store

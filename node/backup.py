@@ -152,22 +152,12 @@ def _copy_files(data_dir: Path, target: Path, skip: Path) -> None:
             shutil.copy2(here / name, target / rel / name)
 
 
-def _dbapi(path: Path | str, data_key: bytes | None, **kwargs: Any) -> Any:
-    """A DB-API connection: SQLCipher keyed with ``data_key`` (an encrypted node), else sqlite3."""
-    if data_key is None:
-        return sqlite3.connect(path, **kwargs)
-    from sqlcipher3 import dbapi2 as sqlcipher
-
-    con = sqlcipher.connect(path, **kwargs)
-    con.execute("PRAGMA cipher_log_level = NONE")
-    con.execute(f"PRAGMA key = \"x'{data_key.hex()}'\"")
-    return con
-
-
 def _sqlite_copy(source: Path, target: Path, data_key: bytes | None = None) -> None:
+    from node.db import dbapi_connect
+
     # An encrypted database is copied page by page under the same key: the copy is encrypted too.
-    src = _dbapi(f"file:{source}?mode=ro", data_key, uri=True, timeout=30)
-    dst = _dbapi(str(target), data_key)
+    src = dbapi_connect(f"file:{source}?mode=ro", data_key, uri=True, timeout=30)
+    dst = dbapi_connect(str(target), data_key)
     try:
         src.backup(dst, pages=-1)  # one step: one read transaction, one commit's worth of data
         dst.execute("PRAGMA journal_mode=DELETE")  # a self-contained file; WAL comes back on open
@@ -212,11 +202,11 @@ def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
 def check_sqlite_copy(path: Path, progress: Progress, data_key: bytes | None = None) -> dict[str, int]:
     """``PRAGMA integrity_check`` and the verification of every feed, on the copy (read only).
     Returns the copy's feed heads (``origin:scope`` -> seq), every one verified."""
-    from node.db import connect_sqlite
-    from node.services import verify_feeds
+    from node.db import connect_sqlite, dbapi_connect
+    from node.integrity import verify_feeds
     from sync.store import PeeweeStore
 
-    con = _dbapi(f"file:{path}?mode=ro", data_key, uri=True)
+    con = dbapi_connect(f"file:{path}?mode=ro", data_key, uri=True)
     try:
         problems = [r[0] for r in con.execute("PRAGMA integrity_check")]
     finally:
@@ -333,19 +323,11 @@ def read_manifest(source: Path) -> dict[str, Any]:
 
 
 def backup_data_key(source: Path, username: str = "", password: str = "") -> bytes | None:
-    """The data key of a backup: None if it is of a plaintext node, its setup slot, or the slot
-    of ``username`` opened with ``password``."""
-    from node.atrest import AtRestError, Keyring
+    """The data key of a backup folder (:func:`node.atrest.folder_data_key`)."""
+    from node.atrest import AtRestError, folder_data_key
 
-    if not Keyring.exists_in(source):
-        return None
-    ring = Keyring.load(source)
-    if ring.setup_key is not None:
-        return ring.setup_key
-    if not username:
-        raise BackupError("this backup is encrypted: give the user name and password of one of its staff accounts")
     try:
-        return ring.unwrap_with_password(username, password)
+        return folder_data_key(source, username, password)
     except AtRestError as e:
         raise BackupError(str(e)) from e
 
@@ -366,8 +348,8 @@ def check_backup(source: Path, progress: Progress, data_key: bytes | None = None
 def restore_backup(source: Path, data_dir: Path, environ: Mapping[str, str] | None,
                    progress: Progress, data_key: bytes | None = None) -> dict[str, Any]:
     """Restore ``source`` into ``data_dir`` (which must hold no node) and close the write gate."""
+    from node.atrest import node_key_password
     from node.db import open_database
-    from node.unlocking import node_key_password
     from node.writegate import WriteGate
 
     source = source.expanduser().resolve()

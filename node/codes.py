@@ -12,6 +12,9 @@ a ``dossier.code_assigned`` event. Both feed the derived ``issued_code`` ledger,
 the next code is computed from, so issuing is part of the event log and a number is never issued
 twice: the ledger is read and the event appended under the same write lock.
 
+This module projects and reads; the two use cases that write these events (leasing a block,
+assigning final codes) are :mod:`node.leasing`.
+
 Invariants
 ----------
 * A block counts only when leased by an origin certified as a district (Rule A4 of
@@ -45,7 +48,6 @@ from node.domain.dossier_code import (
     next_final_code,
     parse_code,
 )
-from node.domain.vietnam_time import vn_day
 from node.models import IssuedCodeRow, NumberBlockRow
 from sync import store
 from sync.wire import Event
@@ -219,86 +221,10 @@ def provisional_notice(code: str, agency_id: str, day: date) -> str:
 
 def unit_of(node_id: str) -> str | None:
     """The unit a node serves, as its profile (seen at a sync) says."""
-    from node.db import node_store
+    from node.binding import node_store
 
     profile = node_store().load_profiles([node_id]).get(node_id)
     return profile.unit if profile else None
-
-
-def lease(node: Any, author: str, node_id: str, *, days: int, size: int, agency_id: str, unit: str = "",
-          first_day: date | None = None) -> dict[str, Any]:
-    """District use case: lease ``node_id`` the lowest free range of ``size`` numbers on each of
-    ``days`` days from ``first_day`` (default today), in the scope of the node's unit."""
-    from datetime import timedelta
-
-    from node import projection
-    from node.domain.dossier_code import NoFreeRange, check_agency_id, lease_block
-    from node.domain.errors import DomainError
-    from sync.wire import NODE_ID_RE, make_ref
-
-    if node.settings.ROLE != "district":
-        raise DomainError("only a district node leases number blocks", "role")
-    if not NODE_ID_RE.match(node_id):
-        raise DomainError(f"{node_id!r} is not a node id (32 hex digits)", "node")
-    try:
-        check_agency_id(agency_id)
-    except InvalidDossierCode as e:
-        raise DomainError(str(e), "agency") from None
-    if not 1 <= days <= 366:
-        raise DomainError("a block lasts 1 to 366 days", "days")
-    unit = unit or unit_of(node_id) or ""
-    if not unit:
-        raise DomainError(f"node {node_id} has not synced with this district yet; pass its unit", "unit")
-    first = first_day or vn_day(node.wall_ms())
-    with node.log.transaction():
-        node.gate.check()
-        block_id = make_ref(node.node_id, unit, node.store.feed_head(node.node_id, unit, for_update=True).seq + 1)
-        try:
-            block = lease_block(blocks(agency_id=agency_id), block_id=block_id, agency_id=agency_id,
-                                node_id=node_id, first_day=first, last_day=first + timedelta(days=days - 1), size=size)
-        except (NoFreeRange, InvalidBlock) as e:
-            raise DomainError(str(e), "size") from None
-        event = node.log.append(scope=unit, entity=f"{BLOCK_KIND}/{block_id}", type=BLOCK_LEASED,
-                                body=block_body(block), author=author)
-        if event.ref != block_id:  # the block is named by the event that leases it
-            raise RuntimeError(f"block {block_id} was appended as {event.ref}")
-        projection.project([event])
-    return {**block_body(block), "unit": unit}
-
-
-def assign_final(node: Any, author: str) -> list[dict[str, str]]:
-    """Give this node's provisional dossiers final codes of their reception day, oldest first,
-    from the blocks now held; one ``dossier.code_assigned`` event each."""
-    from node import projection
-    from node.models import DossierRow
-
-    agency_id = node.settings.AGENCY_ID
-
-    def pending():
-        return DossierRow.select().where(
-            (DossierRow.origin == node.node_id) & DossierRow.code.startswith(dossier_domain.PROVISIONAL_PREFIX)
-        ).order_by(DossierRow.received_at, DossierRow.id)
-
-    if not agency_id or not pending().exists():
-        return []
-    done = []
-    with node.log.transaction():
-        node.gate.check()
-        for row in list(pending()):
-            day = vn_day(row.received_at)
-            final = final_for(node.node_id, agency_id, day)
-            if final is None:
-                continue
-            block = next(b for b in blocks(node.node_id, agency_id, day) if b.contains(final))
-            event = node.log.append(
-                scope=row.scope, entity=f"{dossier_domain.KIND}/{row.id}", type=dossier_domain.CODE_ASSIGNED,
-                body={"code": str(final), "provisional": row.code, "block": block.block_id,
-                      "office": node.settings.UNIT, "role": node.settings.ROLE},
-                author=author, parents=row.heads.split(),
-            )
-            projection.project([event])
-            done.append({"dossier": row.id, "provisional": row.code, "code": str(final)})
-    return done
 
 
 def status(node_id: str, agency_id: str, all_nodes: bool = False) -> dict[str, Any]:

@@ -23,7 +23,8 @@ global. The node's own tables (:class:`NodeRow`: projections, accounts, node sta
 direct reads of sync tables (the templates of :mod:`sync.rows`) still go through one proxy,
 :data:`database`, that :func:`open_database` points at the node's database: one node per
 process for those, as before. :func:`node_store` is the store of that current database, for
-node/ functions that are not handed one.
+node/ functions that are not handed one. These live in :mod:`node.binding`, which imports no
+migration, so the tables' modules can use them without an import cycle through the migrations.
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ import peewee as pw
 from playhouse.db_url import connect as connect_url
 from playhouse.sqlcipher_ext import SqlCipherDatabase
 
+from node.binding import NodeRow, database, node_store, store_for
 from node.config import Settings
 from node.migrations import MIGRATIONS
-from sync.rows import ALL_MODELS
-from sync.store import PeeweeStore
+
+__all__ = ["NodeRow", "database", "node_store", "open_database", "store_for"]
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -47,35 +49,6 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 15000,
     "cache_size": -32000,  # 32 MiB
 }
-
-
-database = pw.DatabaseProxy()
-
-
-class NodeRow(pw.Model):
-    """Base of the node's own tables, bound to :data:`database`."""
-
-    class Meta:
-        database = database
-        legacy_table_names = False
-
-
-for _model in ALL_MODELS:
-    # node/ reads sync tables through these classes (staff pages, reports, projections)
-    _model._meta.set_database(database)
-
-
-def store_for(db: pw.Database) -> PeeweeStore:
-    """The sync store of ``db`` (one per database object, so its caches are shared)."""
-    found = db.__dict__.get("_motcua_store")
-    if found is None:
-        found = db.__dict__["_motcua_store"] = PeeweeStore(db)
-    return found
-
-
-def node_store() -> PeeweeStore:
-    """The sync store of the database :data:`database` points at (see the module docstring)."""
-    return store_for(database.obj)
 
 
 class SchemaMigration(NodeRow):
@@ -131,6 +104,21 @@ def connect_sqlite(path: Path | str, data_key: bytes | None, *, pragmas: dict | 
     if data_key is None:
         return pw.SqliteDatabase(str(path), pragmas=pragmas, check_same_thread=False, **kwargs)
     return EncryptedSqliteDatabase(str(path), data_key, pragmas=pragmas, check_same_thread=False, **kwargs)
+
+
+def dbapi_connect(path: Path | str, data_key: bytes | None, **kwargs: object):  # -> DB-API connection
+    """A bare DB-API connection (backups, integrity checks): SQLCipher keyed with ``data_key``,
+    else the standard library's sqlite3."""
+    if data_key is None:
+        import sqlite3
+
+        return sqlite3.connect(path, **kwargs)
+    from sqlcipher3 import dbapi2 as sqlcipher
+
+    con = sqlcipher.connect(path, **kwargs)
+    con.execute("PRAGMA cipher_log_level = NONE")
+    con.execute(f"PRAGMA key = \"x'{data_key.hex()}'\"")
+    return con
 
 
 def make_database(settings: Settings, data_key: bytes | None = None) -> pw.Database:

@@ -23,14 +23,18 @@ Invariants: the cache holds the key generation it was made for; a cache of anoth
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from node.atrest import Keyring, NodeLocked
 from node.config import Settings
 
 LOCK_REQUEST_FILE = "lock-request"
+log = logging.getLogger("motcua.atrest")
 
 
 def runtime_dir(settings: Settings) -> Path:
@@ -124,3 +128,46 @@ def lock_requested_since(data_dir: Path, since_ms: int) -> bool:
         return int(path.read_text(encoding="ascii").strip() or 0) >= since_ms
     except (OSError, ValueError):
         return False
+
+
+class IdleWatcher:
+    """A thread of ``motcua serve`` that calls ``check()`` of the web server's lock state
+    (:class:`web.locked.UnlockState`) every ``every_s``
+    seconds, so an idle mobile node drops its key on time even when no request comes."""
+
+    def __init__(self, unlock_state: Any, every_s: float = 30.0) -> None:
+        self.state = unlock_state
+        self.every_s = every_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="motcua-idle-lock", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.state.check()
+            except Exception:  # the watcher must outlive one bad check; the log says why
+                log.exception("idle lock check failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class Together:
+    """Several background objects started and stopped as one (gunicorn's worker hooks)."""
+
+    def __init__(self, *parts: Any) -> None:
+        self.parts = [p for p in parts if p is not None]
+
+    def start(self) -> None:
+        for p in self.parts:
+            p.start()
+
+    def stop(self) -> None:
+        for p in reversed(self.parts):
+            p.stop()

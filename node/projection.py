@@ -32,10 +32,11 @@ from types import SimpleNamespace
 import peewee as pw
 
 from node import authority, codes, reference
-from node.db import database, node_store
+from node.binding import database, node_store
 from node.domain import dossier as domain
 from node.domain.authority import Authority
-from node.domain.merge import Conflict, Folded, find_duplicates, fold_checked
+from node.domain.conflict import Conflict, Folded, find_duplicates
+from node.domain.merge import fold_checked
 from node.models import DERIVED_MODELS, ConflictRow, DossierRow
 from sync import store
 from sync.rows import RevocationRow

@@ -26,6 +26,8 @@ Rule 4. Only a district publishes: a publication counts only from an origin cert
         identical to the one in force is not repeated.
 Rule 5. Events a district revoked (after the origin's cut-off) are not held to count: the
         projection hands this module only the valid ones.
+
+This module parses, projects and reads; recording a publication is :mod:`node.publishing`.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
 
-from node.db import node_store
+from node.binding import node_store
 from node.domain.authority import Authority, Violation
 from node.domain.calendar import InvalidCalendar, WorkCalendar, parse_calendar
 from node.domain.catalogue import Catalogue, InvalidCatalogue, parse_catalogue, parse_catalogue_json
@@ -54,7 +56,7 @@ CATALOGUE, CALENDAR, STATUS_MAPPING = "catalogue", "calendar", "status_mapping"
 KINDS = (CATALOGUE, CALENDAR, STATUS_MAPPING)
 DATA_FORMAT = 1
 _PARSERS = {CATALOGUE: parse_catalogue, CALENDAR: parse_calendar, STATUS_MAPPING: parse_status_mapping}
-_INVALID = (InvalidCatalogue, InvalidCalendar, InvalidStatusMapping, ValueError, TypeError, KeyError)
+INVALID_DATA = (InvalidCatalogue, InvalidCalendar, InvalidStatusMapping, ValueError, TypeError, KeyError)
 
 
 def event_type(kind: str) -> str:
@@ -110,7 +112,7 @@ def parse_publication(e: Event) -> Publication | None:
     try:
         data = json.loads(text)
         parsed = _PARSERS[kind](data)
-    except (json.JSONDecodeError, *_INVALID):
+    except (json.JSONDecodeError, *INVALID_DATA):
         return None
     version = str(getattr(parsed, "version", "") or body.get("version", ""))
     return Publication(kind, revision, version, data, text, e.ref, e.origin, e.at, (revision, e.hlc, e.origin, e.seq))
@@ -317,35 +319,3 @@ def publishable(kind: str, given: Mapping[str, Any] | None, *, years: list[int] 
         year = vn_day(now_ms).year
         return dict(seed_calendar_data(tuple(sorted(years or calendar_years(year)))))
     return DEFAULT_STATUS_MAPPING.to_data()
-
-
-def publish(node: Any, author: str, given: Mapping[str, Mapping[str, Any]] | None = None, *,
-            years: list[int] | None = None, kinds: Iterable[str] = KINDS) -> list[dict[str, Any]]:
-    """District use case: one publication event per kind whose data differs from the one in
-    force; ``given`` maps a kind to the data to publish instead of the default."""
-    from node import projection
-    from node.domain.errors import DomainError
-
-    if node.settings.ROLE != "district":
-        raise DomainError("only a district node publishes reference data", "role")
-    out = []
-    with node.log.transaction():
-        node.gate.check()
-        for kind in kinds:
-            if kind not in KINDS:
-                raise DomainError(f"unknown reference kind {kind!r}; one of {', '.join(KINDS)}", "kind")
-            data = publishable(kind, (given or {}).get(kind), years=years, now_ms=node.wall_ms())
-            try:
-                body = publication_body(kind, current_revision(kind) + 1, data)
-            except _INVALID as e:
-                raise DomainError(f"{kind}: {e}", kind) from None
-            if current_text(kind) == body["data"]:
-                out.append({"kind": kind, "version": body["version"], "revision": body["revision"] - 1,
-                            "published": False})
-                continue
-            event = node.log.append(scope=SHARED_SCOPE, entity=entity(kind), type=event_type(kind), body=body,
-                                    author=author)
-            projection.project([event])
-            out.append({"kind": kind, "version": body["version"], "revision": body["revision"], "published": True,
-                        "ref": event.ref})
-    return out

@@ -38,6 +38,7 @@ from node.domain.deadline import (
     classify,
     deadline_warning,
 )
+from node.domain.dossier import FINISHED_STATUSES, PAUSED_STATUSES
 from node.domain.report import (
     COLUMN_NUMBERS,
     COUNT_FIELDS,
@@ -52,7 +53,6 @@ from node.domain.vietnam_time import VIETNAM, to_ms, to_vn
 from node.models import DossierRow
 
 DUE_SOON_WORKING_HOURS = 8  # one working day's notice before an appointment
-FINISHED = frozenset({"resolved", "returned", "refused", "stopped"})
 CHUNK = 1000
 
 
@@ -124,7 +124,7 @@ def deadline_view(
         return out
     out.update(outcome=result.outcome.value, label=result.outcome.label, finished=result.outcome.finished,
                due_at=to_ms(result.due_at), end_at=to_ms(result.end_at), reason=result.reason)
-    if _get(d, "status") not in FINISHED | {"supplement_requested"}:
+    if _get(d, "status") not in FINISHED_STATUSES | PAUSED_STATUSES:
         target = to_vn(_get(d, "new_due_at")) if _get(d, "new_due_at") is not None else result.due_at
         warning = deadline_warning(calendar, target, now, within_working_hours=DUE_SOON_WORKING_HOURS)
         if warning is not None:
@@ -229,7 +229,7 @@ def warnings(
     Candidates are read by index (appointment or new date up to the warning horizon plus the
     longest pause, since pauses push the due date back), then judged exactly."""
     horizon = to_ms(calendar.add_working_minutes(to_vn(now_ms), DUE_SOON_WORKING_HOURS * 60))
-    open_rows = DossierRow.select().where(DossierRow.status.not_in(sorted(FINISHED | {"supplement_requested"})))
+    open_rows = DossierRow.select().where(DossierRow.status.not_in(sorted(FINISHED_STATUSES | PAUSED_STATUSES)))
     candidates = open_rows.where(
         (DossierRow.due_at <= horizon) | (DossierRow.new_due_at <= horizon) | (DossierRow.supplement_requests > 0)
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from node.db import node_store
+from node.binding import node_store
 from node.domain import dossier as domain
 from node.domain.lookup import check_code, matches
 from node.domain.text import forbidden_char

@@ -28,11 +28,12 @@ from node.atrest import (
     AtRestError,
     Keyring,
     WrongPassword,
-    file_password,
+    ca_key_password,
     load_escrow_private,
     load_escrow_public,
     new_data_key,
     new_keyring,
+    node_key_password,
 )
 from node.config import Settings
 from node.lockstate import clear_unlock_cache, write_unlock_cache
@@ -40,14 +41,6 @@ from node.signing import KEY_FILE, NodeKey
 
 SERVE_LOCK_FILE = ".serve.lock"
 Progress = Callable[[str], None]
-
-
-def node_key_password(data_key: bytes | None) -> bytes | None:
-    return file_password(data_key, "node-key") if data_key is not None else None
-
-
-def ca_key_password(data_key: bytes | None) -> bytes | None:
-    return file_password(data_key, "ca-key") if data_key is not None else None
 
 
 def create_node_keys(data_dir: Path, key: NodeKey) -> bytes:
@@ -193,9 +186,21 @@ def _rewrap_files(settings: Settings, old_key: bytes | None, new_key: bytes) -> 
     """The node key (and a district's CA key without an operator passphrase) under the new key."""
     key_path = settings.data_dir / KEY_FILE
     NodeKey.load(key_path, node_key_password(old_key)).rewrap(key_path, node_key_password(new_key))
-    from node.enrollment import rewrap_ca_key
-
     rewrap_ca_key(settings.data_dir, ca_key_password(old_key), ca_key_password(new_key))
+
+
+def rewrap_ca_key(data_dir: Path, old: bytes | None, new: bytes | None) -> None:
+    """Re-encrypt ``<data dir>/ca/ca.key`` from ``old`` to ``new`` (a rekey, an encryption of
+    a plaintext district); left alone when the operator's own passphrase protects it."""
+    from certs.keys import load_private_key, private_key_pem
+    from certs.layout import CaLayout
+    from certs.storage import replace_file
+
+    path = CaLayout(data_dir / "ca").key
+    if not path.exists() or os.environ.get("MOTCUA_CA_PASSPHRASE"):
+        return
+    key = load_private_key(path, passphrase=old)
+    replace_file(path, private_key_pem(key, new), mode=0o600)
 
 
 def _rekey_database(settings: Settings, old_key: bytes | None, new_key: bytes) -> None:

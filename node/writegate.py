@@ -31,7 +31,7 @@ from pathlib import Path
 
 import peewee as pw
 
-from node.db import NodeRow, node_store
+from node.binding import NodeRow, node_store
 from node.domain.errors import DomainError
 from sync.eventstore import FeedHead
 from sync.protocol import feed_key

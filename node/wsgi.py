@@ -53,7 +53,7 @@ class TlsContexts:
         return context
 
     def __call__(self) -> ssl.SSLContext:
-        from node.unlocking import node_key_password
+        from node.atrest import node_key_password
 
         node = self.app.extensions["motcua.node"]
         which = "locked" if getattr(node, "locked", False) else node.data_key

@@ -84,12 +84,7 @@ class SyncClient:
 
     def _peer_check(self) -> PeerCheck:
         trust = self.replica.trust
-        return PeerCheck(
-            admit=trust.admit,
-            # a revocation row exists for every revoked node, whatever units it names
-            is_revoked=lambda node_id: trust.revoked_after(node_id, "") is not None,
-            verify_signature=self.replica.verify_signature,
-        )
+        return PeerCheck(admit=trust.admit, is_revoked=trust.is_revoked, verify_signature=self.replica.verify_signature)
 
     def sync(self, progress: Progress | None = None) -> SessionSummary:
         summary = SessionSummary(self.new_session_id())

@@ -190,7 +190,9 @@ class ClientSession:
 
     def receive(self, reply: Reply, now: int) -> list[Action]:
         """The answer to the request in flight, and what to do about it (rules 1, 2, 4, 5)."""
-        pushed, self._in_flight = self._in_flight or 0, None
+        if self._in_flight is None:
+            raise RuntimeError("no exchange is in flight: ask next_request first")
+        pushed, self._in_flight = self._in_flight, None
         self.exchanges += 1
         actions: list[Action] = []
         try:
@@ -239,14 +241,15 @@ class ClientSession:
         # with the key of the peer we expect.
         if reply.server_node and reply.server_node != peer.node_id:
             return Fail(TRANSPORT, f"answer from node {reply.server_node}, expected {peer.node_id}")
+        refused = Fail(TRANSPORT, f"answer not signed by {peer.node_id}: refused")
+        if not reply.signature:
+            return refused
         try:
-            if not reply.signature:
-                raise ValueError("no signature")
             self.check.verify_signature(
                 peer.public_key, response_signing_bytes(peer.node_id, reply.nonce, reply.digest), reply.signature
             )
-        except Exception:
-            return Fail(TRANSPORT, f"answer not signed by {peer.node_id}: refused")
+        except Exception:  # whatever the verifier raises on a bad signature
+            return refused
         return None
 
     def _fail(self, actions: list[Action], fail: Fail) -> list[Action]:

@@ -43,6 +43,9 @@ class Trust(Protocol):
     def revoked_after(self, origin: str, scope: str) -> int | None:
         """Last valid seq of a revoked origin's feed, or None if it is not revoked."""
 
+    def is_revoked(self, node_id: str) -> bool:
+        """Whether the district revoked ``node_id`` (a peer we would sync with, say)."""
+
     def check_caller(self, profile: Profile) -> Profile:
         """Admit a caller of the sync endpoint: a valid, unrevoked identity."""
 
@@ -106,6 +109,9 @@ class OpenTrust:
     def revoked_after(self, origin: str, scope: str) -> int | None:
         return revoked_after(self.store, origin, scope)
 
+    def is_revoked(self, node_id: str) -> bool:
+        return is_revoked(self.store, node_id)
+
     def check_caller(self, profile: Profile) -> Profile:
         admitted = self.admit(profile)
         refuse_if_revoked(self.store, admitted.node_id)
@@ -138,8 +144,12 @@ def revoked_after(store: Ledger, origin: str, scope: str) -> int | None:
     return int(after.get(scope, 0))
 
 
+def is_revoked(store: Ledger, node_id: str) -> bool:
+    return store.revocation(node_id) is not None
+
+
 def refuse_if_revoked(store: Ledger, node_id: str) -> None:
-    if store.revocation(node_id) is not None:
+    if is_revoked(store, node_id):
         raise ProtocolError(Code.REVOKED, f"node {node_id} has been revoked by the district")
 
 

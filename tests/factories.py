@@ -121,8 +121,7 @@ def sample_dossier(name: str = "Nguyễn Văn An", id_number: str = "04009000123
 
 def load_node_key(data_dir: Path | str) -> NodeKey:
     """A test node's signing key, opened with its data key (the key file is encrypted)."""
-    from node.atrest import Keyring
-    from node.unlocking import node_key_password
+    from node.atrest import Keyring, node_key_password
 
     data_dir = Path(data_dir)
     data_key = node_data_key(data_dir) if Keyring.exists_in(data_dir) else None

@@ -5,6 +5,14 @@
 * cryptography enters through ``node/signing.py`` (signatures), ``node/atrest.py`` (key slots and
   escrow of the data key: issue 16) and ``certs/`` only; requests through the
   sync transport; zeroconf through discovery; flask and click only in delivery modules.
+* No import cycle between our modules (``node``, ``sync``, ``web``, ``certs``, ``bench``), deferred
+  function-level imports included, unless one is listed in :data:`DEFERRED_CYCLE_EXEMPT` with the
+  reason it is harmless; imports under ``if TYPE_CHECKING:`` never run and do not count.
+* ``node`` imports ``web`` only in the app factory (``node/app.py``).
+* No module over :data:`MAX_MODULE_LINES` lines outside data and tests, unless listed in
+  :data:`SIZE_EXEMPT` with a reason.
+
+Each rule's checker has its own tests on violating snippets written to ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -140,6 +148,221 @@ def test_sync_engine_does_not_depend_on_the_node_application():
         if {"node", "web"} & imported_roots(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+# -- import cycles, the web door, module size (issue 11) ----------------------------------------
+
+PACKAGES = ("node", "sync", "web", "certs", "bench")
+MAX_MODULE_LINES = 400
+# module -> why it may stay over MAX_MODULE_LINES (nothing is exempt today; a reason must be written here)
+SIZE_EXEMPT: dict[str, str] = {}
+# (importer, imported) -> why a deferred, function-level import that closes a cycle is acceptable
+DEFERRED_CYCLE_EXEMPT: dict[tuple[str, str], str] = {}
+# node/ imports web/ only where the application is assembled (style.md §3.1, composition roots)
+WEB_DOOR_IN_NODE = ("node/app.py",)
+
+
+def module_name(path: Path, root: Path = ROOT) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_type_checking_block(node: ast.AST) -> bool:
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (
+        (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING")
+        or (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    )
+
+
+def import_statements(source: str, module: str, is_package: bool = False) -> list[tuple[str, list[str], bool]]:
+    """(imported module, names taken from it, deferred?) for every import that runs: top-level and
+    inside functions; ``if TYPE_CHECKING:`` blocks never run and are skipped. Relative imports are
+    resolved against ``module``."""
+    found: list[tuple[str, list[str], bool]] = []
+
+    def visit(node: ast.AST, deferred: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if _is_type_checking_block(child):
+                continue
+            inner = deferred or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, ast.Import):
+                found.extend((alias.name, [], deferred) for alias in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:
+                    package = module.split(".") if is_package else module.split(".")[:-1]
+                    package = package[: len(package) - (child.level - 1)]
+                    base = ".".join([*package, base] if base else package)
+                found.append((base, [a.name for a in child.names], deferred))
+            visit(child, inner)
+
+    visit(ast.parse(source), False)
+    return found
+
+
+def import_graph(files: dict[str, tuple[str, bool]]) -> dict[str, dict[str, bool]]:
+    """module -> {imported module of ours: True if every import of it is deferred}. ``files`` maps
+    a module name to (source, is_package). ``from a import b`` points at ``a.b`` when that is a
+    module of ours, else at ``a``."""
+    graph: dict[str, dict[str, bool]] = {}
+    for module, (source, is_package) in files.items():
+        edges: dict[str, bool] = {}
+        for base, names, deferred in import_statements(source, module, is_package):
+            targets = [f"{base}.{n}" for n in names if f"{base}.{n}" in files]
+            if len(targets) < len(names) or not names:
+                targets.append(base)
+            for target in targets:
+                if target in files and target != module:
+                    edges[target] = edges.get(target, True) and deferred
+        graph[module] = edges
+    return graph
+
+
+def import_cycles(graph: dict[str, dict[str, bool]],
+                  exempt: dict[tuple[str, str], str] | None = None) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), after dropping the deferred
+    edges listed in ``exempt``; each group sorted, the list sorted."""
+    exempt = exempt or {}
+    edges = {m: [t for t, deferred in out.items() if not (deferred and (m, t) in exempt)] for m, out in graph.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def connect(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                connect(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for v in sorted(edges):
+        if v not in index:
+            connect(v)
+    return sorted(groups)
+
+
+def tree_files(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES) -> dict[str, tuple[str, bool]]:
+    return {
+        module_name(p, root): (p.read_text(encoding="utf-8"), p.name == "__init__.py")
+        for folder in packages
+        for p in sorted((root / folder).rglob("*.py"))
+    }
+
+
+def web_imports_in_node(files: dict[str, tuple[str, bool]]) -> list[str]:
+    """Modules of ``node`` (outside the app factory) importing ``web``, deferred imports included."""
+    offenders = []
+    for module, (source, is_package) in files.items():
+        rel = module.replace(".", "/") + ("/__init__.py" if is_package else ".py")
+        if module.split(".")[0] != "node" or rel in WEB_DOOR_IN_NODE:
+            continue
+        if any(base.split(".")[0] == "web" for base, _, _ in import_statements(source, module, is_package)):
+            offenders.append(module)
+    return sorted(offenders)
+
+
+def oversized(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES, limit: int = MAX_MODULE_LINES,
+              exempt: dict[str, str] | None = None) -> dict[str, int]:
+    exempt = SIZE_EXEMPT if exempt is None else exempt
+    sizes = {}
+    for folder in packages:
+        for p in sorted((root / folder).rglob("*.py")):
+            rel = p.relative_to(root).as_posix()
+            lines = len(p.read_text(encoding="utf-8").splitlines())
+            if lines > limit and rel not in exempt and "/data/" not in rel:
+                sizes[rel] = lines
+    return sizes
+
+
+def test_no_import_cycles():
+    assert import_cycles(import_graph(tree_files()), DEFERRED_CYCLE_EXEMPT) == []
+
+
+def test_node_imports_web_only_in_the_app_factory():
+    assert web_imports_in_node(tree_files()) == []
+
+
+def test_no_module_over_the_size_limit():
+    assert oversized() == {}
+
+
+def test_every_exemption_has_a_reason_and_still_applies():
+    for path, reason in SIZE_EXEMPT.items():
+        assert reason.strip() and len((ROOT / path).read_text(encoding="utf-8").splitlines()) > MAX_MODULE_LINES, path
+    graph = import_graph(tree_files())
+    for (importer, imported), reason in DEFERRED_CYCLE_EXEMPT.items():
+        assert reason.strip() and graph.get(importer, {}).get(imported) is True, (importer, imported)
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"node/a.py": "from node import b\n", "node/b.py": "import node.a\n"},
+        {"node/a.py": "from node.b import f\n", "node/b.py": "def g():\n    from node.a import h\n"},
+        {"node/a.py": "from . import b\n", "node/b.py": "from .c import x\n", "node/c.py": "from node.a import y\n"},
+        {"node/p/__init__.py": "from node.p import q\n", "node/p/q.py": "from node.p import r\n",
+         "node/p/r.py": "import node.p.q\n"},
+    ],
+    ids=["top-level", "deferred", "relative-three", "package"],
+)
+def test_the_cycle_checker_catches_a_cycle(tmp_path, files):
+    _write(tmp_path, {"node/__init__.py": "", **files})
+    assert import_cycles(import_graph(tree_files(tmp_path, ("node",))))
+
+
+def test_the_cycle_checker_allows_a_documented_deferred_import_and_type_checking(tmp_path):
+    _write(tmp_path, {
+        "node/__init__.py": "",
+        "node/a.py": "from node import b\n",
+        "node/b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from node.a import A\n"
+                     "def f():\n    from node import a\n",
+    })
+    graph = import_graph(tree_files(tmp_path, ("node",)))
+    assert import_cycles(graph)
+    assert import_cycles(graph, {("node.b", "node.a"): "documented"}) == []
+    assert import_cycles(graph, {("node.a", "node.b"): "a top-level import is never exempt"})
+
+
+def test_the_web_door_checker_catches_node_importing_web(tmp_path):
+    _write(tmp_path, {
+        "node/__init__.py": "",
+        "node/app.py": "from web import auth\n",
+        "node/x.py": "def f():\n    from web.accounts import y\n",
+        "node/y.py": "import web\n",
+        "node/z.py": "from node import app\n",
+    })
+    assert web_imports_in_node(tree_files(tmp_path, ("node",))) == ["node.x", "node.y"]
+
+
+def test_the_size_checker_catches_a_long_module(tmp_path):
+    _write(tmp_path, {"node/__init__.py": "", "node/long.py": "x = 1\n" * 401, "node/ok.py": "x = 1\n" * 400,
+                      "node/data/big.py": "x = 1\n" * 900})
+    assert oversized(tmp_path, ("node",), exempt={}) == {"node/long.py": 401}
+    assert oversized(tmp_path, ("node",), exempt={"node/long.py": "why"}) == {}
 
 
 # -- sync never reads certificates; its sans-IO modules do no I/O ---------------------------------

@@ -20,11 +20,13 @@ from datetime import date
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from node import staff_queries as queries
 from node.backup import backup_state
 from node.domain.errors import DomainError
 from node.domain.report import FIRST_REPORT_DAY, LAST_REPORT_DAY, check_period
 from node.domain.vietnam_time import vn_day
+from node.queries import network as network_queries
+from node.queries import statistics as statistics_queries
+from web import idempotency
 from web import permissions as can
 from web.auth import login_required, node, now_ms, roles_required
 from web.chart import bar_chart
@@ -33,7 +35,9 @@ from web.staff import page_number, render_conflict, resolve_conflict_form
 
 bp = Blueprint("district", __name__, url_prefix="/quan-tri", template_folder="templates")
 bp.before_request(login_required(*can.roles_for(can.CONSOLE)))
-OUTCOMES = ("ok", "partial", "failed", "running")
+# the one-time key of the forms that write (web.idempotency), as on the desk
+bp.add_app_template_global(idempotency.new_form_key, "new_idempotency_key")
+OUTCOMES = ("ok", "partial", "failed", "running", "interrupted")
 BIEU_06_PATH = "/api/v1/reports/bieu-06"
 
 
@@ -60,15 +64,16 @@ def sync_log() -> str:
     outcome = a.get("ket_qua", "") if a.get("ket_qua", "") in OUTCOMES else ""
     first, last = parse_day(a.get("tu", "")), parse_day(a.get("den", ""))
     page = page_number(a.get("trang", ""))
-    rows = queries.sync_log(node=a.get("may", "").strip()[:64], outcome=outcome, first=first, last=last,
+    rows = network_queries.sync_log(node=a.get("may", "").strip()[:64], outcome=outcome, first=first, last=last,
                             limit=100, offset=page * 100)
     return render_template("district/sync_log.html", rows=rows, args=a, outcomes=OUTCOMES, page=page,
-                           first=first, last=last, nodes=queries.node_health(now_ms()), backup=backup_state(now_ms()))
+                           first=first, last=last, nodes=network_queries.node_health(now_ms()),
+                           backup=backup_state(now_ms()))
 
 
 @bp.get("/dong-bo/<int:row_id>")
 def sync_session(row_id: int) -> str | tuple[str, int]:
-    row, others = queries.sync_session(row_id)
+    row, others = network_queries.sync_session(row_id)
     if row is None:
         return render_template("errors/page.html", code=404, message=_("Không tìm thấy phiên đồng bộ.")), 404
     return render_template("district/session.html", row=row, others=others)
@@ -76,7 +81,7 @@ def sync_session(row_id: int) -> str | tuple[str, int]:
 
 @bp.get("/may")
 def nodes() -> str:
-    return render_template("district/nodes.html", nodes=queries.node_health(now_ms()), me=node().node_id)
+    return render_template("district/nodes.html", nodes=network_queries.node_health(now_ms()), me=node().node_id)
 
 
 @bp.get("/xung-dot")
@@ -128,8 +133,8 @@ STAT_COLUMNS = (
 @roles_required(*can.roles_for(can.REPORT))
 def statistics() -> Response | str:
     first, last = _period()
-    rows = queries.by_unit(now_ms(), first, last)
-    names = queries.unit_names(r["scope"] for r in rows)
+    rows = statistics_queries.by_unit(now_ms(), first, last)
+    names = statistics_queries.unit_names(r["scope"] for r in rows)
     for r in rows:
         r["name"] = names.get(r["scope"], "")
     fmt = request.args.get("dinh_dang", "")
@@ -182,6 +187,6 @@ def violations() -> str:
 
 @bp.get("/tre-han")
 def late() -> str:
-    groups = queries.late_by_unit(now_ms())
-    names = queries.unit_names(g["scope"] for g in groups)
+    groups = statistics_queries.late_by_unit(now_ms())
+    names = statistics_queries.unit_names(g["scope"] for g in groups)
     return render_template("district/late.html", groups=groups, names=names, now=now_ms())

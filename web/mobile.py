@@ -21,10 +21,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from node import staff_queries as queries
 from node.domain.errors import DomainError
 from node.domain.vietnam_time import day_start_ms, vn_day
-from web import forms
+from node.queries import dashboard as dashboard_queries
+from web import forms, idempotency
 from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms
 from web.i18n import N_, _
@@ -78,7 +78,7 @@ def _discover(seconds: float) -> list[Any]:
 @bp.get("/")
 def home() -> str:
     today = day_start_ms(vn_day(now_ms()))
-    rows = queries.received_between(today, today + 24 * 3600 * 1000)
+    rows = dashboard_queries.received_between(today, today + 24 * 3600 * 1000)
     if rows:  # the list names applicants: a read of personal data like any other
         audit_read("", "dashboard", detail=f"{len(rows)} hồ sơ")
     return render_template("mobile/home.html", rows=rows, sync=sync_summary(), job=jobs().snapshot())
@@ -110,7 +110,8 @@ def _render_step(step: int, errors: dict[str, str], status: int = 200) -> tuple[
         form=request.form, errors=errors, procedure=procedure, carried=CARRIED,
         sectors=forms.sectors(catalogue(), mobile_first=True),
         picked=request.form.getlist("component"),
-        due_at=queries.compute_appointment(node().reference, now_ms(), procedure.duration) if procedure else None,
+        due_at=(dashboard_queries.compute_appointment(node().reference, now_ms(), procedure.duration)
+                if procedure else None),
     ), status
 
 
@@ -133,7 +134,7 @@ def intake_step() -> Response | tuple[str, int]:
         return _render_step(first_bad, errors, 422)
     if step < len(STEPS):
         return _render_step(step + 1, {})
-    return _save_intake()
+    return idempotency.form_once(_save_intake)
 
 
 def _save_intake() -> Response | tuple[str, int]:
@@ -149,6 +150,7 @@ def _save_intake() -> Response | tuple[str, int]:
     except DomainError as e:
         flash(domain_message(e), "error")
         return _render_step(len(STEPS), {}, 422)
+    idempotency.wrote()
     flash(_("Đã tiếp nhận hồ sơ %(code)s. Hãy in giấy biên nhận cho người nộp.", code=state.code), "ok")
     return redirect(url_for("staff.dossier", dossier_id=state.id, moi=1))
 
@@ -162,10 +164,14 @@ def id_card() -> Response | str | tuple[str, int]:
     if procedure is None:
         return render_template("errors/page.html", code=404,
                                message=_("Danh mục thủ tục không có thủ tục cấp thẻ căn cước.")), 404
-    due = queries.compute_appointment(node().reference, now_ms(), procedure.duration)
+    due = dashboard_queries.compute_appointment(node().reference, now_ms(), procedure.duration)
     if request.method == "GET":
         return render_template("mobile/id_card.html", procedure=procedure, form={}, errors={}, due_at=due,
                                requests=forms.CARD_REQUESTS)
+    return idempotency.form_once(lambda: _save_id_card(procedure, due))
+
+
+def _save_id_card(procedure: Any, due: int) -> Response | tuple[str, int]:
     applicant = forms.parse_applicant(request.form, vn_day(now_ms()))
     kind = request.form.get("request", "")
     errors = dict(applicant.errors)
@@ -185,6 +191,7 @@ def id_card() -> Response | str | tuple[str, int]:
         flash(domain_message(e), "error")
         return render_template("mobile/id_card.html", procedure=procedure, form=request.form, errors={},
                                due_at=due, requests=forms.CARD_REQUESTS), 422
+    idempotency.wrote()
     flash(_("Đã ghi đề nghị cấp thẻ căn cước %(code)s.", code=state.code), "ok")
     return redirect(url_for("staff.dossier", dossier_id=state.id, moi=1))
 

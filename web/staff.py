@@ -17,7 +17,6 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from node import staff_queries as queries
 from node.backup import backup_state
 from node.domain import dossier as domain
 from node.domain.catalogue import Catalogue
@@ -25,9 +24,12 @@ from node.domain.errors import DomainError, DossierNotFound
 from node.domain.lookup import display
 from node.domain.text import ForbiddenCharacter
 from node.domain.vietnam_time import vn_day
-from node.services import state_to_dict
+from node.dossiers import state_to_dict
+from node.queries import dashboard as dashboard_queries
+from node.queries import provenance as provenance_queries
+from node.queries import search as search_queries
 from node.signing import verify_signature
-from web import forms
+from web import forms, idempotency
 from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms, roles_required
 from web.i18n import N_, _
@@ -35,6 +37,8 @@ from web.labels import STATUS_LABELS
 
 bp = Blueprint("staff", __name__, url_prefix="/mot-cua", template_folder="templates")
 bp.before_request(login_required(*can.roles_for(can.DESK)))
+# a one-time key in every form that writes (web.idempotency): a second submission writes nothing
+bp.add_app_template_global(idempotency.new_form_key, "new_idempotency_key")
 PRINTABLE = (
     ("bien-nhan", N_("Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)")),
     ("kiem-soat", N_("Phiếu kiểm soát quá trình giải quyết hồ sơ")),
@@ -91,7 +95,7 @@ def sync_summary() -> dict[str, Any]:
 @bp.get("/")
 def dashboard() -> str:
     n = node()
-    board = queries.dashboard(n.wall_ms())
+    board = dashboard_queries.dashboard(n.wall_ms())
     shown = len({d["id"] for part in ("today", "soon", "overdue") for d in board[part]})
     if shown:  # the lists name applicants: a read of personal data like any other
         audit_read("", "dashboard", detail=f"{shown} hồ sơ")
@@ -143,14 +147,18 @@ def receive_review() -> str | tuple[str, int]:
     if not applicant.ok:
         return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
                                form=request.form, errors=applicant.errors), 422
-    due = queries.compute_appointment(node().reference, now_ms(), procedure.duration)
+    due = dashboard_queries.compute_appointment(node().reference, now_ms(), procedure.duration)
     return render_template("staff/receive_review.html", procedure=procedure, components=components,
                            applicant=applicant, form=request.form, due_at=due, received_at=now_ms())
 
 
 @bp.post("/tiep-nhan/luu")
 @roles_required(*can.roles_for(can.RECEIVE))
-def receive_save() -> Response | tuple[str, int]:
+def receive_save() -> Response:
+    return idempotency.form_once(_receive_save)
+
+
+def _receive_save() -> Response | tuple[str, int]:
     procedure = _procedure_or_404(request.form.get("thu_tuc", ""))
     components = forms.parse_components(procedure, request.form)
     applicant = forms.parse_applicant(request.form, vn_day(now_ms()))
@@ -167,6 +175,7 @@ def receive_save() -> Response | tuple[str, int]:
         flash(domain_message(e), "error")
         return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
                                form=request.form, errors={}), 422
+    idempotency.wrote()
     flash(_("Đã tiếp nhận hồ sơ %(code)s. Hãy in giấy biên nhận cho người nộp.", code=state.code), "ok")
     return redirect(url_for("staff.dossier", dossier_id=state.id, moi=1))
 
@@ -183,8 +192,8 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
     except DossierNotFound:
         return render_template("errors/page.html", code=404, message=_("Không tìm thấy hồ sơ.")), 404
     audit_read(dossier_id)
-    marks = queries.verification_marks(dossier_id, verify_signature)
-    names = queries.node_names(e["origin"] for e in timeline)
+    marks = provenance_queries.verification_marks(dossier_id, verify_signature)
+    names = provenance_queries.node_names(e["origin"] for e in timeline)
     details = next((e["body"].get("details") or {} for e in timeline if e["type"] == domain.RECEIVED), {})
     allowed = sorted(domain.TRANSITIONS.get(state.status, ()), key=list(domain.STATUSES).index)
     conflicts = [c for c in n.list_conflicts("open", limit=1000)
@@ -201,11 +210,16 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
 @bp.post("/ho-so/<dossier_id>/trang-thai")
 @roles_required(*can.roles_for(can.PROCESS))
 def change_status(dossier_id: str) -> Response:
+    return idempotency.form_once(lambda: _change_status(dossier_id))
+
+
+def _change_status(dossier_id: str) -> Response:
     to = request.form.get("to", "")
     reason = request.form.get("reason", "")
     target = request.form.get("target_office", "").strip()
     try:
         state = node().change_status(current_staff().author, dossier_id, to, reason, target)
+        idempotency.wrote()
         label = _(STATUS_LABELS.get(state.status, state.status))
         flash(_("Đã chuyển hồ sơ sang trạng thái: %(status)s.", status=label), "ok")
     except DomainError as e:
@@ -220,7 +234,7 @@ def change_status(dossier_id: str) -> Response:
 def search() -> str:
     q = request.args.get("q", "").strip()[:100]
     page = page_number(request.args.get("trang", ""))
-    rows, total, capped = queries.search(q, limit=50, offset=page * 50) if q else ([], 0, False)
+    rows, total, capped = search_queries.search(q, limit=50, offset=page * 50) if q else ([], 0, False)
     if q:
         audit_read("", "search", detail=f"{total}{'+' if capped else ''} kết quả")
     return render_template("staff/search.html", q=q, rows=rows, total=total, capped=capped, page=page)
@@ -240,7 +254,7 @@ def render_conflict(template: str, conflict_id: str, can_resolve: bool, resolve_
     except DomainError:
         return render_template("errors/page.html", code=404, message=_("Không tìm thấy xung đột.")), 404
     audit_read(c["dossier_id"], "conflict")
-    names = queries.node_names(v["origin"] for v in c["versions"].values() if v)
+    names = provenance_queries.node_names(v["origin"] for v in c["versions"].values() if v)
     return render_template(template, c=c, names=names, can_resolve=can_resolve,
                            resolve_url=url_for(resolve_endpoint, conflict_id=conflict_id))
 
@@ -259,6 +273,10 @@ def resolve(conflict_id: str) -> Response:
 
 def resolve_conflict_form(conflict_id: str, back: str) -> Response:
     """Shared by the desk and the district console: keep the winner or the loser, with a reason."""
+    return idempotency.form_once(lambda: _resolve_conflict_form(conflict_id, back))
+
+
+def _resolve_conflict_form(conflict_id: str, back: str) -> Response:
     n = node()
     keep = request.form.get("keep", "")
     try:
@@ -266,6 +284,7 @@ def resolve_conflict_form(conflict_id: str, back: str) -> Response:
         if keep not in ("winner", "loser"):
             raise DomainError("choose the version to keep", "keep")
         n.resolve_conflict(current_staff().author, conflict_id, c[keep], request.form.get("reason", ""))
+        idempotency.wrote()
         flash(_("Đã giải quyết xung đột; quyết định sẽ được đồng bộ tới các máy khác."), "ok")
     except DomainError as e:
         flash(domain_message(e), "error")

@@ -5,9 +5,14 @@ missing or broken node is a :class:`click.ClickException`, never a traceback.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from node.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:  # annotations only: the CLI opens a node only when a command runs
+    from node.services import Node
 
 
 def settings_of(ctx: click.Context) -> Settings:
@@ -18,7 +23,7 @@ def settings_of(ctx: click.Context) -> Settings:
         raise click.ClickException(str(e)) from e
 
 
-def node_of(ctx: click.Context):  # -> Node
+def node_of(ctx: click.Context) -> Node:
     """The node of that data directory, opened (its database bound)."""
     # deferred: opening a node pulls in the whole application; --help and init must not need it
     from node.atrest import AtRestError
@@ -32,7 +37,7 @@ def node_of(ctx: click.Context):  # -> Node
         raise click.ClickException(f"{e} (motcua unlock --user NAME)") from e
 
 
-def ca_fingerprint_of(node) -> str:
+def ca_fingerprint_of(node: Node) -> str:
     """The fingerprint of the district CA this node trusts, or "" when it has none."""
     if node.trust.ca is None:
         return ""

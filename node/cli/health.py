@@ -5,6 +5,7 @@ They only read, except ``rebuild``, which recomputes the derived tables from the
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from node import __version__
 from node.cli.context import ca_fingerprint_of, node_of, settings_of
 from node.config import SETTINGS
 from node.signing import KEY_FILE
+
+if TYPE_CHECKING:  # annotations only: the CLI opens a node only when a command runs
+    from node.services import Node
 
 
 @click.command()
@@ -70,7 +74,7 @@ def doctor(ctx: click.Context) -> None:
     sys.exit(1 if problems else 0)
 
 
-def trust_report(node) -> list[str]:
+def trust_report(node: Node) -> list[str]:
     """What ``motcua doctor`` says of the trust mode (the development switch included)."""
     if node.trust.enforced:
         lines = [f"ok   trust: district CA {ca_fingerprint_of(node)[:16]}…; only its certified nodes may sync"]

@@ -9,13 +9,20 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from node.cli.context import node_of, settings_of
 from node.config import ROLES, load_settings
 from node.signing import KEY_FILE, NodeKey
+
+if TYPE_CHECKING:  # annotations only: the CLI opens a node only when a command runs
+    from flask import Flask
+
+    from node.services import Node
+    from sync.discovery import Advertiser
+    from sync.scheduler import SyncScheduler
 
 
 def _inside_unignored_git_tree(path: Path) -> bool:
@@ -131,8 +138,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
     click.echo(f"motcua {settings.ROLE} node {node_id} on {scheme}://{host}:{port}/ ({state})", err=True)
     if node is not None and node.trust.open_to_strangers:
         click.echo(DEV_OPEN_WARNING, err=True)
-    from node.lockstate import idle_lock_ms
-    from web.locked import IdleWatcher, Together
+    from node.lockstate import IdleWatcher, Together, idle_lock_ms
 
     watcher = IdleWatcher(app.extensions["motcua.atrest"]) if idle_lock_ms(settings) else None
     sync_scheduler = make_scheduler(app)
@@ -162,7 +168,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
                         advertise=lambda: make_advertiser(node, host, port, scheme))
 
 
-def make_advertiser(node, host: str, port: int, scheme: str):  # -> Advertiser | None
+def make_advertiser(node: Node | None, host: str, port: int, scheme: str) -> Advertiser | None:
     """Commune and district nodes announce themselves on the LAN (mDNS), mobiles do not."""
     if node is None or node.settings.ROLE == "mobile" or not node.settings.ADVERTISE:
         return None
@@ -175,7 +181,7 @@ def make_advertiser(node, host: str, port: int, scheme: str):  # -> Advertiser |
         return None
 
 
-def make_scheduler(app):  # -> SyncScheduler | None
+def make_scheduler(app: Flask) -> SyncScheduler | None:
     """The background sync of ``serve``: only for nodes with a parent to sync with. It pauses
     while the node is locked (no key, no database), and checks the idle lock of a mobile node."""
     import logging

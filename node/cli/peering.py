@@ -5,10 +5,14 @@ the sessions already held. The background sync of ``serve`` lives in :mod:`node.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from node.cli.context import ca_fingerprint_of, node_of
+
+if TYPE_CHECKING:  # annotations only: the CLI opens a node only when a command runs
+    from node.services import Node
 
 
 @click.command()
@@ -64,7 +68,7 @@ def peers(ctx: click.Context, seconds: float, interface: str) -> None:
     click.echo(f"{len(found)} peer(s) heard in {seconds:g} s")
 
 
-def discover_parent(node, seconds: float, interface: str) -> str:
+def discover_parent(node: Node, seconds: float, interface: str) -> str:
     """A LAN peer this node may sync with: its unit's commune (or a district), same CA."""
     from sync.discovery import discover
 
@@ -80,7 +84,7 @@ def discover_parent(node, seconds: float, interface: str) -> str:
 @click.command("sync-log")
 @click.option("--limit", type=int, default=20, show_default=True, help="Sessions to show, newest first.")
 @click.option("--peer", default="", help="Only sessions with this node id (prefix).")
-@click.option("--outcome", type=click.Choice(["ok", "partial", "failed", "running"]), default=None)
+@click.option("--outcome", type=click.Choice(["ok", "partial", "failed", "running", "interrupted"]), default=None)
 @click.pass_context
 def sync_log(ctx: click.Context, limit: int, peer: str, outcome: str | None) -> None:
     """Show the sync log: session, peer, times, events and bytes each way, outcome, error."""

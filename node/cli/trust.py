@@ -127,11 +127,11 @@ def ca_revoke(ctx: click.Context, node_id: str, after_seq: int | None, unit: str
 @click.pass_context
 def enroll(ctx: click.Context, district_url: str, code: str) -> None:
     """Enroll this node with the district CA using a one-time pairing code."""
-    from node.atrest import AtRestError
+    from node.atrest import AtRestError, node_key_password
     from node.enrollment import EnrollmentFailed
     from node.enrollment import enroll as do_enroll
     from node.lockstate import resolve_data_key
-    from node.unlocking import escrow_to, node_key_password
+    from node.unlocking import escrow_to
 
     settings = settings_of(ctx)
     try:

@@ -86,6 +86,12 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
     "returned": frozenset(),
 }
 
+# Status groups, beside the transitions they summarise (tests/unit/domain/test_status_groups.py
+# holds them to TRANSITIONS): every status is in exactly one of OPEN, PAUSED and FINISHED.
+OPEN_STATUSES = ("online_filed", "received", "processing", "fees_pending", "withdrawal_requested")  # the office acts
+PAUSED_STATUSES = frozenset({"supplement_requested"})  # waiting for the applicant: the deadline is paused
+FINISHED_STATUSES = frozenset({"resolved", "returned", "refused", "stopped"})  # the office's work is done
+
 CHANNELS = ("desk", "mobile", "online")
 UPDATABLE_FIELDS = ("applicant.phone", "applicant.address", "note")
 _ID_NUMBER = re.compile(r"^[0-9]{12}$")

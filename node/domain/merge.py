@@ -55,10 +55,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from node.domain.authority import NOT_OWNER, NOT_RECEIVER, Authority, Violation
+from node.domain.conflict import CONFLICT_RESOLVED, Conflict, Folded
 from node.domain.dossier import (
     APOLOGY_ISSUED,
     CODE_ASSIGNED,
@@ -68,40 +69,11 @@ from node.domain.dossier import (
     TRANSITIONS,
     UPDATABLE_FIELDS,
     UPDATED,
-    DossierState,
     initial_state,
 )
 from sync.merge import CausalGraph, conflict_id, linearise
 
-CONFLICT_RESOLVED = "dossier.conflict_resolved"
-TERMINAL_STATUSES = frozenset({"refused", "stopped", "returned"})
-
-
-@dataclass(frozen=True)
-class Conflict:
-    id: str
-    dossier_id: str
-    kind: str  # status | field | parallel | duplicate
-    field: str  # "status", a field name, or "" for parallel and duplicate records
-    winner: str  # event ref (dossier id for duplicates) of the provisional winner
-    loser: str
-    winner_value: Any
-    loser_value: Any
-    status: str  # open | resolved | merged
-    resolution: str = ""  # ref of the resolving event
-    chosen: str = ""  # the version the resolution kept
-    resolved_by: str = ""
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Folded:
-    state: DossierState
-    conflicts: tuple[Conflict, ...]
-    resolutions: Mapping[str, tuple[str, str, str, str]] = field(default_factory=dict)
-    # conflict id -> (resolving ref, chosen, author, reason) for conflicts this fold does not
-    # own (duplicates across dossiers are found by the projection, resolved on one dossier).
-    violations: tuple[Violation, ...] = ()  # Rule 9, ordered by event ref
+__all__ = ["CONFLICT_RESOLVED", "Conflict", "Folded", "fold_checked", "fold_dossier"]
 
 
 class _Fold:
@@ -373,36 +345,3 @@ def fold_dossier(entity_id: str, events: Iterable[Any], authority: Authority) ->
     """State, conflicts and authority violations of one dossier from its events, or None
     without a creation that counts."""
     return _Fold(entity_id, events, authority).run()
-
-
-def find_duplicates(dossiers: Iterable[DossierState], resolutions: Mapping[str, tuple[str, str, str, str]]) -> list[
-    Conflict
-]:
-    """Open dossiers with the same ID number and procedure, received on different nodes.
-
-    The earliest received is the provisional original; one record per later one.
-    """
-    groups: dict[tuple[str, str], list[DossierState]] = {}
-    for d in dossiers:
-        if d.id_number and d.status not in TERMINAL_STATUSES:
-            groups.setdefault((d.id_number, d.procedure_code), []).append(d)
-    out = []
-    for group in groups.values():
-        if len({d.origin for d in group}) < 2:
-            continue
-        group.sort(key=lambda d: (d.received_at, d.id))
-        first = group[0]
-        for other in group[1:]:
-            if other.origin == first.origin:
-                continue
-            cid = conflict_id(first.id, other.id)
-            res = resolutions.get(cid)
-            out.append(
-                Conflict(
-                    id=cid, dossier_id=other.id, kind="duplicate", field="", winner=first.id, loser=other.id,
-                    winner_value=first.code, loser_value=other.code, status="resolved" if res else "open",
-                    resolution=res[0] if res else "", chosen=res[1] if res else "",
-                    resolved_by=res[2] if res else "", reason=res[3] if res else "",
-                )
-            )
-    return out

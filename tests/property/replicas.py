@@ -1,9 +1,16 @@
-"""In-memory replicas built from the real pure core (wire, clock, merge, authority, domain fold).
+"""Replicas in memory, each a real sync participant over a :class:`sync.memory.MemoryStore`,
+folded with the real pure core (wire, clock, merge, authority, domain fold).
 
-Used by the convergence properties: each replica keeps its events per feed, makes local edits
-the way ``node.services`` does (parents = current heads, ``from`` = the status it sees, its own
-office and role in the body), and syncs by version vector with the contiguity rule of the
-protocol (a feed is received as a prefix continuing what the receiver holds).
+Used by the convergence properties. Each replica writes through :class:`sync.log.LocalLog`
+(seq, hash chain, HLC stamp, signed head) the way ``node.services`` does (parents = current
+heads, ``from`` = the status it sees, its own office and role in the body), and syncs through
+the real outbox and :class:`sync.ingest.Ingestor` (contiguity, chain and head-signature checks,
+idempotence by (origin, scope, seq)); a partial sync is one batch under a byte budget.
+
+At the sync layer every replica may hold and write every unit: the property is convergence of
+the fold under any delivery order, not partial replication (``tests/integration`` covers that).
+The signatures are a deterministic stand-in (:class:`ToySigner`), so examples replay exactly
+and cost no Ed25519; the ingestor still checks every head with it.
 
 A replica may be a *rogue*: a commune of another unit whose bodies claim the district role and
 another office, and whose edits skip the checks the use cases make; its events fail authority.
@@ -19,11 +26,13 @@ from dataclasses import asdict
 from typing import Any
 
 from node.domain.authority import Authority, Certified
+from node.domain.conflict import find_duplicates
 from node.domain.dossier import CODE_ASSIGNED, RECEIVED, STATUS_CHANGED, TRANSITIONS, UPDATED, validate_received
-from node.domain.merge import CONFLICT_RESOLVED, find_duplicates, fold_dossier
+from node.domain.merge import CONFLICT_RESOLVED, fold_dossier
 from node.units import serves
-from sync.clock import HybridClock
-from sync.wire import GENESIS, Event, build_event, event_hash, make_ref
+from sync.memory import MemoryStore
+from sync.wire import Event, load_stored_event, make_ref, node_id_from_public_key
+from tests.inprocess import carry, make_member
 
 SCOPE = "17272"
 
@@ -31,48 +40,46 @@ SCOPE = "17272"
 ROGUE_CLAIM = {"office": SCOPE, "role": "district"}
 
 
+class ToySigner:
+    """A deterministic stand-in for a node key (NOT a signature: anyone can compute it)."""
+
+    def __init__(self, seed: str) -> None:
+        self.public_key = hashlib.sha256(seed.encode()).digest()
+        self.node_id = node_id_from_public_key(self.public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return hashlib.sha256(b"toy\x00" + self.public_key + message).digest()
+
+
+def toy_verify(public_key: bytes, message: bytes, signature: bytes) -> None:
+    if signature != hashlib.sha256(b"toy\x00" + public_key + message).digest():
+        raise ValueError("bad toy signature")
+
+
 class Replica:
     def __init__(self, index: int, role: str, office: str, rogue: bool = False) -> None:
-        self.origin = hashlib.sha256(f"replica-{index}".encode()).hexdigest()[:32]
         self.role, self.office, self.rogue = role, office, rogue
         self.scope = office if role != "district" else SCOPE  # the feed it writes (a commune: its unit)
         self.authority = Authority({})  # set by :func:`share_authority`
-        self.feeds: dict[tuple[str, str], list[Event]] = {}
-        self.hashes: dict[tuple[str, str], list[str]] = {}
-        self.clock = HybridClock()
         self.wall = 1_779_000_000_000 + index * 7_000  # PC clocks that disagree
+        self.store = MemoryStore()
+        self.member = make_member(self.store, "district", self.scope, lambda: self.wall, f"replica {index}",
+                                  key=ToySigner(f"replica-{index}"), verify=toy_verify)
+        self.origin = self.member.node_id
 
     # -- storage -------------------------------------------------------------------------
 
     def vector(self) -> dict[tuple[str, str], int]:
-        return {feed: len(events) for feed, events in self.feeds.items()}
+        return {(h.origin, h.scope): h.seq for h in self.store.feeds()}
 
     def events(self) -> list[Event]:
-        return [e for events in self.feeds.values() for e in events]
-
-    def receive(self, feed: tuple[str, str], events: list[Event]) -> None:
-        held = self.feeds.setdefault(feed, [])
-        hashes = self.hashes.setdefault(feed, [])
-        for e in events:
-            assert e.seq == len(held) + 1, "a feed must arrive as a contiguous prefix"
-            assert e.prev == (hashes[-1] if hashes else GENESIS), "broken chain in transit"
-            held.append(e)
-            hashes.append(event_hash(e))
-            self.clock.observe(e.hlc, self.wall)
+        return [load_stored_event(s.raw) for h in self.store.feeds() for s in self.store.stored_feed(h.origin, h.scope)]
 
     def _append(self, entity: str, type_: str, body: dict[str, Any], parents: tuple[str, ...] = ()) -> Event:
         self.wall += 1_000
-        feed = (self.origin, self.scope)
-        held = self.feeds.get(feed, [])
         claim = ROGUE_CLAIM if self.rogue else {"office": self.office, "role": self.role}
-        e = build_event(
-            origin=self.origin, scope=self.scope, seq=len(held) + 1,
-            prev=self.hashes[feed][-1] if held else GENESIS, hlc=self.clock.tick(self.wall), at=self.wall,
-            author=f"staff-{self.origin[:4]}", entity=entity, type=type_,
-            body={**body, **claim}, parents=parents,
-        )
-        self.receive(feed, [e])
-        return e
+        return self.member.write(self.scope, entity, type_, {**body, **claim}, parents,
+                                 author=f"staff-{self.origin[:4]}")
 
     # -- derived state -------------------------------------------------------------------
 
@@ -108,7 +115,7 @@ class Replica:
     # -- local edits (what node.services does) ------------------------------------------
 
     def create(self, applicant: int, procedure: int) -> Event:
-        seq = len(self.feeds.get((self.origin, self.scope), [])) + 1
+        seq = self.store.feed_head(self.origin, self.scope).seq + 1
         entity_id = make_ref(self.origin, self.scope, seq)
         body = validate_received({
             "procedure": {"code": f"1.00{procedure}", "name": "Thủ tục"},
@@ -175,17 +182,16 @@ def share_authority(replicas: list[Replica]) -> None:
 
 
 def sync_pair(source: Replica, target: Replica, fraction: float = 1.0) -> int:
-    """Send ``target`` a prefix (``fraction`` of what it lacks) of every feed it is behind on."""
-    moved = 0
-    for feed, events in sorted(source.feeds.items()):
-        have = len(target.feeds.get(feed, []))
-        lacking = events[have:]
-        if not lacking:
-            continue
-        n = max(1, int(len(lacking) * fraction)) if fraction < 1 else len(lacking)
-        target.receive(feed, lacking[:n])
-        moved += n
-    return moved
+    """Send ``target`` what it lacks: all of it, or one batch of about ``fraction`` of its bytes
+    (the outbox cuts runs where the origin signed, so a batch may run a little over)."""
+    if fraction >= 1:
+        return carry(source.member, target.member)
+    held = target.vector()
+    lacking = sum(len(s.raw) for h in source.store.feeds() if h.seq > held.get((h.origin, h.scope), 0)
+                  for s in source.store.stored_feed(h.origin, h.scope, held.get((h.origin, h.scope), 0) + 1))
+    if not lacking:
+        return 0
+    return carry(source.member, target.member, budget=max(1, int(lacking * fraction)))
 
 
 def full_sync(replicas: list[Replica]) -> None:

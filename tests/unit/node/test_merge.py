@@ -8,7 +8,8 @@ import pytest
 
 from node.domain import dossier as d
 from node.domain.authority import Authority, Certified
-from node.domain.merge import CONFLICT_RESOLVED, find_duplicates, fold_dossier
+from node.domain.conflict import find_duplicates
+from node.domain.merge import CONFLICT_RESOLVED, fold_dossier
 from node.units import serves
 from sync.wire import build_event
 

@@ -415,6 +415,8 @@ def test_who_may_serve_whom(me, peer, allowed):
 def test_one_exchange_at_a_time():
     commune, _, _ = pair()
     session = ClientSession(commune.node.profile, "session-once", check_for())
+    with pytest.raises(RuntimeError):
+        session.receive(Reply({}, 0, 0, 200), BASE_MS)  # an answer to nothing
     session.next_request({})
     with pytest.raises(RuntimeError):
         session.next_request({})
