@@ -88,6 +88,7 @@ class Node:
         self.provisional_name = lookup.provisional_node_name(key.derive_secret("provisional-code"))
         self.reference = reference.ReferenceData(wall_ms)
         self.trust = NodeTrust(settings.data_dir, verify_signature, wall_ms, settings.DEV_OPEN_TRUST)
+        self._tls_ca_asked: set[str] = set()  # peers asked for the district TLS CA (node/https.py)
         self.profile = certified_profile(make_profile(key, settings), self.trust)
         self.replica = Replica(
             self.profile, self.log, verify_signature, projection.project, wall_ms, settings.SYNC_BATCH_BYTES,
@@ -315,7 +316,9 @@ class Node:
         from sync.engine import SyncClient
         from sync.transport import HttpTransport
 
-        ca_file = str(self.trust.layout.ca_certificate) if self.trust.enforced else None
+        if transport is None and self.trust.enforced and self.trust.tls_ca is None:
+            self._fetch_tls_ca_once(url)
+        ca_file = self.trust.pinned_ca_files if self.trust.enforced else None
         transport = transport or HttpTransport(
             url, self.key, self.wall_ms, read_timeout=self.settings.HTTP_TIMEOUT_SECONDS, ca_file=ca_file,
             cert=self.trust.own_cert_der,
@@ -333,6 +336,16 @@ class Node:
         if summary.ok:
             self._after_sync()
         return summary
+
+    def _fetch_tls_ca_once(self, url: str) -> None:
+        """Enrolled before the district had a TLS CA: ask the peer for it once per process (an
+        upgraded peer serves https with a certificate of it; see ``node/https.py``)."""
+        if url in self._tls_ca_asked or not url.startswith("https://"):
+            return
+        self._tls_ca_asked.add(url)
+        from node.https import fetch_tls_ca
+
+        fetch_tls_ca(self.trust, url, timeout=min(10.0, float(self.settings.HTTP_TIMEOUT_SECONDS)))
 
     def _after_sync(self) -> None:
         """Blocks may have arrived: give provisional dossiers their final codes (they go up at
