@@ -652,7 +652,7 @@ def build_push_bodies(commune_dir: Path, hub_dir: Path) -> tuple[list[bytes], An
     from node.services import make_profile
     from node.signing import KEY_FILE, NodeKey
     from sync import codec
-    from sync.protocol import ExchangeRequest, request_from_wire
+    from sync.exchange import ExchangeRequest, request_from_wire
 
     hub_profile = make_profile(NodeKey.load(hub_dir / KEY_FILE), node_settings(hub_dir))
     node = open_bench_node(commune_dir)
@@ -683,7 +683,7 @@ def build_push_bodies(commune_dir: Path, hub_dir: Path) -> tuple[list[bytes], An
 
 def run_ingest(n: int, prepared: Path, backend: str, pg: PgDatabases | None, timeout_s: float) -> IngestRun:
     from sync import codec
-    from sync.protocol import request_from_wire
+    from sync.exchange import request_from_wire
 
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="motcua-ingest-bench-")))

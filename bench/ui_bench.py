@@ -127,9 +127,9 @@ def main() -> int:
     args = ap.parse_args()
     rng = random.Random(2026)
 
+    from node.accounts import create_account
     from node.app import create_app
     from node.staff_queries import search
-    from web.accounts import create_account
 
     with tempfile.TemporaryDirectory(prefix="motcua-ui-bench-") as tmp:
         base = args.keep or Path(tmp)

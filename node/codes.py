@@ -28,7 +28,7 @@ Invariants
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from node.domain import dossier as dossier_domain
@@ -45,17 +45,13 @@ from node.domain.dossier_code import (
     next_final_code,
     parse_code,
 )
-from node.domain.report import VIETNAM
+from node.domain.vietnam_time import vn_day
 from node.models import IssuedCodeRow, NumberBlockRow
 from sync import store
 from sync.wire import Event
 
 BLOCK_LEASED = "codes.block_leased"
 BLOCK_KIND = "codeblock"
-
-
-def reception_day(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, VIETNAM).date()
 
 
 def is_provisional(code: str) -> bool:
@@ -254,7 +250,7 @@ def lease(node: Any, author: str, node_id: str, *, days: int, size: int, agency_
     unit = unit or unit_of(node_id) or ""
     if not unit:
         raise DomainError(f"node {node_id} has not synced with this district yet; pass its unit", "unit")
-    first = first_day or reception_day(node.wall_ms())
+    first = first_day or vn_day(node.wall_ms())
     with node.log.transaction():
         node.gate.check()
         block_id = make_ref(node.node_id, unit, store.feed_head(node.node_id, unit, for_update=True).seq + 1)
@@ -290,7 +286,7 @@ def assign_final(node: Any, author: str) -> list[dict[str, str]]:
     with node.log.transaction():
         node.gate.check()
         for row in list(pending()):
-            day = reception_day(row.received_at)
+            day = vn_day(row.received_at)
             final = final_for(node.node_id, agency_id, day)
             if final is None:
                 continue

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from node.domain import dossier as domain
@@ -23,18 +22,10 @@ from node.domain.citizen_id import InvalidCitizenId, parse_citizen_id
 from node.domain.deadline import appointment_at
 from node.domain.errors import DomainError
 from node.domain.inputs import check_json
-from node.domain.report import VIETNAM
+from node.domain.vietnam_time import to_ms, to_vn
 from node.reference import ReferenceData
 
 _LOCAL_CODE = re.compile(r"^([0-9]\.[0-9]{6})\.")
-
-
-def to_vn(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, VIETNAM)
-
-
-def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def find_procedure(catalogue: Catalogue, code: str) -> Procedure:

@@ -35,7 +35,6 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from importlib import resources
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -44,8 +43,8 @@ from typing import Any
 from node.domain.authority import Authority, Violation
 from node.domain.calendar import InvalidCalendar, WorkCalendar, parse_calendar
 from node.domain.catalogue import Catalogue, InvalidCatalogue, parse_catalogue, parse_catalogue_json
-from node.domain.report import VIETNAM
 from node.domain.statuses import DEFAULT_STATUS_MAPPING, InvalidStatusMapping, StatusMapping, parse_status_mapping
+from node.domain.vietnam_time import vn_day
 from node.models import ProcedureRow, ReferenceRow
 from sync import store
 from sync.wire import SHARED_SCOPE, Event
@@ -243,7 +242,7 @@ class ReferenceData:
         held = self._held(CALENDAR)
         if held:
             return held[1]
-        year = datetime.fromtimestamp(self.wall_ms() / 1000, VIETNAM).year
+        year = vn_day(self.wall_ms()).year
         return seed_calendar(tuple(calendar_years(year)))
 
     def status_mapping(self) -> StatusMapping:
@@ -315,7 +314,7 @@ def publishable(kind: str, given: Mapping[str, Any] | None, *, years: list[int] 
     if kind == CATALOGUE:
         return seed_catalogue_data()
     if kind == CALENDAR:
-        year = datetime.fromtimestamp(now_ms / 1000, VIETNAM).year
+        year = vn_day(now_ms).year
         return dict(seed_calendar_data(tuple(sorted(years or calendar_years(year)))))
     return DEFAULT_STATUS_MAPPING.to_data()
 

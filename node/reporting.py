@@ -41,7 +41,6 @@ from node.domain.deadline import (
 from node.domain.report import (
     COLUMN_NUMBERS,
     COUNT_FIELDS,
-    VIETNAM,
     Report,
     ReportPeriod,
     ReportRecord,
@@ -49,19 +48,12 @@ from node.domain.report import (
     check_identities,
 )
 from node.domain.statuses import StatusMapping
+from node.domain.vietnam_time import VIETNAM, to_ms, to_vn
 from node.models import DossierRow
 
 DUE_SOON_WORKING_HOURS = 8  # one working day's notice before an appointment
 FINISHED = frozenset({"resolved", "returned", "refused", "stopped"})
 CHUNK = 1000
-
-
-def to_vn(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, VIETNAM)
-
-
-def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def _loads(value: Any) -> list:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from node.services import VN_TZ
+from node.domain.vietnam_time import to_vn
 from sync.ledger import SyncSessionRow
 
 
@@ -13,7 +12,7 @@ def format_ms(ms: int | None) -> str:
     """dd/MM/yyyy HH:mm:ss in Vietnam time (the form staff read on every screen)."""
     if not ms:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, VN_TZ).strftime("%d/%m/%Y %H:%M:%S")
+    return to_vn(ms).strftime("%d/%m/%Y %H:%M:%S")
 
 
 def sync_sessions(limit: int = 50, peer: str = "", outcome: str | None = None) -> list[dict[str, Any]]:

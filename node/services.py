@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta, timezone
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from node.domain.merge import CONFLICT_RESOLVED
 from node.domain.report import check_period
 from node.domain.text import check_text, clean_line
 from node.domain.text import fold as fold_text
+from node.domain.vietnam_time import vn_day
 from node.models import ConflictRow, DossierRow
 from node.signing import KEY_FILE, NodeKey, verify_signature
 from node.trust import NodeTrust, certified_profile
@@ -48,7 +49,6 @@ from sync.protocol import Profile, may_hold
 from sync.replica import Replica
 from sync.wire import make_ref
 
-VN_TZ = timezone(timedelta(hours=7), "ICT")  # Vietnam keeps UTC+7 all year (no daylight saving)
 MAX_OFFSET = 10**9  # list offsets beyond any node's dossiers; larger ones overflow a SQL integer
 
 
@@ -139,7 +139,7 @@ class Node:
             if codes.is_issued(given):
                 raise DomainError(f"code {given} is already issued on this node", "code")
             return given
-        day = codes.reception_day(received_at)
+        day = vn_day(received_at)
         return str(codes.issue(self.node_id, self.settings.AGENCY_ID, day, self.provisional_name))
 
     def _acting_office(self) -> dict[str, str]:

@@ -13,16 +13,17 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import peewee as pw
 
 from node.domain.deadline import Duration, appointment_at
 from node.domain.text import fold as fold_text
+from node.domain.vietnam_time import day_start_ms, to_vn, vn_day
 from node.models import DossierRow
 from node.reference import ReferenceData
-from node.services import VN_TZ, row_to_dict
+from node.services import row_to_dict
 from sync import store
 from sync.chain import ChainError, check_head
 from sync.ledger import PeerRow, ProfileRow, SyncSessionRow
@@ -40,19 +41,11 @@ LIST_LIMIT = 10
 # -- time -------------------------------------------------------------------------------------
 
 
-def day_start_ms(d: date) -> int:
-    return int(datetime.combine(d, time(), VN_TZ).timestamp() * 1000)
-
-
-def vn_day(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, VN_TZ).date()
-
-
 @functools.cache
 def compute_appointment(reference: ReferenceData, received_ms: int, duration: Duration) -> int:
     """The appointment shown before reception: the same rule and calendar in force that
     reception applies (node.reception), so the screen and the receipt cannot disagree."""
-    received = datetime.fromtimestamp(received_ms / 1000, VN_TZ)
+    received = to_vn(received_ms)
     due = appointment_at(reference.calendar(), received, duration)
     return int(due.timestamp() * 1000)
 

@@ -35,7 +35,7 @@ from typing import Any
 import peewee as pw
 
 from certs import CertificateRejected, CertsError, Reason, verify_node_certificate
-from certs.identity import certificate_der, node_id_from_certificate, parse_certificate
+from certs.identity import ca_fingerprint, certificate_der, node_id_from_certificate, parse_certificate
 from certs.layout import NodeLayout
 from certs.tlsca import check_endorsement, read_endorsement
 from sync import store
@@ -89,6 +89,11 @@ class NodeTrust(OpenTrust):
         if self.tls_ca is not None:
             files.append(str(self.layout.tls_ca_certificate))
         return files
+
+    @property
+    def ca_fingerprint(self) -> str:
+        """The district CA's fingerprint ("" without a CA), as mDNS advertises it."""
+        return ca_fingerprint(self.ca) if self.ca is not None else ""
 
     @property
     def own_cert_der(self) -> bytes:

@@ -5,14 +5,22 @@ scheduler must run once per node; concurrency comes from threads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 
 
 def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, scheduler: Any = None,
-                        tls: tuple[str, str] | None = None) -> None:
-    """Run ``app`` under gunicorn in this process tree; the scheduler runs in the worker."""
+                        tls: tuple[str, str] | None = None,
+                        advertise: Callable[[], Any] | None = None) -> None:
+    """Run ``app`` under gunicorn in this process tree; the scheduler and the LAN announcement
+    (``advertise()`` returns an object with ``close()``, or None) run in the worker.
+
+    Neither may start in the master: threads do not survive gunicorn's fork, and a zeroconf
+    instance created before the fork left the worker hanging at exit until gunicorn's graceful
+    timeout (20 s on every stop).
+    """
     from gunicorn.app.base import BaseApplication
 
     class _Embedded(BaseApplication):  # type: ignore[misc]
@@ -37,16 +45,27 @@ def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, sche
             if tls is not None:
                 # An enrolled node serves https with its certificate from the district CA.
                 options["certfile"], options["keyfile"] = tls
-            if scheduler is not None:
-                # Threads do not survive gunicorn's fork: start the scheduler in the worker,
-                # stop it when the worker exits.
-                options["post_worker_init"] = lambda _worker: scheduler.start()
-                options["worker_exit"] = lambda _server, _worker: scheduler.stop()
+            options["post_worker_init"] = lambda _worker: _start_in_worker()
+            options["worker_exit"] = lambda _server, _worker: _stop_in_worker()
             for key, value in options.items():
                 self.cfg.set(key, value)
 
         def load(self) -> Flask:
             return app
+
+    running: list[Any] = []
+
+    def _start_in_worker() -> None:
+        if scheduler is not None:
+            scheduler.start()
+            running.append(scheduler.stop)
+        announcement = advertise() if advertise is not None else None
+        if announcement is not None:
+            running.append(announcement.close)
+
+    def _stop_in_worker() -> None:
+        while running:
+            running.pop()()
 
     _Embedded().run()
 

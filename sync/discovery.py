@@ -45,14 +45,10 @@ class ServiceRecord:
 
     @classmethod
     def for_node(cls, node: Any, host: str, port: int, scheme: str) -> ServiceRecord:
-        fingerprint = ""
-        if node.trust.ca is not None:
-            from certs.identity import ca_fingerprint
-
-            fingerprint = ca_fingerprint(node.trust.ca)
+        # The CA fingerprint comes as a value from the node's trust (sync never reads certificates).
         address = host if host not in ("0.0.0.0", "") else _primary_address()
         return cls(node.node_id, node.settings.ROLE, node.settings.UNIT, node.settings.NAME[:60], address, port,
-                   scheme, PROTOCOL_VERSION, fingerprint)
+                   scheme, PROTOCOL_VERSION, node.trust.ca_fingerprint)
 
     def properties(self) -> dict[str, str]:
         return {

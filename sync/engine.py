@@ -1,18 +1,19 @@
-"""The client side of a sync session: exchange until neither side has anything left to send.
+"""Drives a :class:`sync.session.ClientSession` over a transport: the I/O of the client side.
 
-    while True:
-        push  = what the peer lacks according to the vector it last acknowledged
-        stop if nothing to push, the previous answer said no more, and one exchange was made
-        answer = exchange(my vector, push)           # one HTTP request
-        apply answer.pull in one transaction         # before anything is recorded as received
-        remember answer.vector as the peer's state   # the acknowledgement of our push
+The protocol state (who the peer is and whether it is verified, what it acknowledged, when to
+stop, which refusals to retry) is the session's, a pure machine tested on its own
+(``tests/unit/sync/test_session.py``). This module does what the machine cannot: it reads the
+peer known at this address and what it acknowledged from the ledger, cuts the push from the
+store (:meth:`sync.replica.Replica.outgoing_for`), sends each request over the transport,
+performs the actions the machine returns (remember the peer, ingest the pull in one transaction,
+record the acknowledgement), and logs the session.
 
 Invariants
 ----------
-* A sync with nothing to do is one exchange.
-* We advance what we believe the peer holds only from its answer, which it sends after its
-  commit; after a lost answer the next exchange re-pushes from the last acknowledged vector and
-  the peer skips what it already has (idempotent by ``(origin, scope, seq)``).
+* Whatever the transport, every answer goes through the session, which refuses one the expected
+  peer did not sign, and pushes nothing before the peer is verified (:mod:`sync.session`).
+* A lost answer is retried once on a fresh connection with the same request: exchanges are
+  idempotent (a new nonce; events already applied are skipped).
 * The session is logged on this side too, whatever happens: every path ends the row with an
   outcome (ok, partial, failed) and the error code and message.
 """
@@ -24,21 +25,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sync import ledger
+from sync.exchange import request_from_wire
 from sync.ledger import SyncSessionRow
-from sync.protocol import (
-    Code,
-    ExchangeRequest,
-    Profile,
-    ProtocolError,
-    request_from_wire,
-    response_from_wire,
-    response_signing_bytes,
-)
+from sync.protocol import Code, Profile, ProtocolError
 from sync.replica import Replica
-from sync.transport import HttpTransport, Reply, Transport, TransportError
-
-MAX_EXCHANGES = 10_000
-MAX_GAP_RETRIES = 3
+from sync.session import (
+    NOTHING,
+    TRANSPORT,
+    Acknowledge,
+    ClientSession,
+    Fail,
+    Ingest,
+    LearnPeer,
+    PeerCheck,
+    Push,
+)
+from sync.transport import Transport, TransportError
 
 
 @dataclass
@@ -82,79 +84,58 @@ class SyncClient:
             return None
         return ledger.load_profiles([node_id]).get(node_id)
 
+    def _peer_check(self) -> PeerCheck:
+        trust = self.replica.trust
+        return PeerCheck(
+            admit=trust.admit,
+            # a revocation row exists for every revoked node, whatever units it names
+            is_revoked=lambda node_id: trust.revoked_after(node_id, "") is not None,
+            verify_signature=self.replica.verify_signature,
+        )
+
     def sync(self, progress: Progress | None = None) -> SessionSummary:
         summary = SessionSummary(self.new_session_id())
-        peer = self._peer_profile()
-        peer_vector = ledger.peer_state(peer.node_id).vector if peer else {}
-        introduce = peer is None
-        summary.peer = peer.node_id if peer else ""
-        more, gap_retries = False, 0
-        ledger.open_session(summary.session, "client", peer.node_id if peer else "",
-                            peer.name if peer else self.peer_url, self.replica.wall_ms())
+        known = self._peer_profile()
+        session = ClientSession(self.replica.me, summary.session, self._peer_check(), known,
+                                ledger.peer_state(known.node_id).vector if known else {})
+        summary.peer = known.node_id if known else ""
+        ledger.open_session(summary.session, "client", known.node_id if known else "",
+                            known.name if known else self.peer_url, self.replica.wall_ms())
         try:
-            while summary.exchanges < MAX_EXCHANGES:
-                # Before the peer has said who it is, offer what we would hold ourselves: a parent
-                # holds at least that, and first contact then costs no extra round trip.
-                out = self.replica.outgoing_for(peer or self.replica.me, peer_vector)
-                if summary.exchanges and not more and not out.runs:
+            while True:
+                target = session.push_target
+                out = self.replica.outgoing_for(target, session.peer_vector) if target else None
+                push = Push(out.runs, out.profiles, out.events) if out else NOTHING
+                # Before the peer is verified, offer what we would hold ourselves: a parent holds
+                # at least that.
+                request = session.next_request(self.replica.vector_for(target or self.replica.me), push)
+                if request is None:
                     break
-                profiles = tuple(out.profiles)
-                if introduce:
-                    profiles = (self.replica.me, *[p for p in profiles if p.node_id != self.replica.me.node_id])
-                request = ExchangeRequest(
-                    session=summary.session,
-                    vector=self.replica.vector_for(peer) if peer else self.replica.vector_for(self.replica.me),
-                    push=tuple(out.runs),
-                    profiles=profiles,
-                )
                 wire = request.to_wire()
                 request_from_wire(wire)  # never send what we would refuse ourselves
                 try:
-                    reply = self.transport.exchange(wire, introduce=introduce)
+                    reply = self.transport.exchange(wire, introduce=session.introduce)
                 except TransportError:
                     # One immediate retry on a fresh connection: a server closing an idle
                     # keep-alive connection races our next request. Exchanges are idempotent
                     # (a new nonce; events already applied are skipped), so this is safe.
-                    reply = self.transport.exchange(wire, introduce=introduce)
+                    reply = self.transport.exchange(wire, introduce=session.introduce)
                 summary.exchanges += 1
                 summary.bytes_out += reply.bytes_out
                 summary.bytes_in += reply.bytes_in
-                response = response_from_wire(reply.message)
-                answering = self.replica.trust.admit(response.node) if response.node is not None else peer
-                if answering is None:
-                    raise ProtocolError(Code.UNKNOWN_NODE, "the peer did not say who it is")
-                self._check_answer(reply, answering)
-                if peer is None or response.node is not None:
-                    peer = self._learn_peer(answering, summary)
-                pushed = out.events
-                error = response.error
-                if error:
-                    code = error.get("code", "")
-                    if code == Code.UNKNOWN_NODE and not introduce:
-                        introduce = True
-                        more = True
-                        continue
-                    if code == Code.GAP and gap_retries < MAX_GAP_RETRIES:
-                        gap_retries += 1  # the peer holds less than we thought: resend from its vector
-                        pushed = 0
-                    else:
-                        raise ProtocolError(Code(code) if code in Code._value2member_map_ else Code.INTERNAL,
-                                            error.get("message", ""), error.get("feed", ""))
-                introduce = False
-                received = self.replica.ingest(response.pull, response.profiles, peer, summary.session).applied
-                peer_vector = dict(response.vector)
-                now = self.replica.wall_ms()
-                skew = response.time - now if response.time else None
-                ledger.remember_peer(peer.node_id, url=self.peer_url, vector=peer_vector, now=now, ok=True,
-                                     skew_ms=skew)
-                summary.events_out += pushed
-                summary.events_in += received
-                more = response.more
-                ledger.add_to_session(summary.session, "client", now=now, events_in=received, events_out=pushed,
-                                      bytes_in=reply.bytes_in, bytes_out=reply.bytes_out)
-                if progress:
-                    remaining = self.replica.outgoing_for(peer, peer_vector, 1 << 62).events
-                    progress(summary, remaining)
+                received = 0
+                for action in session.receive(reply, self.replica.wall_ms()):
+                    if isinstance(action, LearnPeer):
+                        self._learn_peer(action.profile, summary)
+                    elif isinstance(action, Ingest):
+                        received = self.replica.ingest(action.runs, action.profiles, action.sender,
+                                                       summary.session).applied
+                    elif isinstance(action, Acknowledge):
+                        self._acknowledged(action, summary, received, reply.bytes_in, reply.bytes_out, progress)
+                    elif isinstance(action, Fail):
+                        if action.code == TRANSPORT:
+                            raise TransportError(action.message)
+                        raise ProtocolError(Code(action.code), action.message, action.feed)
             summary.outcome = "ok"
         except ProtocolError as e:
             summary.outcome, summary.error_code, summary.error = self._failed(summary), e.code.value, e.message
@@ -162,26 +143,24 @@ class SyncClient:
         except TransportError as e:
             summary.outcome, summary.error_code, summary.error = self._failed(summary), "transport", str(e)
         finally:
-            self._close(summary, peer)
+            self._close(summary, session.peer)
         return summary
+
+    def _acknowledged(self, ack: Acknowledge, summary: SessionSummary, received: int, bytes_in: int,
+                      bytes_out: int, progress: Progress | None) -> None:
+        now = self.replica.wall_ms()
+        ledger.remember_peer(ack.peer.node_id, url=self.peer_url, vector=ack.vector, now=now, ok=True,
+                             skew_ms=ack.skew_ms)
+        summary.events_out += ack.pushed
+        summary.events_in += received
+        ledger.add_to_session(summary.session, "client", now=now, events_in=received, events_out=ack.pushed,
+                              bytes_in=bytes_in, bytes_out=bytes_out)
+        if progress:
+            remaining = self.replica.outgoing_for(ack.peer, ack.vector, 1 << 62).events
+            progress(summary, remaining)
 
     def _failed(self, summary: SessionSummary) -> str:
         return "partial" if summary.events_in or summary.events_out else "failed"
-
-    def _check_answer(self, reply: Reply, peer: Profile) -> None:
-        """Accept nothing the expected peer did not sign for this very request."""
-        if not reply.signature and reply.server_node == "" and not isinstance(self.transport, HttpTransport):
-            return  # an in-process transport (tests, tools) carries no HTTP headers
-        # The answer may name its node (refusals and first contact do); the signature is what
-        # counts, checked with the key of the peer we expect.
-        if reply.server_node and reply.server_node != peer.node_id:
-            raise TransportError(f"answer from node {reply.server_node}, expected {peer.node_id}")
-        try:
-            self.replica.verify_signature(
-                peer.public_key, response_signing_bytes(peer.node_id, reply.nonce, reply.digest), reply.signature
-            )
-        except Exception as e:
-            raise TransportError(f"answer not signed by {peer.node_id}: refused") from e
 
     def _learn_peer(self, profile: Profile, summary: SessionSummary) -> Profile:
         self.replica.keep_profiles([profile])

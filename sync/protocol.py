@@ -1,4 +1,6 @@
-"""Sync protocol v1: messages, runs, profiles, scope policy and error codes (pure core).
+"""Sync protocol v1: runs, profiles, scope policy and error codes (pure core).
+
+The exchange messages built from these are :mod:`sync.exchange`.
 
 One exchange is one HTTP request. The caller sends its version vector (feed -> highest
 contiguous seq it holds) and the runs of events it believes the peer lacks; the answer carries
@@ -33,9 +35,8 @@ from __future__ import annotations
 
 import base64
 import enum
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sync.wire import (
@@ -50,7 +51,6 @@ from sync.wire import (
 
 PROTOCOL_VERSION = 1
 PROFILE_SIGN_PREFIX = b"motcua/profile/v1\x00"
-REQUEST_SIGN_PREFIX = b"motcua/request/v1\x00"
 ROLES = ("commune", "mobile", "district")
 MAX_REQUEST_BYTES = 48 * 1024 * 1024  # decompressed; a batch is bounded below this
 # Uncompressed JSON per direction per exchange. On a 300 ms link round trips cost more than
@@ -308,133 +308,6 @@ def run_from_wire(d: Any) -> Run:
         if not isinstance(e, Mapping) or set(e) != set(_COMPACT_FIELDS):
             raise ProtocolError(Code.MALFORMED, f"compact events have exactly the fields {_COMPACT_FIELDS}")
     return Run(origin, scope, start, prev, tuple(events), signature)
-
-
-# -- exchange messages ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExchangeRequest:
-    session: str
-    vector: Vector
-    push: tuple[Run, ...] = ()
-    profiles: tuple[Profile, ...] = ()  # the caller's own on first contact, and push origins'
-    max_bytes: int = DEFAULT_BATCH_BYTES
-    protocol: int = PROTOCOL_VERSION
-
-    def to_wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"protocol": self.protocol, "session": self.session, "vector": self.vector}
-        if self.push:
-            out["push"] = [r.to_wire() for r in self.push]
-        if self.profiles:
-            out["profiles"] = [p.to_wire() for p in self.profiles]
-        if self.max_bytes != DEFAULT_BATCH_BYTES:
-            out["max_bytes"] = self.max_bytes
-        return out
-
-
-@dataclass(frozen=True)
-class ExchangeResponse:
-    session: str
-    vector: Vector
-    pull: tuple[Run, ...] = ()
-    profiles: tuple[Profile, ...] = ()
-    more: bool = False
-    error: Mapping[str, str] | None = None  # {"code", "message", "feed"} if the push was refused
-    node: Profile | None = None  # the answering node, so the caller learns its peer
-    time: int = 0  # the answering node's wall clock (ms), for skew reports
-    protocol: int = PROTOCOL_VERSION
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"protocol": self.protocol, "session": self.session, "vector": self.vector}
-        if self.pull:
-            out["pull"] = [r.to_wire() for r in self.pull]
-        if self.profiles:
-            out["profiles"] = [p.to_wire() for p in self.profiles]
-        if self.more:
-            out["more"] = True
-        if self.error:
-            out["error"] = dict(self.error)
-        if self.node:
-            out["node"] = self.node.to_wire()
-        if self.time:
-            out["time"] = self.time
-        return out
-
-
-SESSION_RE = re.compile(r"^[0-9A-Za-z-]{8,64}$")
-
-
-def _check_version(d: Mapping[str, Any]) -> None:
-    if d.get("protocol") != PROTOCOL_VERSION:
-        raise ProtocolError(
-            Code.UNSUPPORTED_VERSION,
-            f"protocol {d.get('protocol')!r} is not supported; this node speaks {PROTOCOL_VERSION}",
-        )
-
-
-def request_from_wire(d: Any) -> ExchangeRequest:
-    if not isinstance(d, Mapping):
-        raise ProtocolError(Code.BAD_REQUEST, "the request must be a JSON object")
-    _check_version(d)
-    session = d.get("session")
-    if not (isinstance(session, str) and SESSION_RE.match(session)):
-        raise ProtocolError(Code.MALFORMED, "session must be 8-64 characters of [0-9A-Za-z-]")
-    max_bytes = d.get("max_bytes", DEFAULT_BATCH_BYTES)
-    if type(max_bytes) is not int or not 1024 <= max_bytes <= MAX_REQUEST_BYTES:
-        raise ProtocolError(Code.MALFORMED, "max_bytes out of range")
-    push, profiles = d.get("push", []), d.get("profiles", [])
-    if not isinstance(push, list) or not isinstance(profiles, list):
-        raise ProtocolError(Code.MALFORMED, "push and profiles must be lists")
-    return ExchangeRequest(
-        session=session,
-        vector=parse_vector(d.get("vector")),
-        push=tuple(run_from_wire(r) for r in push),
-        profiles=tuple(profile_from_wire(p) for p in profiles),
-        max_bytes=max_bytes,
-    )
-
-
-def response_from_wire(d: Any) -> ExchangeResponse:
-    if not isinstance(d, Mapping):
-        raise ProtocolError(Code.BAD_REQUEST, "the response must be a JSON object")
-    _check_version(d)
-    error = d.get("error")
-    if error is not None and not isinstance(error, Mapping):
-        raise ProtocolError(Code.MALFORMED, "error must be an object")
-    pull, profiles = d.get("pull", []), d.get("profiles", [])
-    if not isinstance(pull, list) or not isinstance(profiles, list):
-        raise ProtocolError(Code.MALFORMED, "pull and profiles must be lists")
-    return ExchangeResponse(
-        session=str(d.get("session", "")),
-        vector=parse_vector(d.get("vector", {})),
-        pull=tuple(run_from_wire(r) for r in pull),
-        profiles=tuple(profile_from_wire(p) for p in profiles),
-        more=bool(d.get("more", False)),
-        error=error,
-        node=profile_from_wire(d["node"]) if d.get("node") else None,
-        time=int(d.get("time", 0)) if type(d.get("time", 0)) is int else 0,
-    )
-
-
-RESPONSE_SIGN_PREFIX = b"motcua/response/v1\x00"
-
-
-def request_signing_bytes(node_id: str, time_ms: int, nonce: str, path: str, body_digest: bytes) -> bytes:
-    """What a caller signs: who, when, a never-repeated nonce, where, and the body's digest."""
-    return REQUEST_SIGN_PREFIX + f"{node_id}\n{time_ms}\n{nonce}\n{path}\n".encode() + body_digest
-
-
-def response_signing_bytes(node_id: str, request_nonce: str, body_digest: bytes) -> bytes:
-    """What a server signs: its id, the nonce of the request it answers, and its body's digest.
-
-    Binding the request's nonce means an answer cannot be replayed to another request.
-    """
-    return RESPONSE_SIGN_PREFIX + f"{node_id}\n{request_nonce}\n".encode() + body_digest
-
-
-NONCE_RE = re.compile(r"^[0-9A-Za-z_-]{16,64}$")
 
 
 __all__ = ["WireError"]

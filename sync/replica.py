@@ -12,14 +12,13 @@ from collections.abc import Callable
 
 from sync import ledger, store
 from sync.chain import SignatureVerifier, SignedHead
+from sync.exchange import ExchangeRequest, ExchangeResponse
 from sync.ingest import Ingestor, IngestResult
 from sync.log import LocalLog
 from sync.outbox import Outgoing, build_outgoing, local_vector
 from sync.protocol import (
     DEFAULT_BATCH_BYTES,
     Code,
-    ExchangeRequest,
-    ExchangeResponse,
     Profile,
     ProtocolError,
     Vector,

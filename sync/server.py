@@ -2,13 +2,13 @@
 
 Thin on purpose, and in this order:
 
-1. **Authenticate, from the headers and the raw bytes only.** The node id, time, nonce and
-   signature headers are checked for shape; the trust policy says whose key must have signed
-   (:meth:`sync.trust.Trust.identify`: a profile in the ledger, or the certificate the caller
-   introduces itself with in ``X-Motcua-Cert``; nothing from the body); the body is read, up to
-   :data:`MAX_COMPRESSED_BYTES`, and its SHA-256 checked under the request signature; then the
-   trust policy vouches for the signer (certificate chain, revocation), the request time must be
-   within a day of ours and the nonce new.
+1. **Authenticate, from the headers and the raw bytes only**, by the pure functions of
+   :mod:`sync.auth`: the node id, time, nonce and signature headers are checked for shape; the
+   trust policy says whose key must have signed (:meth:`sync.trust.Trust.identify`: a profile in
+   the ledger, or the certificate the caller introduces itself with in ``X-Motcua-Cert``; nothing
+   from the body); the body is read, up to :data:`MAX_COMPRESSED_BYTES`, and its SHA-256 checked
+   under the request signature; then the trust policy vouches for the signer (certificate chain,
+   revocation), the request time must be within a day of ours and the nonce new.
    A stranger's body is therefore never decompressed or parsed, and one that names nobody this
    node could trust is not even read.
 2. **Only then decode** (bounded decompression, depth and integer limits: :mod:`sync.codec`),
@@ -28,38 +28,20 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, request
 
-from sync import codec, ledger
+from sync import auth, codec, ledger
+from sync.auth import CLOCK_WINDOW_MS, Authenticated
+from sync.exchange import EXCHANGE_PATH, NONCE_RE, SESSION_RE, request_from_wire, response_signing_bytes
 from sync.gate import RefusalGate
-from sync.protocol import (
-    HTTP_STATUS,
-    MAX_REQUEST_BYTES,
-    NONCE_RE,
-    PROTOCOL_VERSION,
-    SESSION_RE,
-    Code,
-    Profile,
-    ProtocolError,
-    b64,
-    request_from_wire,
-    request_signing_bytes,
-    response_signing_bytes,
-    unb64,
-)
+from sync.protocol import HTTP_STATUS, MAX_REQUEST_BYTES, PROTOCOL_VERSION, Code, Profile, ProtocolError, b64
 from sync.replica import Replica
-from sync.transport import EXCHANGE_PATH
 from sync.wire import NODE_ID_RE
 
 bp = Blueprint("sync", __name__)
 
 MAX_COMPRESSED_BYTES = 16 * 1024 * 1024
-# A request older or newer than this is refused; within it, its nonce is remembered, so a
-# request replayed byte for byte is refused too. A day, because commune PC clocks drift.
-CLOCK_WINDOW_MS = 24 * 3600 * 1000
-MAX_INTRODUCTION_CHARS = 6000  # X-Motcua-Cert: base64 of a certificate of at most 4 KiB
 _READ_CHUNK = 1 << 20
 
 
@@ -140,34 +122,6 @@ def _fail(exc: Exception, caller: Profile | None, message: object, session: str)
     return _answer({"protocol": PROTOCOL_VERSION, "vector": {}, "error": error}, HTTP_STATUS[internal.code])
 
 
-class StaleRequest(ProtocolError):
-    """A request its caller's key signed, but stamped more than a day away from our clock."""
-
-    def __init__(self, caller: Profile) -> None:
-        super().__init__(Code.UNAUTHENTICATED, "request time is more than a day away from ours: check the clock of "
-                         "the calling node (or this request was replayed)")
-        self.caller = caller
-
-
-@dataclass
-class Authenticated:
-    caller: Profile
-    body: bytes
-    sent_at: int
-
-
-def _header_bytes(name: str) -> bytes:
-    value = request.headers.get(name, "")
-    if not value:
-        return b""
-    if len(value) > MAX_INTRODUCTION_CHARS:
-        raise ProtocolError(Code.UNAUTHENTICATED, f"{name} is too long")
-    try:
-        return unb64(value, name)
-    except ProtocolError as e:
-        raise ProtocolError(Code.UNAUTHENTICATED, e.message) from e
-
-
 def _read_body() -> bytes:
     """The raw body, refused with ``too_large`` past :data:`MAX_COMPRESSED_BYTES` (read in chunks:
     a chunked body without a Content-Length is bounded too; a declared one was checked before)."""
@@ -180,48 +134,22 @@ def _read_body() -> bytes:
     return b"".join(chunks)
 
 
-def _authenticate(replica: Replica, gate: RefusalGate, address: str, node_id: str) -> Authenticated:
-    """Step 1 of the module docstring; raises :class:`ProtocolError` with a stable code."""
-    if not NODE_ID_RE.match(node_id):
-        raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Node must name the calling node")
-    wait = gate.throttled_for(address)
-    if wait and not replica.trust.is_known(node_id):
-        raise ProtocolError(Code.THROTTLED, f"too many refused requests from {address}; retry in "
-                            f"{(wait + 999) // 1000} s")
-    length = request.content_length
-    if length is not None and length > MAX_COMPRESSED_BYTES:
-        raise ProtocolError(Code.TOO_LARGE, f"body of {length} bytes exceeds {MAX_COMPRESSED_BYTES}")
-    try:
-        sent_at = int(request.headers.get("X-Motcua-Time", ""))
-    except ValueError:
-        raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Time must be epoch milliseconds") from None
-    nonce = request.headers.get("X-Motcua-Nonce", "")
-    if not NONCE_RE.match(nonce):
-        raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Nonce must be 16-64 URL-safe characters")
-    signature = _header_bytes("X-Motcua-Sig")
-    if not signature:
-        raise ProtocolError(Code.UNAUTHENTICATED, "X-Motcua-Sig is missing")
-    identified = replica.trust.identify(node_id, _header_bytes("X-Motcua-Cert"), _header_bytes("X-Motcua-Key"))
+def _authenticate(replica: Replica, gate: RefusalGate, address: str) -> Authenticated:
+    """Step 1 of the module docstring, by the pure functions of :mod:`sync.auth`; the I/O is
+    ours: the headers, the body (read only once the signer is identified), the ledger."""
+    signed = auth.check_headers(
+        request.headers, content_length=request.content_length, max_body_bytes=MAX_COMPRESSED_BYTES,
+        address=address,
+        throttled_ms=lambda node_id: 0 if replica.trust.is_known(node_id) else gate.throttled_for(address),
+    )
+    identified = replica.trust.identify(signed.node_id, signed.cert, signed.key)
     body = _read_body()
-    try:
-        replica.verify_signature(
-            identified.public_key,
-            request_signing_bytes(node_id, sent_at, nonce, EXCHANGE_PATH, hashlib.sha256(body).digest()),
-            signature,
-        )
-    except Exception as e:
-        raise ProtocolError(Code.UNAUTHENTICATED, "request signature does not verify") from e
-    caller = replica.trust.vouch(identified)
-    # Only after the signature holds, so nobody can burn another node's nonces.
-    if not ledger.remember_nonce(node_id, nonce, replica.wall_ms(), CLOCK_WINDOW_MS):
-        raise ProtocolError(Code.REPLAYED, "this request was already received (same nonce): refused")
-    if abs(sent_at - replica.wall_ms()) > CLOCK_WINDOW_MS:
-        # Checked after the signature: the caller's own key signed this, so its sync-log line may
-        # name it. A PC clock a day off is the commonest reason a commune never syncs, and the
-        # district admin must see it. (A request replayed a day later would be the only other
-        # way here, and its nonce is now spent: the same bytes again are `replayed`, unlogged.)
-        raise StaleRequest(caller)
-    return Authenticated(caller, body, sent_at)
+    now = replica.wall_ms()
+    return auth.authenticate(
+        signed, identified, body, verify_signature=replica.verify_signature, vouch=replica.trust.vouch,
+        remember_nonce=lambda node_id, nonce: ledger.remember_nonce(node_id, nonce, now, CLOCK_WINDOW_MS),
+        now=now,
+    )
 
 
 @bp.post(EXCHANGE_PATH)
@@ -230,8 +158,8 @@ def exchange() -> Response:
     address = request.remote_addr or "-"
     node_id = request.headers.get("X-Motcua-Node", "")
     try:
-        auth = _authenticate(replica, gate, address, node_id)
-    except StaleRequest as e:
+        authenticated = _authenticate(replica, gate, address)
+    except auth.StaleRequest as e:
         _log_refusal(e, e.caller, None)
         return _refuse(e)
     except ProtocolError as e:
@@ -242,13 +170,13 @@ def exchange() -> Response:
         return _refuse(e, headers)
     except Exception as e:
         return _fail(e, None, None, "")
-    message, caller, session = None, auth.caller, ""
+    message, caller, session = None, authenticated.caller, ""
     try:
-        message = codec.decode(auth.body, MAX_REQUEST_BYTES)
+        message = codec.decode(authenticated.body, MAX_REQUEST_BYTES)
         req = request_from_wire(message)
-        caller = replica.resolve_caller(auth.caller, req.profiles)
+        caller = replica.resolve_caller(authenticated.caller, req.profiles)
         session = req.session
-        response, _ = replica.serve_exchange(req, caller, len(auth.body), caller_time=auth.sent_at)
+        response, _ = replica.serve_exchange(req, caller, len(authenticated.body), caller_time=authenticated.sent_at)
         answer = _answer(response.to_wire())
         ledger.record_bytes_out(req.session, "server", answer.content_length or 0, peer=caller.node_id)
         return answer

@@ -19,7 +19,6 @@ import secrets
 import ssl
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
@@ -27,9 +26,8 @@ import urllib3
 from urllib3.util import SKIP_HEADER
 
 from sync import codec
-from sync.protocol import b64, request_signing_bytes
-
-EXCHANGE_PATH = "/sync/v1/exchange"
+from sync.exchange import EXCHANGE_PATH, Reply, request_signing_bytes
+from sync.protocol import b64
 
 
 class CaPinnedAdapter(requests.adapters.HTTPAdapter):
@@ -72,17 +70,6 @@ class KeySigner(Protocol):
 
     def sign(self, message: bytes) -> bytes: ...
 
-
-@dataclass
-class Reply:
-    message: dict[str, Any]
-    bytes_out: int  # compressed body bytes sent
-    bytes_in: int  # compressed body bytes received
-    status: int
-    nonce: str = ""  # of the request this answers
-    server_node: str = ""  # X-Motcua-Node of the answer
-    signature: bytes = b""  # X-Motcua-Sig of the answer
-    digest: bytes = b""  # SHA-256 of the answer's body
 
 
 class Transport(Protocol):

@@ -22,16 +22,9 @@ from node.domain.dossier import validate_received
 from node.models import DossierRow
 from node.signing import NodeKey
 from sync import codec
+from sync.exchange import ExchangeRequest, request_signing_bytes
 from sync.ledger import ProfileRow, QuarantineRow, SyncSessionRow
-from sync.protocol import (
-    PROTOCOL_VERSION,
-    ExchangeRequest,
-    Profile,
-    Run,
-    b64,
-    compact,
-    request_signing_bytes,
-)
+from sync.protocol import PROTOCOL_VERSION, Profile, Run, b64, compact
 from sync.store import EventRow, FeedRow, HeadSignatureRow, OriginRow
 from sync.transport import EXCHANGE_PATH
 from sync.wire import EVENT_FORMAT, GENESIS, build_event, canonical_bytes, canonical_json, hash_bytes, head_message

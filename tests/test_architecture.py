@@ -24,8 +24,8 @@ DOORS = {
     "cryptography": ("node/signing.py", "certs/"),
     "requests": ("sync/transport.py", "bench/", "tests/"),
     "zeroconf": ("sync/discovery.py", "tests/"),
-    "flask": ("web/", "sync/server.py", "node/app.py", "node/wsgi.py", "node/cli.py", "tests/"),
-    "click": ("node/cli.py", "certs/cli.py", "tests/"),
+    "flask": ("web/", "sync/server.py", "node/app.py", "node/wsgi.py", "node/cli/", "tests/"),
+    "click": ("node/cli/", "certs/cli.py", "tests/"),
 }
 
 
@@ -139,3 +139,55 @@ def test_sync_engine_does_not_depend_on_the_node_application():
         if {"node", "web"} & imported_roots(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+# -- sync never reads certificates; its sans-IO modules do no I/O ---------------------------------
+# Kept apart from the tables above on purpose (issue 11: other rules of this file grow in parallel).
+
+SANS_IO = ["sync/exchange.py", "sync/auth.py", "sync/session.py"]
+
+
+def sync_to_certs_violations(source: str) -> list[str]:
+    """Imports of ``certs`` in a module of ``sync``: certificate material reaches sync as values
+    (DER bytes, a fingerprint, a trust policy object built by ``node``), never as an import."""
+    return sorted(m for m in imported_modules(source) if m.split(".")[0] == "certs")
+
+
+@pytest.mark.parametrize("snippet", ["import certs", "from certs.identity import ca_fingerprint",
+                                     "def f():\n    from certs import verify_node_certificate\n"])
+def test_the_sync_to_certs_checker_catches_imports(snippet):
+    assert sync_to_certs_violations(snippet), snippet
+
+
+def test_sync_never_imports_certs():
+    offenders = {
+        p.relative_to(ROOT).as_posix(): sync_to_certs_violations(p.read_text(encoding="utf-8"))
+        for p in sorted((ROOT / "sync").rglob("*.py"))
+    }
+    assert {path: bad for path, bad in offenders.items() if bad} == {}
+
+
+def sans_io_violations(source: str) -> list[str]:
+    """What a sans-IO sync module may not import: frameworks, adapters, I/O, or sync modules
+    that are not pure themselves."""
+    pure = {p.removesuffix(".py").replace("/", ".") for p in SANS_IO + [c for c in CORE if c.startswith("sync/")]}
+    io = FORBIDDEN_IN_CORE | {"node", "web", "certs", "socket", "sqlite3", "urllib", "http", "ssl"}
+
+    def impure(module: str) -> bool:
+        root = module.split(".")[0]
+        if root == "sync":
+            return module != "sync" and module not in pure and module.rsplit(".", 1)[0] not in pure
+        return root in io
+
+    return sorted(m for m in imported_modules(source) if impure(m))
+
+
+@pytest.mark.parametrize("snippet", ["import requests", "from sync import ledger", "from sync.transport import X",
+                                     "import socket", "from certs import ca"])
+def test_the_sans_io_checker_catches_violations(snippet):
+    assert sans_io_violations(snippet), snippet
+
+
+@pytest.mark.parametrize("path", SANS_IO)
+def test_the_sync_session_and_request_authentication_do_no_io(path):
+    assert sans_io_violations((ROOT / path).read_text(encoding="utf-8")) == []

@@ -26,7 +26,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from node import codes, reporting
 from node.domain.errors import DomainError, DossierNotFound, InvalidTransition
-from node.domain.report import VIETNAM
+from node.domain.vietnam_time import VIETNAM, vn_day
 from node.services import Node, state_to_dict
 from node.writegate import WriteBlocked
 from web import permissions as can
@@ -93,7 +93,7 @@ def create_dossier() -> tuple[Response, int]:
     data = state_to_dict(state)
     data["lookup_check"] = node.lookup_check(state.id)  # for a receipt printed by the caller
     if codes.is_provisional(state.code):
-        day = codes.reception_day(state.received_at)
+        day = vn_day(state.received_at)
         data["notices"] = [codes.provisional_notice(state.code, node.settings.AGENCY_ID, day)]
     return jsonify(data), 201
 

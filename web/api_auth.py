@@ -2,9 +2,9 @@
 
 :func:`authenticate` runs before every view of the ``api`` blueprint. It accepts, in this order:
 
-- ``Authorization: Bearer <token>``: a personal API token (:mod:`web.tokens`), acting as its
+- ``Authorization: Bearer <token>``: a personal API token (:mod:`node.tokens`), acting as its
   account with its scope (``read`` or ``write``);
-- the web UI's session cookie (``motcua_auth``, :mod:`web.accounts`); a request that is not
+- the web UI's session cookie (``motcua_auth``, :mod:`node.accounts`); a request that is not
   GET/HEAD/OPTIONS must then carry the page's CSRF token in ``X-CSRFToken``, so a page of another
   site cannot make a signed-in browser write (the cookie goes along by itself; the header does not).
 
@@ -31,7 +31,8 @@ from typing import Any, TypeVar
 from flask import Response, current_app, g, jsonify, request
 from flask_wtf.csrf import ValidationError, validate_csrf
 
-from web import accounts, permissions, tokens
+from node import accounts, tokens
+from web import permissions
 from web.auth import COOKIE, client_ip, node, now_ms
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -13,7 +13,7 @@ Routes: ``/`` (home by role), ``/dang-nhap`` (sign in), ``/dang-xuat`` (POST, si
 Invariants
 ----------
 - Who is signed in comes only from the ``motcua_auth`` cookie looked up in the session table
-  (:mod:`web.accounts`); Flask's signed cookie carries nothing but the CSRF token.
+  (:mod:`node.accounts`); Flask's signed cookie carries nothing but the CSRF token.
 - A new session token at every sign-in (no fixation); sign-out deletes the row.
 - Every read of a dossier's personal data by a person leaves an access-log row.
 """
@@ -41,8 +41,9 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from node import accounts
 from node.services import Node
-from web import accounts, hardening, i18n, permissions
+from web import hardening, i18n, permissions
 from web.formatting import FILTERS
 from web.i18n import _
 from web.labels import register_labels

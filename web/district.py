@@ -24,6 +24,7 @@ from node import staff_queries as queries
 from node.backup import backup_state
 from node.domain.errors import DomainError
 from node.domain.report import FIRST_REPORT_DAY, LAST_REPORT_DAY, check_period
+from node.domain.vietnam_time import vn_day
 from web import permissions as can
 from web.auth import login_required, node, now_ms, roles_required
 from web.chart import bar_chart
@@ -102,7 +103,7 @@ def resolve(conflict_id: str) -> Response:
 def _period() -> tuple[date, date]:
     """The ``tu``..``den`` days asked (swapped if reversed); a period no report can cover, such as
     year 1 to 9999, falls back to this month (what the page shows when nothing is asked)."""
-    today = queries.vn_day(now_ms())
+    today = vn_day(now_ms())
     first = parse_day(request.args.get("tu", "")) or today.replace(day=1)
     last = parse_day(request.args.get("den", "")) or today
     first, last = (first, last) if first <= last else (last, first)

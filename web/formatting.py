@@ -21,7 +21,8 @@ from typing import Protocol
 
 from jinja2 import Undefined
 
-from node.services import VN_TZ
+from node.domain import vietnam_time
+from node.domain.vietnam_time import VIETNAM
 
 Instant = int | datetime | Undefined | None
 
@@ -35,8 +36,8 @@ def to_vn(value: int | datetime) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int | datetime):
         raise TypeError(f"not an instant (epoch ms or datetime): {value!r}")
     if isinstance(value, datetime):
-        return value.replace(tzinfo=VN_TZ) if value.tzinfo is None else value.astimezone(VN_TZ)
-    return datetime.fromtimestamp(value / 1000, VN_TZ)
+        return value.replace(tzinfo=VIETNAM) if value.tzinfo is None else value.astimezone(VIETNAM)
+    return vietnam_time.to_vn(value)
 
 
 def vn_date(value: Instant) -> str:

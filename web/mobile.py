@@ -23,9 +23,10 @@ from flask import Blueprint, Response, current_app, flash, jsonify, redirect, re
 
 from node import staff_queries as queries
 from node.domain.errors import DomainError
+from node.domain.vietnam_time import day_start_ms, vn_day
 from web import forms
 from web import permissions as can
-from web.auth import current_staff, login_required, node, now_ms
+from web.auth import audit_read, current_staff, login_required, node, now_ms
 from web.i18n import N_, _
 from web.staff import catalogue, domain_message, sync_summary
 from web.syncjob import SyncJobs
@@ -76,8 +77,10 @@ def _discover(seconds: float) -> list[Any]:
 
 @bp.get("/")
 def home() -> str:
-    today = queries.day_start_ms(queries.vn_day(now_ms()))
+    today = day_start_ms(vn_day(now_ms()))
     rows = queries.received_between(today, today + 24 * 3600 * 1000)
+    if rows:  # the list names applicants: a read of personal data like any other
+        audit_read("", "dashboard", detail=f"{len(rows)} hồ sơ")
     return render_template("mobile/home.html", rows=rows, sync=sync_summary(), job=jobs().snapshot())
 
 
@@ -92,7 +95,7 @@ def _validate_step(step: int, form: Any) -> dict[str, str]:
     if step >= 0 and not " ".join(form.get("name", "").split()):
         errors["name"] = N_("Cần nhập họ và tên người nộp.")
     if step >= 1:
-        parsed = forms.parse_applicant(form, queries.vn_day(now_ms()))
+        parsed = forms.parse_applicant(form, vn_day(now_ms()))
         errors.update({k: v for k, v in parsed.errors.items() if k in ("id_number", "phone")})
     if step >= 3 and procedure is not None:
         errors.update(forms.parse_components(procedure, form).errors)
@@ -136,7 +139,7 @@ def intake_step() -> Response | tuple[str, int]:
 def _save_intake() -> Response | tuple[str, int]:
     procedure = forms.find_procedure(catalogue(), request.form.get("thu_tuc", ""))
     assert procedure is not None  # validated above
-    applicant = forms.parse_applicant(request.form, queries.vn_day(now_ms()))
+    applicant = forms.parse_applicant(request.form, vn_day(now_ms()))
     components = forms.parse_components(procedure, request.form)
     n = node()
     body = forms.dossier_body(procedure, applicant, components, channel="mobile",
@@ -163,7 +166,7 @@ def id_card() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("mobile/id_card.html", procedure=procedure, form={}, errors={}, due_at=due,
                                requests=forms.CARD_REQUESTS)
-    applicant = forms.parse_applicant(request.form, queries.vn_day(now_ms()))
+    applicant = forms.parse_applicant(request.form, vn_day(now_ms()))
     kind = request.form.get("request", "")
     errors = dict(applicant.errors)
     if kind not in forms.CARD_REQUESTS:

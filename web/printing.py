@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import segno
@@ -41,7 +41,8 @@ from node.domain.deadline import judge
 from node.domain.errors import DomainError, DossierNotFound
 from node.domain.lookup import display
 from node.domain.report import FIRST_REPORT_DAY, LAST_REPORT_DAY, MAX_REPORT_DAYS, check_period
-from node.services import VN_TZ, Node
+from node.domain.vietnam_time import day_start_ms
+from node.services import Node
 from web.formatting import register_filters, to_vn
 
 bp = Blueprint("printing", __name__, url_prefix="/in", template_folder="templates")
@@ -218,14 +219,10 @@ def parse_day(text: str) -> date:
         raise ValueError(f"Ngày không hợp lệ: {text!r} (nhập dd/MM/yyyy)") from None
 
 
-def _day_start_ms(d: date) -> int:
-    return int(datetime.combine(d, time(), VN_TZ).timestamp() * 1000)
-
-
 def ledger_rows(node: Node, first: date, last: date) -> tuple[list[dict[str, Any]], bool]:
     """Dossiers received from ``first`` to ``last`` (Vietnam days), oldest first, with the dates
     of transfer, decision and return from their timelines; and whether the list was cut."""
-    start, end = _day_start_ms(first), _day_start_ms(last + timedelta(days=1))
+    start, end = day_start_ms(first), day_start_ms(last + timedelta(days=1))
     picked: list[dict[str, Any]] = []
     offset = 0
     while len(picked) <= MAX_LEDGER_ROWS:

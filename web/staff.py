@@ -24,6 +24,7 @@ from node.domain.catalogue import Catalogue
 from node.domain.errors import DomainError, DossierNotFound
 from node.domain.lookup import display
 from node.domain.text import ForbiddenCharacter
+from node.domain.vietnam_time import vn_day
 from node.services import state_to_dict
 from node.signing import verify_signature
 from web import forms
@@ -90,7 +91,11 @@ def sync_summary() -> dict[str, Any]:
 @bp.get("/")
 def dashboard() -> str:
     n = node()
-    return render_template("staff/dashboard.html", board=queries.dashboard(n.wall_ms()), sync=sync_summary(),
+    board = queries.dashboard(n.wall_ms())
+    shown = len({d["id"] for part in ("today", "soon", "overdue") for d in board[part]})
+    if shown:  # the lists name applicants: a read of personal data like any other
+        audit_read("", "dashboard", detail=f"{shown} hồ sơ")
+    return render_template("staff/dashboard.html", board=board, sync=sync_summary(),
                            conflicts=len(n.list_conflicts("open", limit=1000)), backup=backup_state(n.wall_ms()))
 
 
@@ -131,7 +136,7 @@ def receive_applicant() -> str | tuple[str, int]:
 def receive_review() -> str | tuple[str, int]:
     procedure = _procedure_or_404(request.form.get("thu_tuc", ""))
     components = forms.parse_components(procedure, request.form)
-    applicant = forms.parse_applicant(request.form, queries.vn_day(now_ms()))
+    applicant = forms.parse_applicant(request.form, vn_day(now_ms()))
     if not components.ok:
         return render_template("staff/receive_components.html", procedure=procedure, errors=components.errors,
                                picked=components.data["picked"], missing=components.data["missing"]), 422
@@ -148,7 +153,7 @@ def receive_review() -> str | tuple[str, int]:
 def receive_save() -> Response | tuple[str, int]:
     procedure = _procedure_or_404(request.form.get("thu_tuc", ""))
     components = forms.parse_components(procedure, request.form)
-    applicant = forms.parse_applicant(request.form, queries.vn_day(now_ms()))
+    applicant = forms.parse_applicant(request.form, vn_day(now_ms()))
     if not (components.ok and applicant.ok):
         return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
                                form=request.form, errors={**components.errors, **applicant.errors}), 422

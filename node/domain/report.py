@@ -45,7 +45,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -63,8 +63,8 @@ from node.domain.deadline import (
 )
 from node.domain.errors import DomainError
 from node.domain.statuses import NationalStatus
+from node.domain.vietnam_time import VIETNAM
 
-VIETNAM = timezone(timedelta(hours=7), "ICT")  # UTC+7 all year, no daylight saving
 _RESOLUTION = frozenset({NationalStatus.RESOLVED, NationalStatus.RETURNED})
 _WITHDRAWAL = frozenset({NationalStatus.WITHDRAWAL_REQUESTED, NationalStatus.STOPPED})
 

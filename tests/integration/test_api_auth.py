@@ -11,13 +11,13 @@ import pytest
 
 from node.app import create_app
 from node.models import AccessLogRow
+from node.tokens import create_token
 from sync.store import EventRow
 from tests.api_routes import EXPECTED, WRITES, C, D, H, api_calls
 from tests.factories import sample_dossier
 from tests.integration.web_helpers import add, cheap_hashing, login, make_node, token_of
 from web import permissions
 from web.api_auth import action_of
-from web.tokens import create_token
 
 SCHEMES = ("http", "https")
 

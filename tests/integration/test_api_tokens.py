@@ -9,14 +9,14 @@ import hashlib
 import pytest
 from click.testing import CliRunner
 
+from node import accounts, tokens
 from node.app import create_app
 from node.cli import main
 from node.models import ApiTokenRow
+from node.tokens import DAY_MS, create_token, list_tokens, revoke_token, token_staff
 from sync.store import EventRow
 from tests.factories import sample_dossier
 from tests.integration.web_helpers import PASSWORD, add, cheap_hashing
-from web import accounts, tokens
-from web.tokens import DAY_MS, create_token, list_tokens, revoke_token, token_staff
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 from node import reference
 from node.codes import BLOCK_LEASED
 from node.domain import dossier as d
-from node.domain.report import VIETNAM
+from node.domain.vietnam_time import VIETNAM
 from node.enrollment import revoke
 from node.models import DossierRow, IssuedCodeRow, NumberBlockRow, ReferenceRow, ViolationRow
 from sync.trust import REVOKED, RevocationRow

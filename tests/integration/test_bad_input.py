@@ -34,7 +34,7 @@ def api_auth(app) -> dict[str, str]:
     token = app.extensions.get("test.api_token")
     if token is None:
         from node.models import StaffAccountRow
-        from web.tokens import create_token
+        from node.tokens import create_token
 
         with app.app_context():
             if not StaffAccountRow.select().where(StaffAccountRow.username == "truong.bophan").exists():

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from node.cli import main
-from node.domain.report import COUNT_FIELDS, VIETNAM
+from node.domain.report import COUNT_FIELDS
+from node.domain.vietnam_time import VIETNAM
 from tests.factories import sample_dossier
 
 PERIOD = "from=2026-05-01&to=2026-05-31"

@@ -10,7 +10,7 @@ import pytest
 
 from node.domain.dossier_code import DossierCode, parse_code, parse_dossier_code
 from node.domain.errors import DomainError
-from node.domain.report import VIETNAM
+from node.domain.vietnam_time import VIETNAM
 from node.models import DossierRow, IssuedCodeRow, NumberBlockRow
 from tests.factories import FakeClock, sample_dossier
 from tests.integration.web_helpers import give_token

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from node.domain.report import VIETNAM
+from node.domain.vietnam_time import VIETNAM
 from tests.factories import sample_dossier
 from tests.integration.web_helpers import API_USER, login
 

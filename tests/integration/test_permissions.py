@@ -7,10 +7,10 @@ import pytest
 
 from node.app import create_app
 from node.models import STAFF_ROLES, AccessLogRow
+from node.tokens import create_token
 from tests.factories import sample_dossier
 from tests.integration.web_helpers import add, cheap_hashing, login, make_node, token_of
 from web import permissions
-from web.tokens import create_token
 
 
 def test_unknown_roles_and_actions_are_refused():

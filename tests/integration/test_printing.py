@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from node import accounts
 from tests.factories import sample_dossier
 from tests.integration.web_helpers import API_USER, login
-from web import accounts
 from web.formatting import vn_date, vn_datetime_words
 from web.printing import bp as printing_bp
 

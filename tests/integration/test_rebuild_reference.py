@@ -11,7 +11,7 @@ import pytest
 
 from node import reference
 from node.db import SchemaMigration, migrate, open_database
-from node.domain.report import VIETNAM
+from node.domain.vietnam_time import VIETNAM
 from node.models import DERIVED_MODELS, IssuedCodeRow, NumberBlockRow, ProcedureRow, ReferenceRow, ViolationRow
 from tests.factories import FakeClock, init_node_dir, make_settings, reset_postgres, sample_dossier
 from tests.multinode import append_crafted, carry, make_node

@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 from node.domain.errors import DomainError
-from node.domain.report import VIETNAM
+from node.domain.vietnam_time import VIETNAM
 from node.reference import units_version
 from tests.factories import sample_dossier
 

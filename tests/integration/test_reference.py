@@ -14,7 +14,7 @@ import pytest
 from node import reference
 from node.domain.authority import Authority, Certified
 from node.domain.errors import DomainError
-from node.domain.report import VIETNAM
+from node.domain.vietnam_time import VIETNAM
 from node.models import ProcedureRow, ReferenceRow
 from sync.wire import build_event
 from tests.factories import FakeClock, sample_dossier

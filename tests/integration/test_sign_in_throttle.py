@@ -1,4 +1,4 @@
-"""Sign-in throttling cannot lock a person out (web.accounts): strangers' failures slow the
+"""Sign-in throttling cannot lock a person out (node.accounts): strangers' failures slow the
 guessing on an account, never the person at an address she signed in from; an attempt refused
 while throttled counts against nobody; the account's limit is a growing delay, not a lock."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from node import accounts
 from node.models import LoginAttemptRow
 from tests.integration.web_helpers import add, cheap_hashing, login
-from web import accounts
 
 WRONG = "không phải mật khẩu"
 DESK = "192.0.2.10"  # the clerk's PC
@@ -79,3 +79,19 @@ def test_the_wait_shown_is_the_real_one(client, clock):
     clock.advance(-accounts.backoff_ms(6))  # just after the 6th failure: 60 s to wait
     r = login(client, "lan", ip=WIFI[0])
     assert r.status_code == 429 and r.headers["Retry-After"] == "60" and "1 phút" in r.text
+
+
+def test_an_ipv6_attacker_rotating_inside_one_64_is_one_address(client):
+    """Each subscriber gets a /64 or more: hopping inside it must not reset the address limit."""
+    block = [f"2001:db8:7:1::{i:x}" for i in range(1, 40)]
+    codes = [login(client, f"khach{i}", WRONG, ip=ip).status_code for i, ip in enumerate(block)]
+    assert codes[:accounts._MAX_FAILURES_PER_IP] == [401] * accounts._MAX_FAILURES_PER_IP
+    assert set(codes[accounts._MAX_FAILURES_PER_IP:]) == {429}
+    assert login(client, "lan", ip="2001:db8:7:2::1").status_code == 302  # the next /64 is another address
+
+
+def test_old_attempts_are_forgotten_at_the_next_sign_in(client, clock):
+    login(client, "lan", WRONG, ip=DESK)
+    clock.advance(accounts._KNOWN_ADDRESS_MS + 1)
+    assert login(client, "lan", ip=DESK).status_code == 302
+    assert [(a.ip, a.ok) for a in LoginAttemptRow.select()] == [(DESK, True)]

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from node import accounts
 from node.models import AccessLogRow, LoginAttemptRow, StaffAccountRow, StaffSessionRow
 from tests.factories import sample_dossier
 from tests.integration.web_helpers import PASSWORD, add, cheap_hashing, give_token, login, make_node, token_of
-from web import accounts
 
 
 @pytest.fixture
@@ -220,3 +220,30 @@ def test_user_cli_adds_and_lists_accounts(tmp_path, monkeypatch):
     listed = runner.invoke(main, ["--data-dir", str(data), "user", "list"])
     assert "lan" in listed.output and "clerk" in listed.output and "Nguyễn Thị Lan" in listed.output
     assert "1 account(s)" in listed.output
+
+
+def test_the_lists_that_name_applicants_are_in_the_access_log(client, sqlite_node):
+    """The desk's dashboard and the field laptop's home list today's applicants by name: each
+    showing is a read of personal data, logged like a search; an empty list logs nothing."""
+    login(client, "lan")
+    assert client.get("/mot-cua/").status_code == 200
+    assert AccessLogRow.select().where(AccessLogRow.action == "dashboard").count() == 0
+    sqlite_node.create_dossier("t", sample_dossier())
+    assert client.get("/mot-cua/").status_code == 200
+    rows = [(r.username, r.dossier_id, r.action, r.detail) for r in AccessLogRow.select()]
+    assert rows == [("lan", "", "dashboard", "1 hồ sơ")]
+
+
+def test_the_field_laptops_home_is_in_the_access_log(tmp_path, clock, monkeypatch):
+    from node.app import create_app
+
+    cheap_hashing(monkeypatch)
+    laptop = make_node(tmp_path, clock, role="mobile", unit="17272", name="laptop")
+    app = create_app(laptop.settings, node=laptop)
+    add("an", "mobile", clock())
+    c = app.test_client()
+    laptop.create_dossier("t", sample_dossier())
+    login(c, "an")
+    assert c.get("/luu-dong/").status_code == 200
+    assert [(r.username, r.action) for r in AccessLogRow.select()] == [("an", "dashboard")]
+    laptop.close()

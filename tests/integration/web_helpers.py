@@ -15,7 +15,7 @@ CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)  # test
 
 
 def cheap_hashing(monkeypatch) -> None:
-    from web import accounts
+    from node import accounts
 
     monkeypatch.setattr(accounts, "_hasher", CHEAP_HASHER)
 
@@ -44,7 +44,7 @@ def make_node(tmp_path, clock, role: str = "commune", unit: str = "17272", name:
 
 
 def add(username: str, role: str, now: int, full_name: str = "Cán bộ Thử") -> None:
-    from web.accounts import create_account
+    from node.accounts import create_account
 
     create_account(username, full_name, role, PASSWORD, now=now)
 
@@ -56,7 +56,7 @@ def give_token(client, username: str = API_USER, role: str = "head", scope: str 
     """Let a test client call the JSON API: an account (made if missing) and a personal token
     that the client then sends with every request. Returns the token."""
     from node.models import StaffAccountRow
-    from web.tokens import create_token
+    from node.tokens import create_token
 
     if not StaffAccountRow.select().where(StaffAccountRow.username == username).exists():
         add(username, role, now)

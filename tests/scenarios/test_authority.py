@@ -22,7 +22,7 @@ from datetime import datetime
 import pytest
 
 from node import reference
-from node.domain.report import VIETNAM
+from node.domain.vietnam_time import VIETNAM
 from tests.scenarios.harness import INSECURE, MOTCUA, RealNode, clean_env
 
 AGENCY = "000.17.22.H56"

@@ -22,7 +22,6 @@ from node.domain.deadline import (
 from node.domain.report import (
     COUNT_FIELDS,
     IDENTITIES,
-    VIETNAM,
     InvalidReportRecord,
     ReportIdentityError,
     ReportPeriod,
@@ -33,6 +32,7 @@ from node.domain.report import (
     classify_record,
 )
 from node.domain.statuses import NationalStatus as S
+from node.domain.vietnam_time import VIETNAM
 
 # -- table-driven column rules ------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ from openpyxl import load_workbook
 
 from node.domain.calendar import WorkCalendar
 from node.domain.deadline import StatusEvent
-from node.domain.report import COUNT_FIELDS, VIETNAM, ReportPeriod, ReportRecord, build_report
+from node.domain.report import COUNT_FIELDS, ReportPeriod, ReportRecord, build_report
 from node.domain.statuses import NationalStatus as S
+from node.domain.vietnam_time import VIETNAM
 from node.report_export import (
     CONTENT_TYPES,
     HEADINGS,

@@ -47,6 +47,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from node.domain.text import forbidden_char
 from node.models import STAFF_ROLES, AccessLogRow, LoginAttemptRow, StaffAccountRow, StaffSessionRow
+from node.ratelimit import address_key
 
 _IDLE_MS = 30 * 60 * 1000
 _ABSOLUTE_MS = 12 * 3600 * 1000
@@ -207,10 +208,18 @@ def retry_after_ms(username: str, ip: str, now: int) -> int:
     return max(0, wait)
 
 
+def prune_attempts(now: int) -> int:
+    """Forget sign-in attempts older than anything the limits remember (the known-address
+    memory is the longest); without this the table grew by one row per attempt forever."""
+    return LoginAttemptRow.delete().where(LoginAttemptRow.at <= now - _KNOWN_ADDRESS_MS).execute()
+
+
 def authenticate(username: str, password: str, ip: str, *, now: int) -> Staff:
     """Check a sign-in; record the attempt; raise :class:`AccountError` on any refusal."""
     username = username.strip().lower()[:64]
-    ip = ip[:64]
+    # Counted per /64 for IPv6 (one subscriber's block), as the other limits are: an attacker
+    # rotating addresses inside their own block is one address here.
+    ip = address_key(ip)[:64]
     wait = retry_after_ms(username, ip, now)
     if wait > 0:
         raise LoginThrottled(wait)
@@ -224,6 +233,7 @@ def authenticate(username: str, password: str, ip: str, *, now: int) -> Staff:
     LoginAttemptRow.create(username=username, ip=ip, at=now, ok=ok)
     if not ok or account is None:
         raise AccountError("Tên đăng nhập hoặc mật khẩu không đúng.")
+    prune_attempts(now)  # on each staff sign-in: a few times a day, so the table stays small
     updates: dict = {StaffAccountRow.last_login_at: now}
     if _hasher.check_needs_rehash(account.password_hash):
         updates[StaffAccountRow.password_hash] = _hasher.hash(password)

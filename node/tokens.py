@@ -1,6 +1,6 @@
 """Personal API tokens: ``motcua token create|list|revoke`` and their check at each API call.
 
-Plain functions over :class:`node.models.ApiTokenRow`, no Flask, like :mod:`web.accounts`: the CLI
+Plain functions over :class:`node.models.ApiTokenRow`, no Flask, like :mod:`node.accounts`: the CLI
 and the API (:mod:`web.api_auth`) share them, and tests call them directly with their own clock.
 
 Invariants
@@ -22,8 +22,8 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from node.accounts import AccountError, Staff
 from node.models import ApiTokenRow, StaffAccountRow
-from web.accounts import AccountError, Staff
 
 PREFIX = "mct_"
 SCOPES = ("read", "write")

@@ -1,0 +1,69 @@
+"""``motcua conflicts``: list, show and resolve conflict records (both versions are always kept)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from node.cli.context import node_of
+
+
+@click.group()
+def conflicts() -> None:
+    """List, show and resolve conflict records (both versions are always kept)."""
+
+
+@conflicts.command("list")
+@click.option("--status", type=click.Choice(["open", "resolved", "merged", "all"]), default="open", show_default=True)
+@click.pass_context
+def conflicts_list(ctx: click.Context, status: str) -> None:
+    """One line per conflict: id, kind, dossier, winner and loser values, status."""
+    node = node_of(ctx.parent)
+    rows = node.list_conflicts("" if status == "all" else status, limit=1000)
+    for c in rows:
+        click.echo(f"{c['id']}  {c['kind']:<9} {c['field'] or '-':<17} {c['dossier_id'][-24:]:<24} "
+                   f"{c['winner_value']!s:<22} beats {c['loser_value']!s:<22} {c['status']}")
+    click.echo(f"{len(rows)} conflict(s)")
+
+
+@conflicts.command("show")
+@click.argument("conflict_id")
+@click.pass_context
+def conflicts_show(ctx: click.Context, conflict_id: str) -> None:
+    """Both versions side by side, with who made them, where and when."""
+    from node.domain.errors import DomainError
+    from node.reports import format_ms
+
+    node = node_of(ctx.parent)
+    try:
+        c = node.get_conflict(conflict_id)
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
+    click.echo(f"conflict {c['id']} ({c['kind']} {c['field']}) on dossier {c['dossier_id']}: {c['status']}")
+    for label, ref in (("winner", c["winner"]), ("loser ", c["loser"])):
+        v = c["versions"].get(ref) or {}
+        click.echo(f"  {label} {ref}\n         by {v.get('author', '?')} of {v.get('office') or '?'} "
+                   f"at {format_ms(v.get('at'))}: {json.dumps(v.get('body', {}), ensure_ascii=False)}")
+    if c["status"] == "resolved":
+        click.echo(f"  resolved by {c['resolved_by']} keeping {c['chosen']}: {c['reason']}")
+
+
+@conflicts.command("resolve")
+@click.argument("conflict_id")
+@click.option("--keep", type=click.Choice(["winner", "loser"]), required=True, help="Which version stands.")
+@click.option("--reason", required=True, help="Why (recorded in the resolution event).")
+@click.option("--author", default=lambda: os.environ.get("USER", "admin"), help="Staff account making the decision.")
+@click.pass_context
+def conflicts_resolve(ctx: click.Context, conflict_id: str, keep: str, reason: str, author: str) -> None:
+    """Close a conflict with a signed resolution event that replicates everywhere."""
+    from node.domain.errors import DomainError
+
+    node = node_of(ctx.parent)
+    try:
+        c = node.get_conflict(conflict_id)
+        done = node.resolve_conflict(author, conflict_id, c[keep], reason)
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
+    click.echo(f"conflict {conflict_id} resolved: kept the {keep} ({done['chosen']})")

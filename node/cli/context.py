@@ -1,0 +1,38 @@
+"""How a ``motcua`` command reaches its settings and its node: the data directory comes from
+``--data-dir`` or ``MOTCUA_DATA_DIR`` (kept in ``ctx.obj`` by the group in :mod:`node.cli`); a
+missing or broken node is a :class:`click.ClickException`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+from node.config import ConfigError, Settings, load_settings
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The settings of the data directory the command was given."""
+    try:
+        return load_settings(ctx.obj["data_dir"])
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from e
+
+
+def node_of(ctx: click.Context):  # -> Node
+    """The node of that data directory, opened (its database bound)."""
+    # deferred: opening a node pulls in the whole application; --help and init must not need it
+    from node.services import NodeNotInitialised, open_node
+
+    try:
+        return open_node(settings_of(ctx))
+    except NodeNotInitialised as e:
+        raise click.ClickException(str(e)) from e
+
+
+def ca_fingerprint_of(node) -> str:
+    """The fingerprint of the district CA this node trusts, or "" when it has none."""
+    if node.trust.ca is None:
+        return ""
+    from certs.identity import ca_fingerprint
+
+    return ca_fingerprint(node.trust.ca)

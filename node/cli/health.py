@@ -1,0 +1,122 @@
+"""``motcua doctor``, ``verify``, ``rebuild`` and ``digest``: check a node and repair its derived state.
+They only read, except ``rebuild``, which recomputes the derived tables from the events.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from node import __version__
+from node.cli.context import ca_fingerprint_of, node_of, settings_of
+from node.config import SETTINGS
+from node.signing import KEY_FILE
+
+
+@click.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Print settings and health: key, database, migrations, event log integrity."""
+    from node.db import backend_name, pending_migrations
+    from node.units import describe_unit
+
+    settings = settings_of(ctx)
+    problems = 0
+    click.echo(f"motcua {__version__}")
+    click.echo("settings:")
+    for s in SETTINGS:
+        value = settings.values[s.name]
+        if s.name == "SECRET_KEY":
+            value = "(set)" if value else "(missing)"
+        elif s.name == "DATABASE_URL" and value:
+            value = value.split("@")[-1]  # never print a password
+        click.echo(f"  {s.name:<24} {value!s:<34} {s.help}")
+    if not settings.node_file.exists():
+        click.echo(f"FAIL no node in {settings.data_dir}: run motcua init")
+        sys.exit(1)
+    key_path = settings.data_dir / KEY_FILE
+    mode = key_path.stat().st_mode & 0o777 if key_path.exists() else None
+    ok_key = mode is not None and not mode & 0o077
+    problems += not ok_key
+    click.echo(f"{'ok  ' if ok_key else 'FAIL'} key file {key_path} mode {mode and oct(mode)}")
+    click.echo(f"ok   unit {settings.UNIT}: {describe_unit(settings.UNIT) or 'not in the 2025 list'}")
+    node = node_of(ctx)
+    click.echo(f"ok   database {backend_name(node.db)}; pending migrations: {pending_migrations(node.db) or 'none'}")
+    status = node.status()
+    click.echo(f"ok   node {status['node_id']}: {status['events']} events, {status['dossiers']} dossiers")
+    from node.https import report as https_report
+
+    for line in [*trust_report(node), *https_report(node.trust)]:
+        problems += line.startswith("FAIL")
+        click.echo(line)
+    from node.backup import doctor_line
+
+    click.echo(doctor_line(node.wall_ms()))
+    if status["write_block"]:
+        problems += 1
+        click.echo(f"FAIL writes blocked ({status['write_block']}): sync with the parent, or see unblock-writes")
+    for r in node.verify():
+        if not r.ok:
+            problems += 1
+            click.echo(f"FAIL feed {r.origin}:{r.scope}: {r.reason} at {r.ref}: {r.detail}")
+    click.echo(f"{'ok  ' if not problems else 'FAIL'} {problems} problem(s)")
+    sys.exit(1 if problems else 0)
+
+
+def trust_report(node) -> list[str]:
+    """What ``motcua doctor`` says of the trust mode (the development switch included)."""
+    if node.trust.enforced:
+        lines = [f"ok   trust: district CA {ca_fingerprint_of(node)[:16]}…; only its certified nodes may sync"]
+        if node.settings.DEV_OPEN_TRUST:
+            lines.append("warn trust: DEV_OPEN_TRUST is set but ignored: a district CA is in force")
+        return lines
+    from sync.ledger import ProfileRow
+
+    known = ProfileRow.select().where(ProfileRow.node_id != node.node_id).count()
+    if node.trust.open_to_strangers:
+        return [f"warn trust: DEVELOPMENT MODE (DEV_OPEN_TRUST): no district CA; any self-signed node that syncs "
+                f"is trusted on first use ({known} known so far); never on an office network"]
+    return [f"warn trust: no district CA here: sync only with the {known} node(s) already known, strangers are "
+            "refused; enroll with motcua enroll, or on the district run motcua ca init"]
+
+
+@click.command()
+@click.pass_context
+def verify(ctx: click.Context) -> None:
+    """Verify every feed: hash chain, order, completeness and origin signature."""
+    node = node_of(ctx)
+    bad = 0
+    for r in node.verify():
+        if r.ok:
+            click.echo(f"ok    {r.origin}:{r.scope}  {r.events} events")
+        else:
+            bad += 1
+            click.echo(f"FAIL  {r.origin}:{r.scope}  {r.reason} at {r.ref}: {r.detail}")
+    sys.exit(1 if bad else 0)
+
+
+@click.command()
+@click.pass_context
+def rebuild(ctx: click.Context) -> None:
+    """Drop and recompute the derived tables from the events; print digests before and after."""
+    node = node_of(ctx)
+    before = node.digest()
+    with click.progressbar(length=1, label="rebuilding", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        count = node.rebuild(progress)
+    after = node.digest()
+    click.echo(f"rebuilt {count} dossiers\ndigest before {before}\ndigest after  {after}")
+    if before != after:
+        click.echo("WARNING: derived state differed from the events; the rebuilt state is now in place")
+
+
+@click.command()
+@click.pass_context
+def digest(ctx: click.Context) -> None:
+    """Print the digest of the derived state (equal on replicas holding the same events)."""
+    click.echo(node_of(ctx).digest())

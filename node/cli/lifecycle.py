@@ -1,0 +1,251 @@
+"""``motcua init``, ``serve``, ``backup``, ``restore``, ``unblock-writes`` and ``seed-demo``: create a node,
+run it, keep it safe and bring it back. ``serve`` alone starts threads (the sync scheduler, the mDNS
+advertiser), and stops them in ``finally``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import click
+
+from node.cli.context import node_of, settings_of
+from node.config import ROLES, load_settings
+from node.signing import KEY_FILE, NodeKey
+
+
+def _inside_unignored_git_tree(path: Path) -> bool:
+    """True if ``path`` would be committed by accident (inside a work tree and not ignored)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent  # git must run in a folder that exists; the nearest ancestor will do
+    try:
+        inside = subprocess.run(
+            ["git", "-C", str(probe), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )
+        if inside.stdout.strip() != "true":
+            return False
+        ignored = subprocess.run(
+            ["git", "-C", str(probe), "check-ignore", "-q", str(path)],
+            capture_output=True, timeout=10, check=False,
+        )
+        return ignored.returncode != 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@click.command()
+@click.option("--role", type=click.Choice(ROLES), required=True, help="commune, mobile or district.")
+@click.option("--unit", required=True, help="Administrative unit code (5 digits: commune, 2: province).")
+@click.option("--name", required=True, help="Human name of this node.")
+@click.option("--parent-url", default="", help="Upstream node to sync with (district or commune URL).")
+@click.option("--port", type=int, default=None, help="Port for motcua serve (default 8750).")
+@click.option("--exist-ok", is_flag=True, help="Succeed if the same node already exists here.")
+@click.option("--dev-open-trust", is_flag=True,
+              help="DEVELOPMENT ONLY: trust any self-signed node on first use while this node has no CA.")
+@click.pass_context
+def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, port: int | None,
+         exist_ok: bool, dev_open_trust: bool) -> None:
+    """Create a node: data directory, Ed25519 key (0600), node.json, migrated database."""
+    from node.db import open_database
+    from node.units import describe_unit, is_unit_code
+
+    settings = settings_of(ctx)
+    data_dir = settings.data_dir
+    if not is_unit_code(unit):
+        raise click.BadParameter("a unit code is 2 to 5 digits, e.g. 17272 for a commune", param_hint="--unit")
+    if settings.node_file.exists():
+        existing = json.loads(settings.node_file.read_text(encoding="utf-8"))
+        if exist_ok and existing.get("role") == role and existing.get("unit") == unit:
+            click.echo(f"node already initialised in {data_dir} ({existing['node_id']})")
+            return
+        raise click.ClickException(f"{data_dir} already holds node {existing.get('node_id')}; refusing to replace it")
+    if _inside_unignored_git_tree(data_dir):
+        raise click.ClickException(
+            f"{data_dir} is inside a git checkout and not ignored; keys and data must stay out of git"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key_path = data_dir / KEY_FILE
+    key = NodeKey.load(key_path) if key_path.exists() else NodeKey.generate()
+    if not key_path.exists():
+        key.save(key_path)
+    node_file: dict[str, Any] = {
+        "role": role,
+        "unit": unit,
+        "name": name,
+        "node_id": key.node_id,
+        "secret_key": secrets.token_urlsafe(32),
+    }
+    if parent_url:
+        node_file["parent_url"] = parent_url
+    if port:
+        node_file["port"] = port
+    if dev_open_trust:
+        node_file["dev_open_trust"] = True
+    tmp = settings.node_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(node_file, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.chmod(tmp, 0o600)  # it holds the session secret
+    os.replace(tmp, settings.node_file)
+    db = open_database(load_settings(data_dir))
+    db.close()
+    where = describe_unit(unit) or "unit not in the 2025 national list (kept as given)"
+    click.echo(f"initialised {role} node {key.node_id}\n  unit {unit}: {where}\n  data  {data_dir}")
+    if dev_open_trust:
+        click.echo(DEV_OPEN_WARNING, err=True)
+
+
+@click.command()
+@click.option("--host", default=None, help="Listen address (default: HOST setting).")
+@click.option("--port", type=int, default=None, help="Listen port (default: PORT setting).")
+@click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> None:
+    """Run the node's web server (gunicorn, one process, threads)."""
+    from node.app import create_app
+
+    settings = settings_of(ctx)
+    node = node_of(ctx)
+    app = create_app(settings, node=node)
+    host = host or settings.HOST
+    port = port or settings.PORT
+    from node.https import report, serving_files
+
+    tls = serving_files(node.trust)  # the P-256 certificate browsers accept, else the Ed25519 one
+    scheme = "https" if tls else "http"
+    click.echo(f"motcua {settings.ROLE} node {node.node_id} on {scheme}://{host}:{port}/", err=True)
+    for line in report(node.trust):
+        if not line.startswith("ok"):
+            click.echo(line, err=True)
+    if node.trust.open_to_strangers:
+        click.echo(DEV_OPEN_WARNING, err=True)
+    scheduler = make_scheduler(node, app)
+    if dev:
+        advertiser = make_advertiser(node, host, port, scheme)
+        if scheduler:
+            scheduler.start()
+        try:
+            app.run(host=host, port=port, threaded=True, ssl_context=tls)
+        finally:
+            if scheduler:
+                scheduler.stop()
+            if advertiser is not None:
+                advertiser.close()
+        return
+    from node.wsgi import serve_with_gunicorn
+
+    # The announcement starts in gunicorn's worker, after the fork (see serve_with_gunicorn).
+    serve_with_gunicorn(app, host, port, threads=settings.WORKERS, scheduler=scheduler, tls=tls,
+                        advertise=lambda: make_advertiser(node, host, port, scheme))
+
+
+def make_advertiser(node, host: str, port: int, scheme: str):  # -> Advertiser | None
+    """Commune and district nodes announce themselves on the LAN (mDNS), mobiles do not."""
+    if node.settings.ROLE == "mobile" or not node.settings.ADVERTISE:
+        return None
+    from sync.discovery import Advertiser, ServiceRecord
+
+    try:
+        return Advertiser(ServiceRecord.for_node(node, host, port, scheme))
+    except OSError as e:  # no multicast on this machine: serving matters more than announcing
+        click.echo(f"warning: cannot advertise on the LAN: {e}", err=True)
+        return None
+
+
+def make_scheduler(node, app):  # -> SyncScheduler | None
+    """The background sync of ``serve``: only for nodes with a parent to sync with."""
+    import logging
+
+    from sync.scheduler import SyncScheduler
+
+    if not node.settings.PARENT_URL:
+        return None
+    logger = logging.getLogger("motcua.sync")
+
+    def run() -> bool:
+        summary = node.sync_with(node.settings.PARENT_URL)
+        logger.info("sync %s: %s up, %s down, %s", summary.outcome, summary.events_out, summary.events_in,
+                    summary.error or "")
+        return summary.ok
+
+    scheduler = SyncScheduler(run, node.settings.SYNC_INTERVAL_SECONDS)
+    app.extensions["motcua.scheduler"] = scheduler
+    return scheduler
+
+
+DEV_OPEN_WARNING = ("WARNING: DEV_OPEN_TRUST is on: this node trusts ANY node that syncs with it (development "
+                    "only; never on an office network)")
+
+
+@click.command("unblock-writes")
+@click.option("--reason", required=True, help="Why (kept in the node's log output and audit).")
+@click.pass_context
+def unblock_writes(ctx: click.Context, reason: str) -> None:
+    """Lift the write gate of a restored, moved or forked node (an administrator's decision)."""
+    node = node_of(ctx)
+    before = node.gate.reason()
+    if not before:
+        click.echo("writes are not blocked")
+        return
+    node.gate.lift()
+    click.echo(f"write gate lifted (was: {before}); reason given: {reason}")
+
+
+# -- backup and restore (node/backup.py) ------------------------------------------------------
+
+
+@click.command()
+@click.option("--to", "dest", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder that receives the backup folder (an external disk, a share).")
+@click.pass_context
+def backup(ctx: click.Context, dest: Path) -> None:
+    """Write a checked backup of this node (SQLite online backup, or pg_dump) while it serves."""
+    from node.backup import BackupError, create_backup
+    from node.services import system_wall_ms
+
+    settings = settings_of(ctx)
+    try:
+        done = create_backup(settings, dest, system_wall_ms(), lambda msg: click.echo(f"  {msg}", err=True))
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    checked = f", {done.feeds} feeds / {done.events} events verified" if done.database == "sqlite" else ""
+    click.echo(f"backup written: {done.path} ({done.database}, {done.size / 1e6:.1f} MB{checked})")
+
+
+@click.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.pass_context
+def restore(ctx: click.Context, source: Path) -> None:
+    """Restore a backup folder into the (empty) data directory; writes wait for a sync."""
+    from node.backup import BackupError, restore_backup
+
+    settings = settings_of(ctx)
+    try:
+        manifest = restore_backup(source, settings.data_dir, None, lambda msg: click.echo(f"  {msg}", err=True))
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"restored {manifest['role']} node {manifest['node_id']} (unit {manifest['unit']}) "
+               f"into {settings.data_dir}")
+    click.echo("writes stay blocked until motcua sync with the parent has brought back this node's later "
+               "events (motcua doctor shows the state; see docs/operations.md)")
+
+
+@click.command("seed-demo")
+@click.option("--count", type=int, default=5, show_default=True, help="Dossiers to create.")
+@click.pass_context
+def seed_demo(ctx: click.Context, count: int) -> None:
+    """Create a few realistic demo dossiers through the normal use cases."""
+    from node.demo_data import seed
+    from node.domain.errors import DomainError
+
+    node = node_of(ctx)
+    try:
+        created = seed(node, count)
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
+    click.echo(f"created {len(created)} demo dossiers: " + ", ".join(d.code for d in created))

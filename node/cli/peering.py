@@ -1,0 +1,101 @@
+"""``motcua sync``, ``peers`` and ``sync-log``: exchange events with a peer once, list LAN peers, and show
+the sessions already held. The background sync of ``serve`` lives in :mod:`node.cli.lifecycle`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from node.cli.context import ca_fingerprint_of, node_of
+
+
+@click.command()
+@click.option("--peer", "peer_url", default=None, help="Peer base URL (default: PARENT_URL setting).")
+@click.option("--discover", "discover_lan", is_flag=True, help="Find the commune node on the LAN by mDNS.")
+@click.option("--interface", default="", help="With --discover: listen on this address only.")
+@click.pass_context
+def sync(ctx: click.Context, peer_url: str | None, discover_lan: bool, interface: str) -> None:
+    """Sync once with the parent (or --peer, or a peer found with --discover); exit 1 on failure."""
+    node = node_of(ctx)
+    url = peer_url or (discover_parent(node, 3.0, interface) if discover_lan else node.settings.PARENT_URL)
+    if not url:
+        raise click.ClickException("no peer: pass --peer URL or set PARENT_URL (motcua init --parent-url)")
+    bar = None
+
+    def progress(summary, remaining: int) -> None:
+        nonlocal bar
+        if bar is None and remaining > 1000:
+            bar = click.progressbar(length=summary.events_out + remaining, label="sending", file=sys.stderr)
+            bar.__enter__()
+        if bar is not None:
+            bar.update(summary.events_out - bar.pos)
+
+    try:
+        summary = node.sync_with(url, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(
+        f"{summary.outcome}: session {summary.session} with {summary.peer or url}: "
+        f"sent {summary.events_out} events, received {summary.events_in}, "
+        f"{summary.exchanges} exchange(s), {summary.bytes_out} B up / {summary.bytes_in} B down"
+    )
+    if not summary.ok:
+        click.echo(f"error {summary.error_code}: {summary.error}", err=True)
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--seconds", type=float, default=3.0, show_default=True, help="How long to listen.")
+@click.option("--interface", default="", help="Listen on this address only (e.g. 127.0.0.1).")
+@click.pass_context
+def peers(ctx: click.Context, seconds: float, interface: str) -> None:
+    """List motcua nodes advertised on the LAN (mDNS); trust is checked when syncing."""
+    from sync.discovery import discover
+
+    node = node_of(ctx)
+    mine = ca_fingerprint_of(node)
+    found = discover(seconds, interface)
+    for r in found:
+        same = "same CA" if mine and r.ca_fingerprint == mine else ("no CA" if not r.ca_fingerprint else "OTHER CA")
+        click.echo(f"{r.url:<32} {r.role:<9} {r.unit:<6} {r.name[:30]:<30} {r.node_id}  {same}")
+    click.echo(f"{len(found)} peer(s) heard in {seconds:g} s")
+
+
+def discover_parent(node, seconds: float, interface: str) -> str:
+    """A LAN peer this node may sync with: its unit's commune (or a district), same CA."""
+    from sync.discovery import discover
+
+    mine = ca_fingerprint_of(node)
+    for r in sorted(discover(seconds, interface), key=lambda r: (r.role != "commune", r.node_id)):
+        if r.node_id == node.node_id or (mine and r.ca_fingerprint != mine):
+            continue
+        if r.role == "district" or (r.role == "commune" and r.unit == node.settings.UNIT):
+            return r.url
+    raise click.ClickException("no commune of this unit or district with our CA was heard on the LAN")
+
+
+@click.command("sync-log")
+@click.option("--limit", type=int, default=20, show_default=True, help="Sessions to show, newest first.")
+@click.option("--peer", default="", help="Only sessions with this node id (prefix).")
+@click.option("--outcome", type=click.Choice(["ok", "partial", "failed", "running"]), default=None)
+@click.pass_context
+def sync_log(ctx: click.Context, limit: int, peer: str, outcome: str | None) -> None:
+    """Show the sync log: session, peer, times, events and bytes each way, outcome, error."""
+    from node.reports import format_ms, sync_sessions
+
+    node = node_of(ctx)
+    rows = sync_sessions(limit=limit, peer=peer, outcome=outcome)
+    click.echo(f"{'started':<19} {'side':<6} {'peer':<20} {'ev in':>7} {'ev out':>7} {'B in':>9} {'B out':>9} "
+               f"{'exch':>4} {'cfl':>3} outcome  error")
+    for r in rows:
+        click.echo(
+            f"{format_ms(r['started_at']):<19} {r['side']:<6} {(r['peer_name'] or r['peer'])[:20]:<20} "
+            f"{r['events_in']:>7} {r['events_out']:>7} {r['bytes_in']:>9} {r['bytes_out']:>9} "
+            f"{r['exchanges']:>4} {r['conflicts']:>3} {r['outcome']:<8} {r['error_code']} {r['error'][:60]}"
+        )
+    if not rows:
+        click.echo("(no sessions yet)")
+    node.close()

@@ -1,0 +1,29 @@
+"""``motcua serve`` stops at once on SIGTERM while it announces itself on the LAN.
+
+The announcement used to start in gunicorn's master before the fork; the worker then hung at
+exit until gunicorn's 20 s graceful timeout on every stop (of a test node, of a PC shut down by
+staff, of a systemd restart). It now starts in the worker, and the node is still heard.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from sync.discovery import discover
+from tests.scenarios.harness import RealNode
+
+
+def test_an_advertising_commune_is_heard_and_stops_within_seconds(tmp_path):
+    node = RealNode("Xã Dừng", "commune", "00004", tmp_path / "commune")
+    node.init()
+    node.start()
+    try:
+        assert node.url in [r.url for r in discover(seconds=3.0)]
+    finally:
+        began = time.monotonic()
+        node.stop(signal.SIGTERM, wait=8)
+        took = time.monotonic() - began
+    # -9 would mean the harness had to kill it after the wait: the hang is back
+    assert node.process.returncode == 0, f"exit code {node.process.returncode} after {took:.1f} s"
+    assert took < 8
