@@ -7,14 +7,19 @@ sync clients, kept only if the district CA signed it); ``motcua doctor`` says wh
 from __future__ import annotations
 
 import json
+import re
+import socket
+import ssl
+import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from certs import create_ca, issue_node_certificate
 from certs.ca import load_ca, save_ca
 from certs.identity import certificate_pem, identity_from_certificate, parse_certificate
-from certs.keys import generate_tls_key, load_private_key
+from certs.keys import generate_tls_key, load_private_key, save_private_key
 from certs.layout import CaLayout, NodeLayout
 from certs.tlsca import (
     build_tls_request,
@@ -224,3 +229,72 @@ def test_default_names_are_lan_names_plus_what_the_administrator_configured(tmp_
                      "motcua.tanphu.lan", "*.huyen.gov.vn"]
     assert "192.168.1.7" in https.default_names(make_settings(tmp_path / "m", HOST="192.168.1.7"), machine="x",
                                                 addresses=[])
+
+
+def serve_tls_once(port: int, cert_file: Path, key_file: Path) -> threading.Thread:
+    """A TLS server on 127.0.0.1:``port`` that answers one request with a non-sync 200."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert_file, key_file)
+    listener = socket.create_server(("127.0.0.1", port))
+    listener.settimeout(10)
+
+    def run() -> None:
+        try:
+            conn, _ = listener.accept()
+            conn.settimeout(10)
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += tls.recv(65536)
+                head, _, body = request.partition(b"\r\n\r\n")
+                length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+                while len(body) < length:
+                    body += tls.recv(65536)
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
+        except (ssl.SSLError, OSError):
+            pass  # the client refused the handshake: what one of the tests wants
+        finally:
+            listener.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("whose, port", [("district's", 29311), ("foreign", 29312)])
+def test_sync_verifies_a_p256_peer_against_the_endorsed_tls_ca_only(tmp_path, clock, district, whose, port):
+    """The client pins ca.pem and the TLS CA the district CA signed: a P-256 server of that TLS
+    CA completes the handshake (the sync then fails on the non-sync answer), one of another TLS
+    CA with the same name does not."""
+    from sync.transport import HttpTransport, TransportError
+    from tests.sync_helpers import make_client
+
+    commune = certified_commune(tmp_path, clock, load_ca(ca_layout(district)))
+    layout = NodeLayout(commune.settings.data_dir)
+    # the commune pins the district's TLS CA, as an enrollment or a fetch from a peer leaves it
+    layout.tls_ca_certificate.write_bytes(certificate_pem(district.trust.tls_ca))
+    layout.tls_endorsement.write_text(district.trust.tls_endorsement.hex())
+    commune.trust.reload()
+    assert len(commune.trust.pinned_ca_files) == 2
+    now = datetime.fromtimestamp(clock() / 1000, UTC)
+    tls_ca = load_tls_ca(ca_layout(district)) if whose == "district's" else create_tls_ca(
+        "40", now=now, lifetime=timedelta(days=3650))
+    key = generate_tls_key()
+    cert = issue_tls_certificate(key.public_key(), identity=identity_from_certificate(district.trust.own),
+                                 names=["127.0.0.1"], tls_ca=tls_ca, now=datetime.now(UTC))
+    (tmp_path / "peer.pem").write_bytes(certificate_pem(cert))
+    save_private_key(key, tmp_path / "peer.key")
+    thread = serve_tls_once(port, tmp_path / "peer.pem", tmp_path / "peer.key")
+    client = make_client("commune", UNIT)
+    transport = HttpTransport(f"https://127.0.0.1:{port}", client.key, clock, connect_timeout=5, read_timeout=5,
+                              ca_file=commune.trust.pinned_ca_files)
+    try:
+        with pytest.raises(TransportError) as e:
+            transport.exchange({"v": 1})
+    finally:
+        transport.close()
+        thread.join(15)
+    if whose == "district's":
+        assert "is not a sync answer" in str(e.value)  # TLS verified; the peer is just no node
+    else:
+        assert "CERTIFICATE_VERIFY_FAILED" in str(e.value)
