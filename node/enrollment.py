@@ -164,12 +164,20 @@ def enroll(data_dir: Path, district_url: str, code: str, timeout: float = 30,
     done = Enrolled(identity.node_id, identity.role.value, identity.unit, identity.name,
                     ca_fingerprint(parse_certificate(ca_pem)))
     if tls_names:
-        from node.https import TlsRequestFailed, request_from_district
+        from node.https import TlsRequestFailed, lan_names, request_from_district
 
         try:
             done.tls_names = request_from_district(data_dir, district_url, tls_names, timeout)
         except TlsRequestFailed as e:  # enrolled all the same: sync works, https falls back to Ed25519
             done.tls_error = str(e)
+            lan = lan_names(tls_names)
+            if e.status == 422 and lan and lan != tls_names:
+                # A configured name this district does not vouch for: take the LAN names now,
+                # and say which were refused (motcua tls request --name once it is sorted out).
+                try:
+                    done.tls_names = request_from_district(data_dir, district_url, lan, timeout)
+                except TlsRequestFailed as again:
+                    done.tls_error = str(again)
     return done
 
 

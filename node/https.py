@@ -48,6 +48,7 @@ from certs.keys import generate_tls_key, load_private_key, load_tls_key, save_pr
 from certs.layout import NodeLayout
 from certs.storage import replace_file
 from certs.tlsca import (
+    MAX_NAMES,
     TlsRequest,
     build_tls_request,
     check_endorsement,
@@ -68,7 +69,12 @@ _WILDCARD_HOSTS = {"", "0.0.0.0", "::", "[::]"}
 
 
 class TlsRequestFailed(Exception):
-    """The district refused the request, or its answer did not check out."""
+    """The district refused the request, or its answer did not check out (``status``: the
+    district's HTTP status when it answered, else 0)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class TlsRefused(DomainError):
@@ -126,15 +132,25 @@ def default_names(settings: Any, machine: str | None = None, addresses: Iterable
         entry = entry.strip().lower()
         if entry and entry != "*":
             configured.append(f"*{entry}" if entry.startswith(".") else entry)
-    return list(dict.fromkeys([*automatic, *configured]))
+    # A configured name that is no host name at all would only make the request fail; so would
+    # more names than a certificate may carry (a host with many interfaces): every configured
+    # name is kept, and as many found ones as fit.
+    valid = list(dict.fromkeys(n for n in configured if _admitted(n, lan_only=False)))[:MAX_NAMES]
+    found_names = [n for n in dict.fromkeys(automatic) if n not in valid]
+    return [*found_names[: MAX_NAMES - len(valid)], *valid]
 
 
-def _admitted(name: str) -> bool:
+def _admitted(name: str, lan_only: bool = True) -> bool:
     try:
-        check_names([name])
+        check_names([name], lan_only=lan_only)
         return True
     except ValueError:
         return False
+
+
+def lan_names(names: Iterable[str]) -> list[str]:
+    """The names among ``names`` that any district certifies (LAN addresses and names)."""
+    return [n for n in names if _admitted(n)]
 
 
 def district_suffixes(settings: Any) -> list[str]:
@@ -252,7 +268,7 @@ def request_from_district(data_dir: Path, district_url: str, names: Iterable[str
         raise TlsRequestFailed(f"cannot reach {district_url}: {e}") from e
     if status != 200 or not isinstance(answer, dict):
         message = answer.get("error", {}).get("message") if isinstance(answer, dict) else None
-        raise TlsRequestFailed(f"the district refused (HTTP {status}): {message or 'no explanation'}")
+        raise TlsRequestFailed(f"the district refused (HTTP {status}): {message or 'no explanation'}", status)
     cert, tls_ca, endorsement = _checked_answer(answer, ca_cert, key)
     install(data_dir, key, cert, tls_ca, endorsement)
     return names_of(cert)

@@ -92,6 +92,9 @@ def enroll(ctx: click.Context, district_url: str, code: str, extra_names: tuple[
     click.echo(f"enrolled as {done.name} ({done.role}, unit {done.unit}), node {done.node_id}")
     if done.tls_names:
         click.echo(f"https certificate (ECDSA P-256) for {', '.join(done.tls_names)}")
+        if done.tls_error:
+            click.echo(f"warning: the district refused some names ({done.tls_error}); the certificate names "
+                       "only the LAN ones", err=True)
     else:
         click.echo(f"warning: no https certificate for browsers: {done.tls_error}; sync works; later run "
                    "motcua tls request --district URL", err=True)

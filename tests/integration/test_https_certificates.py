@@ -298,3 +298,38 @@ def test_sync_verifies_a_p256_peer_against_the_endorsed_tls_ca_only(tmp_path, cl
         assert "is not a sync answer" in str(e.value)  # TLS verified; the peer is just no node
     else:
         assert "CERTIFICATE_VERIFY_FAILED" in str(e.value)
+
+
+def test_enrollment_keeps_the_lan_names_when_the_district_refuses_a_configured_one(tmp_path, clock, district,
+                                                                                  monkeypatch):
+    """``motcua enroll`` asks with TRUSTED_HOSTS names too; a district that does not vouch for one
+    answers 422, and the node asks again with its LAN names (and says which were refused)."""
+    from node import enrollment
+
+    calls = []
+
+    def fake_request(data_dir, url, names, timeout):
+        calls.append(list(names))
+        if "motcua.tanphu.vn" in names:
+            raise https.TlsRequestFailed("the district refused (HTTP 422): 'motcua.tanphu.vn'", 422)
+        return list(names)
+
+    code, _ = enrollment.new_pairing_code(district, "commune", UNIT, "Xã Tân Phú")
+    monkeypatch.setattr(enrollment, "post_unverified_json",
+                        lambda url, payload, timeout: (200, enrollment.redeem(district, payload)))
+    monkeypatch.setattr("node.https.request_from_district", fake_request)
+    data_dir = tmp_path / "new-commune"
+    init_node_dir(data_dir, role="commune", unit=UNIT)
+    names = ["localhost", "127.0.0.1", "motcua.tanphu.vn"]
+    done = enrollment.enroll(data_dir, "https://district.example", code, 5, names)
+    assert calls == [names, ["localhost", "127.0.0.1"]]
+    assert done.tls_names == ["localhost", "127.0.0.1"] and "422" in done.tls_error
+    assert (data_dir / "node.pem").exists()
+    assert https.default_names(make_settings(tmp_path / "n", TRUSTED_HOSTS="motcua_pc, ok.lan"), machine="x",
+                               addresses=[])[-1] == "ok.lan"  # a configured non-name is left out
+
+
+def test_a_host_with_many_addresses_still_asks_for_a_certificate_it_can_get(tmp_path):
+    settings = make_settings(tmp_path / "n", TRUSTED_HOSTS="motcua.tanphu.lan")
+    names = https.default_names(settings, machine="x", addresses=[f"10.0.{i}.1" for i in range(60)])
+    assert len(names) == 32 and names[0] == "localhost" and names[-1] == "motcua.tanphu.lan"
