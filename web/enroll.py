@@ -3,10 +3,10 @@ two https helpers of ``node/https.py``: ``POST /sync/v1/tls-cert`` (a certified 
 ECDSA P-256 https certificate, on the district) and ``GET /sync/v1/tls-ca`` (the district TLS CA
 with the CA's signature of it, on every node that pins one; blueprint ``tlsca``).
 
-Enrollment and TLS requests are only on a district node that holds the CA. This endpoint is reached before anything
-authenticates the caller (the proof of the code is *in* the body), so it reads as little as it
-can and refuses bad input cheaply, always in the API's error shape (``{"error": {"code",
-"message", "field"}}``), never a 500 for what a client sent:
+Enrollment and TLS requests are only on a district node that holds the CA. Enrollment is
+reached before anything authenticates the caller (the proof of the code is *in* the body), so it
+reads as little as it can and refuses bad input cheaply, always in the API's error shape
+(``{"error": {"code", "message", "field"}}``), never a 500 for what a client sent:
 
 - every attempt is charged to the client's address first (IPv6: its /64): :data:`BURST` at once,
   then one per :data:`ATTEMPT_INTERVAL_MS` (the code is short enough to type, so guessing must
