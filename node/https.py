@@ -136,8 +136,10 @@ def default_names(settings: Any, machine: str | None = None, addresses: Iterable
     # more names than a certificate may carry (a host with many interfaces): every configured
     # name is kept, and as many found ones as fit.
     valid = list(dict.fromkeys(n for n in configured if _admitted(n, lan_only=False)))[:MAX_NAMES]
-    found_names = [n for n in dict.fromkeys(automatic) if n not in valid]
-    return [*found_names[: MAX_NAMES - len(valid)], *valid]
+    names = list(dict.fromkeys([*automatic, *valid]))
+    while len(names) > MAX_NAMES:  # drop the last found name that nobody configured
+        names.remove(next(n for n in reversed(names) if n not in valid))
+    return names
 
 
 def _admitted(name: str, lan_only: bool = True) -> bool:

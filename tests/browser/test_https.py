@@ -55,20 +55,20 @@ def nss_home(root: Path, tls_ca: Path) -> Path:
 def net(tmp_path_factory):
     root = tmp_path_factory.mktemp("https")
     district = RealNode("Huyện Tân Phú", "district", "40", root / "district", port=PORTS["district"])
-    district.init()
-    district.cli("ca", "init")
-    district.start()
     commune = RealNode("Xã Tân Phú", "commune", UNIT, root / "commune", port=PORTS["commune"])
-    commune.init()
-    out = commune.cli("enroll", "--district", district.url, "--code",
-                      pairing_code(district, "commune", UNIT, commune.name)).stdout
-    assert "https certificate (ECDSA P-256) for localhost, 127.0.0.1" in out, out
-    commune.start()
     old = RealNode("Xã Cũ", "commune", "17273", root / "old", port=PORTS["old"])
-    old.init()
-    certify(old, load_ca(CaLayout(district.data_dir / "ca")))
-    old.start()
-    try:
+    try:  # every node started is stopped, whatever fails on the way
+        district.init()
+        district.cli("ca", "init")
+        district.start()
+        commune.init()
+        out = commune.cli("enroll", "--district", district.url, "--code",
+                          pairing_code(district, "commune", UNIT, commune.name)).stdout
+        assert "https certificate (ECDSA P-256) for localhost, 127.0.0.1" in out, out
+        commune.start()
+        old.init()
+        certify(old, load_ca(CaLayout(district.data_dir / "ca")))
+        old.start()
         yield {"district": district, "commune": commune, "old": old, "root": root}
     finally:
         for node in (old, commune, district):
