@@ -23,8 +23,8 @@ access log, cross-checked with the client's exchange count. Wall time is the ``s
 
 **Hub ingest** is measured in-process and single-threaded: the prepared commune's outgoing
 batches are built and encoded exactly as the client sends them, then the models are rebound to
-a fresh district database (``sync.store.database`` is one global proxy, so one process holds one
-active node at a time) and ``Replica.ingest`` is timed over every batch: verification (hashes,
+a fresh district database (the node tables go through one proxy, ``node.db.database``, so one
+process holds one active node at a time) and ``Replica.ingest`` is timed over every batch: verification (hashes,
 chain, head signature), insert, derived-state projection and commit. The decode of the bodies
 (zstd + JSON + ``request_from_wire``) is timed separately.
 

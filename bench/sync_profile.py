@@ -4,7 +4,7 @@ Responsibility: explain the wall times ``bench.sync_bench`` prints. A commune pu
 prepared N dossiers to an empty hub, then a fresh commune pulls them, each through the real
 :class:`sync.engine.SyncClient` and the real server path (decode, ``request_from_wire``, request
 signature, ``Replica.serve_exchange``, encode), but in one process: :class:`InProcessHub`
-rebinds the global model proxy (``sync.store.database``) to the hub's database for the server
+rebinds the node tables' proxy (``node.db.database``) to the hub's database for the server
 half of every exchange and back to the client's afterwards, so both halves run single-threaded
 on one core, as the served hub would for one caller.
 
@@ -126,11 +126,11 @@ class InProcessHub:
     def post(self, url: str, data: bytes, headers: dict[str, str], timeout: Any = None) -> _Answer:
         from urllib.parse import urlsplit
 
-        from sync import store
+        from node.db import database
 
         if self.client_profile:
             self.client_profile.disable()
-        store.database.initialize(self.hub.db)
+        database.initialize(self.hub.db)
         self.timers.side = "server"
         try:
             if self.server_profile:
@@ -143,7 +143,7 @@ class InProcessHub:
                     self.server_profile.disable()
         finally:
             self.timers.side = "client"
-            store.database.initialize(self.client.db)
+            database.initialize(self.client.db)
             if self.client_profile:
                 self.client_profile.enable()
         return _Answer(r.get_data(), r.headers, r.status_code)

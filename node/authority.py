@@ -21,14 +21,15 @@ from collections.abc import Iterable
 from dataclasses import asdict
 
 from node import units
+from node.db import node_store
 from node.domain.authority import Authority, Certified, Violation
 from node.models import ViolationRow
-from sync import ledger, store
+from sync import store
 
 
 def view(origins: Iterable[str]) -> Authority:
     """The authority of ``origins`` as this node's admitted profiles certify them."""
-    profiles = ledger.load_profiles(origins)
+    profiles = node_store().load_profiles(origins)
     return Authority({o: Certified(p.role, p.unit) for o, p in profiles.items()}, units.serves)
 
 
@@ -50,7 +51,7 @@ def listing(limit: int = 500, origin: str = "") -> list[dict]:
     if origin:
         query = query.where(ViolationRow.origin == origin)
     rows = list(query.order_by(ViolationRow.at.desc(), ViolationRow.ref).limit(max(1, min(limit, 10_000))).dicts())
-    names = {p.node_id: p.name for p in ledger.load_profiles(r["origin"] for r in rows).values()}
+    names = {p.node_id: p.name for p in node_store().load_profiles(r["origin"] for r in rows).values()}
     for r in rows:
         r["name"] = names.get(r["origin"], "")
     return rows

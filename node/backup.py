@@ -200,7 +200,7 @@ def check_sqlite_copy(path: Path, progress: Progress) -> dict[str, int]:
     """``PRAGMA integrity_check`` and the verification of every feed, on the copy (read only).
     Returns the copy's feed heads (``origin:scope`` -> seq), every one verified."""
     from node.services import verify_feeds
-    from sync import store
+    from sync.store import PeeweeStore
 
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -211,13 +211,10 @@ def check_sqlite_copy(path: Path, progress: Progress) -> dict[str, int]:
         raise BackupError(f"the copy fails PRAGMA integrity_check: {'; '.join(problems[:5])}")
     progress("integrity_check ok")
     copy = pw.SqliteDatabase(f"file:{path}?mode=ro", uri=True)
-    previous = store.database.obj
-    store.database.initialize(copy)
     try:
-        reports = verify_feeds()
+        reports = verify_feeds(PeeweeStore(copy))  # a store of its own: the node's stays bound
     finally:
         copy.close()
-        store.database.initialize(previous)
     bad = [r for r in reports if not r.ok]
     if bad:
         r = bad[0]
@@ -248,8 +245,7 @@ def create_backup(settings: Settings, dest: Path, now_ms: int, progress: Progres
 
 def _backup(settings: Settings, db: pw.Database, node_id: str, dest: Path, now_ms: int,
             progress: Progress) -> BackupResult:
-    from node.db import applied_versions, backend_name
-    from sync import store
+    from node.db import applied_versions, backend_name, store_for
 
     kind = backend_name(db)
     stamp = datetime.fromtimestamp(now_ms / 1000, UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -272,7 +268,7 @@ def _backup(settings: Settings, db: pw.Database, node_id: str, dest: Path, now_m
             heads = {k: v for k, v in held.items() if k.startswith(node_id + ":")}  # of the copy itself
         else:
             # Read before the dump's snapshot: the dump holds at least these.
-            heads = {f"{h.origin}:{h.scope}": h.seq for h in store.feeds() if h.origin == node_id}
+            heads = {f"{h.origin}:{h.scope}": h.seq for h in store_for(db).feeds() if h.origin == node_id}
             progress("pg_dump --format=custom (one consistent snapshot)")
             _run(pg_dump_command(work / PG_DUMP), _pg_env(settings.DATABASE_URL), "pg_dump")
             _run(["pg_restore", "--list", str(work / PG_DUMP)], dict(os.environ), "reading the dump back")

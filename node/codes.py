@@ -219,9 +219,9 @@ def provisional_notice(code: str, agency_id: str, day: date) -> str:
 
 def unit_of(node_id: str) -> str | None:
     """The unit a node serves, as its profile (seen at a sync) says."""
-    from sync import ledger
+    from node.db import node_store
 
-    profile = ledger.load_profiles([node_id]).get(node_id)
+    profile = node_store().load_profiles([node_id]).get(node_id)
     return profile.unit if profile else None
 
 
@@ -234,7 +234,6 @@ def lease(node: Any, author: str, node_id: str, *, days: int, size: int, agency_
     from node import projection
     from node.domain.dossier_code import NoFreeRange, check_agency_id, lease_block
     from node.domain.errors import DomainError
-    from sync import store
     from sync.wire import NODE_ID_RE, make_ref
 
     if node.settings.ROLE != "district":
@@ -253,7 +252,7 @@ def lease(node: Any, author: str, node_id: str, *, days: int, size: int, agency_
     first = first_day or vn_day(node.wall_ms())
     with node.log.transaction():
         node.gate.check()
-        block_id = make_ref(node.node_id, unit, store.feed_head(node.node_id, unit, for_update=True).seq + 1)
+        block_id = make_ref(node.node_id, unit, node.store.feed_head(node.node_id, unit, for_update=True).seq + 1)
         try:
             block = lease_block(blocks(agency_id=agency_id), block_id=block_id, agency_id=agency_id,
                                 node_id=node_id, first_day=first, last_day=first + timedelta(days=days - 1), size=size)

@@ -8,6 +8,14 @@ when the ``DATABASE_URL`` setting names one (the district hub in production).
 
 Migrations are numbered modules in :mod:`node.migrations`, recorded in ``schema_migration``
 and applied each in its own transaction, so an interrupted upgrade resumes where it stopped.
+
+Binding. The sync machinery (ingest, local log, outbox, ledger) is given a
+:class:`sync.store.PeeweeStore` for the node's database (:func:`store_for`) and needs nothing
+global. The node's own tables (:class:`NodeRow`: projections, accounts, node state) and node/'s
+direct reads of sync tables (the templates of :mod:`sync.rows`) still go through one proxy,
+:data:`database`, that :func:`open_database` points at the node's database: one node per
+process for those, as before. :func:`node_store` is the store of that current database, for
+node/ functions that are not handed one.
 """
 
 from __future__ import annotations
@@ -20,7 +28,8 @@ from playhouse.db_url import connect as connect_url
 
 from node.config import Settings
 from node.migrations import MIGRATIONS
-from sync import store
+from sync.rows import ALL_MODELS
+from sync.store import PeeweeStore
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -31,7 +40,36 @@ SQLITE_PRAGMAS = {
 }
 
 
-class SchemaMigration(store.BaseRow):
+database = pw.DatabaseProxy()
+
+
+class NodeRow(pw.Model):
+    """Base of the node's own tables, bound to :data:`database`."""
+
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+for _model in ALL_MODELS:
+    # node/ reads sync tables through these classes (staff pages, reports, projections)
+    _model._meta.set_database(database)
+
+
+def store_for(db: pw.Database) -> PeeweeStore:
+    """The sync store of ``db`` (one per database object, so its caches are shared)."""
+    found = db.__dict__.get("_motcua_store")
+    if found is None:
+        found = db.__dict__["_motcua_store"] = PeeweeStore(db)
+    return found
+
+
+def node_store() -> PeeweeStore:
+    """The sync store of the database :data:`database` points at (see the module docstring)."""
+    return store_for(database.obj)
+
+
+class SchemaMigration(NodeRow):
     version = pw.IntegerField(primary_key=True)
     name = pw.CharField(max_length=100)
     applied_at = pw.BigIntegerField()
@@ -55,7 +93,7 @@ def make_database(settings: Settings) -> pw.Database:
 def open_database(settings: Settings, *, migrate_schema: bool = True) -> pw.Database:
     """Bind the models to the configured database and apply pending migrations."""
     db = make_database(settings)
-    store.database.initialize(db)
+    database.initialize(db)
     db.connect(reuse_if_open=True)
     if migrate_schema:
         migrate(db)

@@ -39,7 +39,6 @@ from certs.layout import CaLayout, NodeLayout
 from certs.registry import Registry
 from certs.revocation import RevocationReason
 from node.domain.errors import DomainError
-from sync import store
 from sync.transport import TransportError, post_unverified_json
 from sync.trust import REVOKED, apply_revocations
 from sync.wire import SHARED_SCOPE
@@ -192,14 +191,12 @@ def revoke(node: Any, node_id: str, author: str, reason: str, after_seq: int | N
     """Revoke ``node_id`` after ``after_seq`` of its unit's feed (default: what we hold)."""
     if node.settings.ROLE != "district":
         raise DomainError("only a district may revoke a node", "role")
-    from sync.ledger import load_profiles
-
-    profile = load_profiles([node_id]).get(node_id)
+    profile = node.store.load_profiles([node_id]).get(node_id)
     unit = unit or (profile.unit if profile else None)
     if not unit:
         raise DomainError(f"unknown node {node_id}: give --unit", "unit")
     if after_seq is None:
-        after_seq = store.feed_head(node_id, unit).seq
+        after_seq = node.store.feed_head(node_id, unit).seq
     reason_code = RevocationReason(reason) if reason in RevocationReason._value2member_map_ else \
         RevocationReason.UNSPECIFIED
     layout = ca_layout(node)
@@ -214,7 +211,7 @@ def revoke(node: Any, node_id: str, author: str, reason: str, after_seq: int | N
             scope=SHARED_SCOPE, entity=f"node/{node_id}", type=REVOKED, author=author,
             body={"node_id": node_id, "after": {unit: after_seq}, "reason": reason_code.value},
         )
-        apply_revocations([event], {node.node_id: "district"})
+        apply_revocations(node.store, [event], {node.node_id: "district"})
         from node import projection
 
         projection.project([event])  # dossiers touched by now-invalid events are refolded

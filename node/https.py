@@ -216,7 +216,7 @@ def answer_request(node: Any, payload: dict[str, Any]) -> dict[str, str]:
     try:
         identity, tls_key = check_tls_request(request, load_ca_certificate(layout), now=node.trust.now(),
                                               trusted_time_floor=node.trust.floor())
-        refuse_if_revoked(identity.node_id)
+        refuse_if_revoked(node.store, identity.node_id)
     except CertificateRejected as e:
         raise TlsRefused(403, "revoked" if e.reason.value == "revoked" else "untrusted", str(e)) from e
     except ProtocolError as e:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from sync.store import BaseRow
+from node.db import NodeRow as BaseRow
 
 
 class DossierRow(BaseRow):
@@ -259,3 +259,23 @@ class ApiTokenRow(BaseRow):
 
     class Meta:
         table_name = "api_token"
+
+
+class IdempotencyRow(BaseRow):
+    """The first answer to a write sent with an ``Idempotency-Key`` (issue 14.2), per account.
+
+    Local to the node like the accounts (a rebuild never touches it) and pruned after
+    :data:`web.idempotency.KEEP_DAYS`; see :mod:`web.idempotency`."""
+
+    account = pw.CharField(max_length=64)
+    key = pw.CharField(max_length=255)
+    fingerprint = pw.CharField(max_length=64)  # sha256 of method, path and body
+    status = pw.IntegerField()
+    content_type = pw.CharField(max_length=100, default="")
+    location = pw.CharField(max_length=2000, default="")  # a form's redirect
+    body = pw.TextField(default="")
+    created_at = pw.BigIntegerField(index=True)
+
+    class Meta:
+        table_name = "idempotency_key"
+        primary_key = pw.CompositeKey("account", "key")

@@ -32,12 +32,14 @@ from types import SimpleNamespace
 import peewee as pw
 
 from node import authority, codes, reference
+from node.db import database, node_store
 from node.domain import dossier as domain
 from node.domain.authority import Authority
 from node.domain.merge import Conflict, Folded, find_duplicates, fold_checked
 from node.models import DERIVED_MODELS, ConflictRow, DossierRow
 from sync import store
-from sync.trust import REVOKED, RevocationRow
+from sync.rows import RevocationRow
+from sync.trust import REVOKED
 from sync.wire import Event, canonical_json
 
 
@@ -79,10 +81,10 @@ def _events_of(entities: set[str], events: list[Event]) -> dict[str, list[Event]
     for e in events:
         if e.entity in entities:
             in_hand.setdefault(e.entity, []).append(e)
-    held = store.held_event_counts(entities)
+    held = node_store().held_event_counts(entities)
     complete = {entity for entity, evs in in_hand.items() if held.get(entity, 0) == len(evs)}
     grouped = {entity: in_hand[entity] for entity in complete}
-    grouped.update(store.events_for_entities(entities - complete))
+    grouped.update(node_store().events_for_entities(entities - complete))
     return grouped
 
 
@@ -163,7 +165,7 @@ def reproject_origins(origins: list[str], chunk: int = 500) -> None:
     entities = sorted({r.entity for r in store.EventRow.select(store.EventRow.entity)
                        .where(store.EventRow.origin.in_(sorted(origins))).distinct()})
     for start in range(0, len(entities), chunk):
-        grouped = store.events_for_entities(entities[start : start + chunk])
+        grouped = node_store().events_for_entities(entities[start : start + chunk])
         _project([e for evs in grouped.values() for e in evs], follow_revocations=False)
 
 
@@ -239,20 +241,20 @@ def _refresh_duplicates(keys: set[tuple[str, str]]) -> None:
 
 def rebuild(progress: Callable[[int, int], None] | None = None, chunk: int = 500) -> int:
     """Drop and recompute every derived table from the events; return dossiers rebuilt."""
-    db = store.database.obj
-    with store.write_transaction():
+    db, events = database.obj, node_store()
+    with events.write_transaction():
         db.drop_tables(list(DERIVED_MODELS), safe=True)
         db.create_tables(list(DERIVED_MODELS))
         for kind in SHARED_KINDS:
-            shared = store.all_entities(kind)
+            shared = events.all_entities(kind)
             for start in range(0, len(shared), chunk):
-                grouped = store.events_for_entities(shared[start : start + chunk])
+                grouped = events.events_for_entities(shared[start : start + chunk])
                 _project([e for evs in grouped.values() for e in evs], follow_revocations=False)
-        entities = store.all_entities(domain.KIND)
+        entities = events.all_entities(domain.KIND)
         total, done = len(entities), 0
         for start in range(0, total, chunk):
             part = entities[start : start + chunk]
-            grouped = store.events_for_entities(part)
+            grouped = events.events_for_entities(part)
             _project([e for evs in grouped.values() for e in evs], follow_revocations=False)
             done += len(part)
             if progress:

@@ -40,13 +40,13 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from typing import Any
 
+from node.db import node_store
 from node.domain.authority import Authority, Violation
 from node.domain.calendar import InvalidCalendar, WorkCalendar, parse_calendar
 from node.domain.catalogue import Catalogue, InvalidCatalogue, parse_catalogue, parse_catalogue_json
 from node.domain.statuses import DEFAULT_STATUS_MAPPING, InvalidStatusMapping, StatusMapping, parse_status_mapping
 from node.domain.vietnam_time import vn_day
 from node.models import ProcedureRow, ReferenceRow
-from sync import store
 from sync.wire import SHARED_SCOPE, Event
 
 ENTITY_KIND = "reference"
@@ -282,7 +282,7 @@ def current_revision(kind: str) -> int:
     of other origins never count (Rule 4), so they cannot push the numbering either."""
     from node import authority
 
-    events = store.events_for_entities([entity(kind)])[entity(kind)]
+    events = node_store().events_for_entities([entity(kind)])[entity(kind)]
     view = authority.view(e.origin for e in events)
     revisions = [e.body.get("revision") for e in events if view.is_district(e.origin)]
     return max((r for r in revisions if type(r) is int), default=0)

@@ -28,7 +28,7 @@ import peewee as pw
 
 from node import codes, projection, reception, reference, reporting
 from node.config import Settings
-from node.db import open_database
+from node.db import node_store, open_database, store_for
 from node.domain import dossier as domain
 from node.domain import lookup
 from node.domain.errors import DomainError, DossierNotFound
@@ -41,8 +41,8 @@ from node.models import ConflictRow, DossierRow
 from node.signing import KEY_FILE, NodeKey, verify_signature
 from node.trust import NodeTrust, certified_profile
 from node.writegate import WriteGate
-from sync import store
 from sync.chain import ChainError, verify_stored_feed
+from sync.eventstore import EventStore
 from sync.log import LocalLog
 from sync.merge import CausalGraph, linearise
 from sync.protocol import Profile, may_hold
@@ -81,18 +81,19 @@ class Node:
         self.db = db
         self.key = key
         self.wall_ms = wall_ms
-        self.log = LocalLog(key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
+        self.store = store_for(db)
+        self.log = LocalLog(self.store, key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         self.gate = WriteGate(key.node_id, Path(settings.STATE_DIR), has_parent=bool(settings.PARENT_URL))
         self.log.after_commit = self.gate.after_commit
         self.lookup_secret = key.derive_secret("lookup-check")
         self.provisional_name = lookup.provisional_node_name(key.derive_secret("provisional-code"))
         self.reference = reference.ReferenceData(wall_ms)
-        self.trust = NodeTrust(settings.data_dir, verify_signature, wall_ms, settings.DEV_OPEN_TRUST)
+        self.trust = NodeTrust(settings.data_dir, verify_signature, wall_ms, self.store, settings.DEV_OPEN_TRUST)
         self._tls_ca_asked: set[str] = set()  # peers asked for the district TLS CA (node/https.py)
         self.profile = certified_profile(make_profile(key, settings), self.trust)
         self.replica = Replica(
-            self.profile, self.log, verify_signature, projection.project, wall_ms, settings.SYNC_BATCH_BYTES,
-            self.trust, projection.reproject_origins,
+            self.store, self.profile, self.log, verify_signature, projection.project, wall_ms,
+            settings.SYNC_BATCH_BYTES, self.trust, projection.reproject_origins,
         )
 
     @property
@@ -104,6 +105,9 @@ class Node:
         return self.settings.UNIT
 
     def close(self) -> None:
+        from node.session_recovery import release
+
+        release(Path(self.settings.STATE_DIR), self.node_id)  # its sync sessions are over
         if not self.db.is_closed():
             self.db.close()
 
@@ -118,7 +122,7 @@ class Node:
         body.update(self._acting_office())
         with self.log.transaction():
             self.gate.check()
-            seq = store.feed_head(self.node_id, self.scope, for_update=True).seq + 1
+            seq = self.store.feed_head(self.node_id, self.scope, for_update=True).seq + 1
             entity_id = make_ref(self.node_id, self.scope, seq)
             body["code"] = self._code_for(body["code"], body["received_at"])
             body["lookup_check"] = lookup.check_code(self.lookup_secret, entity_id)
@@ -196,7 +200,7 @@ class Node:
         return row
 
     def get_dossier(self, dossier_id: str) -> domain.DossierState:
-        events = store.events_for_entities([f"{domain.KIND}/{dossier_id}"])[f"{domain.KIND}/{dossier_id}"]
+        events = self.store.events_for_entities([f"{domain.KIND}/{dossier_id}"])[f"{domain.KIND}/{dossier_id}"]
         folded = projection.fold(dossier_id, events)
         if folded is None:
             raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
@@ -264,7 +268,7 @@ class Node:
         from node.models import ViolationRow
 
         entity = f"{domain.KIND}/{dossier_id}"
-        events = store.events_for_entities([entity])[entity]
+        events = self.store.events_for_entities([entity])[entity]
         if not events:
             raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
         view = authority.view({e.origin for e in events})
@@ -328,11 +332,9 @@ class Node:
         finally:
             transport.close()
         if summary.peer:
-            from sync import ledger
-
             fork_feed = summary.error_feed if summary.error_code == "fork" else ""
             if summary.ok or fork_feed:
-                self.gate.after_sync(ledger.peer_state(summary.peer).vector, fork_feed)
+                self.gate.after_sync(self.store.peer_state(summary.peer).vector, fork_feed)
         if summary.ok:
             self._after_sync()
         return summary
@@ -359,15 +361,15 @@ class Node:
 
     def sync_status(self) -> dict[str, Any]:
         """What the UI shows: last success, link state, events pending each way (per parent)."""
-        from sync import ledger
         from sync.protocol import feed_key, split_feed_key
 
         url = self.settings.PARENT_URL
-        peer_id = ledger.find_peer_by_url(url) if url else None
-        peer = ledger.PeerRow.get_or_none(ledger.PeerRow.node_id == peer_id) if peer_id else None
-        local = {feed_key(h.origin, h.scope): h.seq for h in store.feeds()}
-        vector = ledger.peer_state(peer_id).vector if peer_id else {}
-        profile = ledger.load_profiles([peer_id]).get(peer_id) if peer_id else None
+        peer_id = self.store.find_peer_by_url(url) if url else None
+        Peer = self.store.rows.Peer
+        peer = Peer.get_or_none(Peer.node_id == peer_id) if peer_id else None
+        local = {feed_key(h.origin, h.scope): h.seq for h in self.store.feeds()}
+        vector = self.store.peer_state(peer_id).vector if peer_id else {}
+        profile = self.store.load_profiles([peer_id]).get(peer_id) if peer_id else None
         pending_up = sum(
             seq - vector.get(key, 0)
             for key, seq in local.items()
@@ -476,7 +478,7 @@ class Node:
 
     def verify(self) -> list[FeedReport]:
         """Verify every feed this node holds (hash chains, order, completeness, signatures)."""
-        return verify_feeds()
+        return verify_feeds(self.store)
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
         with self.log.transaction():
@@ -491,9 +493,9 @@ class Node:
             "role": self.settings.ROLE,
             "unit": self.settings.UNIT,
             "name": self.settings.NAME,
-            "events": store.count_events(),
+            "events": self.store.count_events(),
             "dossiers": DossierRow.select().count(),
-            "feeds": len(store.feeds()),
+            "feeds": len(self.store.feeds()),
             "write_block": self.gate.reason(),
         }
 
@@ -528,8 +530,10 @@ def state_to_dict(state: domain.DossierState) -> dict[str, Any]:
 
 
 
-def verify_feeds() -> list[FeedReport]:
-    """Verify every feed of the bound database; a backup's copy is checked the same way."""
+def verify_feeds(store: EventStore | None = None) -> list[FeedReport]:
+    """Verify every feed of ``store`` (the node's database by default); a backup's copy is
+    checked the same way."""
+    store = store if store is not None else node_store()
     reports = []
     for head in store.feeds():
         signed = store.latest_signed_head(head.origin, head.scope)
@@ -569,4 +573,7 @@ def open_node(settings: Settings, wall_ms: Callable[[], int] = system_wall_ms) -
     db = open_database(settings)
     node = Node(settings, db, key, wall_ms)
     node.gate.check_at_start()
+    from node.session_recovery import recover
+
+    recover(Path(settings.STATE_DIR), key.node_id, wall_ms())  # sessions a dead process left "running"
     return node

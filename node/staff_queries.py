@@ -18,13 +18,13 @@ from typing import Any
 
 import peewee as pw
 
+from node.db import node_store
 from node.domain.deadline import Duration, appointment_at
 from node.domain.text import fold as fold_text
 from node.domain.vietnam_time import day_start_ms, to_vn, vn_day
 from node.models import DossierRow
 from node.reference import ReferenceData
 from node.services import row_to_dict
-from sync import store
 from sync.chain import ChainError, check_head
 from sync.ledger import PeerRow, ProfileRow, SyncSessionRow
 from sync.protocol import Profile, feed_key, may_hold
@@ -163,7 +163,7 @@ def verification_marks(dossier_id: str, verify_signature: Any) -> dict[str, str]
             continue
         key = (r.origin, r.scope)
         if key not in heads:
-            head = store.latest_signed_head(r.origin, r.scope)
+            head = node_store().latest_signed_head(r.origin, r.scope)
             if head is None:
                 heads[key] = (0, "unsigned")
             else:
@@ -214,7 +214,7 @@ def sync_session(row_id: int) -> tuple[dict[str, Any] | None, list[dict[str, Any
 
 
 def _feed_heads() -> dict[str, int]:
-    return {feed_key(h.origin, h.scope): h.seq for h in store.feeds()}
+    return {feed_key(h.origin, h.scope): h.seq for h in node_store().feeds()}
 
 
 def node_health(now: int) -> list[dict[str, Any]]:

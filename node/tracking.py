@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from node.db import node_store
 from node.domain import dossier as domain
 from node.domain.lookup import check_code, matches
 from node.domain.text import forbidden_char
 from node.models import DossierRow, IssuedCodeRow
-from sync import store
 
 MAX_CODE_CHARS = 60
 
@@ -36,7 +36,7 @@ def recorded_check(dossier_id: str, node_id: str, secret: bytes) -> str:
     """The dossier's check code: the one its signed reception event records, else (a dossier this
     node received before codes were recorded) recomputed from this node's secret, else ""."""
     entity = f"{domain.KIND}/{dossier_id}"
-    reception = next((e for e in store.events_for_entities([entity])[entity]
+    reception = next((e for e in node_store().events_for_entities([entity])[entity]
                       if e.type == domain.RECEIVED and e.ref == dossier_id), None)
     if reception is None:
         return ""

@@ -32,17 +32,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import peewee as pw
-
 from certs import CertificateRejected, CertsError, Reason, verify_node_certificate
 from certs.identity import ca_fingerprint, certificate_der, node_id_from_certificate, parse_certificate
 from certs.layout import NodeLayout
 from certs.tlsca import check_endorsement, read_endorsement
-from sync import store
 from sync.chain import SignatureVerifier
 from sync.clock import physical_ms
-from sync.ledger import ProfileRow
 from sync.protocol import Code, Profile, ProtocolError
+from sync.store import PeeweeStore
 from sync.trust import OpenTrust, refuse_if_revoked
 
 MAX_CERT_BYTES = 4096  # a node certificate is ~500 bytes of DER; anything far larger is not one
@@ -50,8 +47,9 @@ MAX_CERT_BYTES = 4096  # a node certificate is ~500 bytes of DER; anything far l
 
 class NodeTrust(OpenTrust):
     def __init__(self, data_dir: Path, verify_signature: SignatureVerifier, wall_ms: Callable[[], int],
-                 dev_open_trust: bool = False) -> None:
-        super().__init__(verify_signature, open_to_strangers=dev_open_trust)
+                 store: PeeweeStore, dev_open_trust: bool = False) -> None:
+        super().__init__(verify_signature, store, open_to_strangers=dev_open_trust)
+        self.store: PeeweeStore = store
         self.dev_open_trust = dev_open_trust
         self.layout = NodeLayout(data_dir)
         self.wall_ms = wall_ms
@@ -101,10 +99,9 @@ class NodeTrust(OpenTrust):
 
     def trusted_floor_ms(self) -> int:
         """Newest time a district vouched for: the stamps of district events this node holds."""
-        districts = ProfileRow.select(ProfileRow.node_id).where(ProfileRow.role == "district")
-        newest = (
-            store.EventRow.select(pw.fn.MAX(store.EventRow.hlc)).where(store.EventRow.origin.in_(districts)).scalar()
-        )
+        P = self.store.rows.Profile
+        districts = [node_id for (node_id,) in P.select(P.node_id).where(P.role == "district").tuples()]
+        newest = self.store.max_hlc(districts)
         return physical_ms(newest) if newest else 0
 
     def now(self) -> datetime:
@@ -164,7 +161,7 @@ class NodeTrust(OpenTrust):
         if not self.enforced:
             return super().vouch(identified)
         identity = self._verify_certificate(identified.node_id, identified.cert)
-        refuse_if_revoked(identified.node_id)
+        refuse_if_revoked(self.store, identified.node_id)
         return replace(identified, role=identity.role.value, unit=identity.unit, name=identity.name)
 
 

@@ -31,8 +31,9 @@ from pathlib import Path
 
 import peewee as pw
 
+from node.db import NodeRow, node_store
 from node.domain.errors import DomainError
-from sync import store
+from sync.eventstore import FeedHead
 from sync.protocol import feed_key
 
 
@@ -58,7 +59,7 @@ MESSAGES = {
 }
 
 
-class NodeStateRow(store.BaseRow):
+class NodeStateRow(NodeRow):
     key = pw.CharField(max_length=60, primary_key=True)
     value = pw.TextField()
 
@@ -98,7 +99,7 @@ class WriteGate:
     # -- sentinel ------------------------------------------------------------------------
 
     def own_heads(self) -> dict[str, int]:
-        return {feed_key(h.origin, h.scope): h.seq for h in store.feeds() if h.origin == self.node_id}
+        return {feed_key(h.origin, h.scope): h.seq for h in node_store().feeds() if h.origin == self.node_id}
 
     def read_sentinel(self) -> dict[str, int] | None:
         try:
@@ -119,7 +120,7 @@ class WriteGate:
             os.fsync(f.fileno())
         os.replace(tmp, self.sentinel)
 
-    def after_commit(self, heads: list[store.FeedHead]) -> None:
+    def after_commit(self, heads: list[FeedHead]) -> None:
         self.save_sentinel({feed_key(h.origin, h.scope): h.seq for h in heads})
 
     def check_at_start(self) -> str:

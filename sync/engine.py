@@ -24,9 +24,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sync import ledger
 from sync.exchange import request_from_wire
-from sync.ledger import SyncSessionRow
 from sync.protocol import Code, Profile, ProtocolError
 from sync.replica import Replica
 from sync.session import (
@@ -79,10 +77,10 @@ class SyncClient:
         self.new_session_id = new_session_id
 
     def _peer_profile(self) -> Profile | None:
-        node_id = ledger.find_peer_by_url(self.peer_url)
+        node_id = self.replica.store.find_peer_by_url(self.peer_url)
         if node_id is None:
             return None
-        return ledger.load_profiles([node_id]).get(node_id)
+        return self.replica.store.load_profiles([node_id]).get(node_id)
 
     def _peer_check(self) -> PeerCheck:
         trust = self.replica.trust
@@ -97,9 +95,9 @@ class SyncClient:
         summary = SessionSummary(self.new_session_id())
         known = self._peer_profile()
         session = ClientSession(self.replica.me, summary.session, self._peer_check(), known,
-                                ledger.peer_state(known.node_id).vector if known else {})
+                                self.replica.store.peer_state(known.node_id).vector if known else {})
         summary.peer = known.node_id if known else ""
-        ledger.open_session(summary.session, "client", known.node_id if known else "",
+        self.replica.store.open_session(summary.session, "client", known.node_id if known else "",
                             known.name if known else self.peer_url, self.replica.wall_ms())
         try:
             while True:
@@ -149,11 +147,11 @@ class SyncClient:
     def _acknowledged(self, ack: Acknowledge, summary: SessionSummary, received: int, bytes_in: int,
                       bytes_out: int, progress: Progress | None) -> None:
         now = self.replica.wall_ms()
-        ledger.remember_peer(ack.peer.node_id, url=self.peer_url, vector=ack.vector, now=now, ok=True,
+        self.replica.store.remember_peer(ack.peer.node_id, url=self.peer_url, vector=ack.vector, now=now, ok=True,
                              skew_ms=ack.skew_ms)
         summary.events_out += ack.pushed
         summary.events_in += received
-        ledger.add_to_session(summary.session, "client", now=now, events_in=received, events_out=ack.pushed,
+        self.replica.store.add_to_session(summary.session, "client", now=now, events_in=received, events_out=ack.pushed,
                               bytes_in=bytes_in, bytes_out=bytes_out)
         if progress:
             remaining = self.replica.outgoing_for(ack.peer, ack.vector, 1 << 62).events
@@ -164,17 +162,14 @@ class SyncClient:
 
     def _learn_peer(self, profile: Profile, summary: SessionSummary) -> Profile:
         self.replica.keep_profiles([profile])
-        ledger.remember_peer(profile.node_id, url=self.peer_url, now=self.replica.wall_ms(), ok=True)
-        SyncSessionRow.update(peer=profile.node_id, peer_name=profile.name).where(
-            (SyncSessionRow.session == summary.session) & (SyncSessionRow.side == "client")
-        ).execute()
+        self.replica.store.remember_peer(profile.node_id, url=self.peer_url, now=self.replica.wall_ms(), ok=True)
+        self.replica.store.name_session_peer(summary.session, "client", profile.node_id, profile.name)
         summary.peer = profile.node_id
         return profile
 
     def _close(self, summary: SessionSummary, peer: Profile | None) -> None:
-        SyncSessionRow.update(
-            outcome=summary.outcome, error_code=summary.error_code, error=summary.error[:4000],
-            ended_at=self.replica.wall_ms(),
-        ).where((SyncSessionRow.session == summary.session) & (SyncSessionRow.side == "client")).execute()
+        self.replica.store.close_session(summary.session, "client", outcome=summary.outcome,
+                                         error_code=summary.error_code, error=summary.error,
+                                         now=self.replica.wall_ms())
         if peer is not None and not summary.ok:
-            ledger.remember_peer(peer.node_id, now=self.replica.wall_ms(), ok=False, error=summary.error)
+            self.replica.store.remember_peer(peer.node_id, now=self.replica.wall_ms(), ok=False, error=summary.error)

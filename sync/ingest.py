@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sync import ledger, store
 from sync.chain import ChainError, SignatureVerifier, SignedHead, check_head
+from sync.eventstore import FeedHead, Quarantined, Store
 from sync.protocol import Code, Profile, ProtocolError, Run, may_hold, may_write
 from sync.trust import REVOKED, OpenTrust, Trust, apply_revocations
 from sync.wire import (
@@ -71,38 +71,20 @@ class ForkDetected(ProtocolError):
         self.prepared = prepared
 
 
-def _prev_hash_before(run: Run, head: store.FeedHead) -> str:
+def _prev_hash_before(store: Store, run: Run, head: FeedHead) -> str:
     before = run.start - 1
     if before == 0:
         return GENESIS
     if before == head.seq:
         return head.hash
-    row = (
-        store.EventRow.select(store.EventRow.hash)
-        .where(
-            (store.EventRow.origin == run.origin)
-            & (store.EventRow.scope == run.scope)
-            & (store.EventRow.seq == before)
-        )
-        .first()
-    )
-    return row.hash if row else ""
+    return store.hash_at(run.origin, run.scope, before)
 
 
-def _held_hashes(run: Run, upto: int) -> dict[int, str]:
-    rows = store.EventRow.select(store.EventRow.seq, store.EventRow.hash).where(
-        (store.EventRow.origin == run.origin)
-        & (store.EventRow.scope == run.scope)
-        & (store.EventRow.seq >= run.start)
-        & (store.EventRow.seq <= upto)
-    )
-    return {r.seq: r.hash for r in rows}
-
-
-def _prepare(run: Run, head: store.FeedHead, origin: Profile, verify_signature: SignatureVerifier) -> _Prepared:
+def _prepare(store: Store, run: Run, head: FeedHead, origin: Profile,
+             verify_signature: SignatureVerifier) -> _Prepared:
     if run.start > head.seq + 1:
         raise ProtocolError(Code.GAP, f"run of {run.feed} starts at {run.start}, we hold up to {head.seq}", run.feed)
-    expected_prev = _prev_hash_before(run, head)
+    expected_prev = _prev_hash_before(store, run, head)
     prev = run.prev  # chain from what the sender states, so a fork is still verified as signed
     events, raws, hashes = [], [], []
     for d in run.full_event_dicts():
@@ -132,7 +114,7 @@ def _prepare(run: Run, head: store.FeedHead, origin: Profile, verify_signature: 
         raise ForkDetected(run, run.start, _Prepared(run, events, raws, hashes, first_new),
                            f"{run.feed}: history before seq {run.start} differs from ours")
     if first_new:
-        held = _held_hashes(run, min(head.seq, run.end))
+        held = store.held_hashes(run.origin, run.scope, run.start, min(head.seq, run.end))
         for i in range(min(first_new, len(events))):
             if held.get(events[i].seq) != hashes[i]:
                 prepared = _Prepared(run, events, raws, hashes, first_new)
@@ -142,10 +124,11 @@ def _prepare(run: Run, head: store.FeedHead, origin: Profile, verify_signature: 
 
 
 class Ingestor:
-    """Applies batches of runs for one node; see the module docstring for the rules."""
+    """Applies batches of runs for one node, into its store; see the module docstring."""
 
     def __init__(
         self,
+        store: Store,
         me: Profile,
         verify_signature: SignatureVerifier,
         on_events: Callable[[list[Event]], object],
@@ -153,12 +136,13 @@ class Ingestor:
         trust: Trust | None = None,
         on_profiles: Callable[[list[str]], object] | None = None,
     ) -> None:
+        self.store = store
         self.me = me
         self.verify_signature = verify_signature
         self.on_events = on_events
         self.on_profiles = on_profiles  # origins whose role or unit changed: derive their state again
         self.wall_ms = wall_ms
-        self.trust: Trust = trust or OpenTrust(verify_signature)
+        self.trust: Trust = trust or OpenTrust(verify_signature, store)
 
     def apply(self, runs: Iterable[Run], profiles: Iterable[Profile], sender: Profile, session: str) -> IngestResult:
         runs = list(runs)
@@ -168,14 +152,15 @@ class Ingestor:
         if len({r.feed for r in runs}) != len(runs):
             raise ProtocolError(Code.MALFORMED, "a batch carries at most one run per feed")
         try:
-            with store.write_transaction():
+            with self.store.write_transaction():
                 return self._apply_locked(runs, profiles, sender)
         except ForkDetected as fork:
             self._quarantine(fork, sender, session)
             raise
 
     def _apply_locked(self, runs: list[Run], profiles: list[Profile], sender: Profile) -> IngestResult:
-        known = ledger.load_profiles({r.origin for r in runs} - {p.node_id for p in profiles})
+        store = self.store
+        known = store.load_profiles({r.origin for r in runs} - {p.node_id for p in profiles})
         known.update({p.node_id: p for p in profiles})
         known.setdefault(sender.node_id, sender)
         for run in runs:
@@ -192,13 +177,13 @@ class Ingestor:
             if limit is not None and run.end > limit:
                 raise ProtocolError(Code.REVOKED, f"origin {run.origin} was revoked after seq {limit} of "
                                     f"unit {run.scope}; refusing up to seq {run.end}", run.feed)
-        changed = ledger.save_profiles(p for p in profiles if p.node_id != self.me.node_id)
+        changed = store.save_profiles(p for p in profiles if p.node_id != self.me.node_id)
         result = IngestResult()
         new_events: list[Event] = []
         new_raws: list[bytes] = []
         for run in runs:
             head = store.feed_head(run.origin, run.scope, for_update=True)
-            prepared = _prepare(run, head, known[run.origin], self.verify_signature)
+            prepared = _prepare(store, run, head, known[run.origin], self.verify_signature)
             result.skipped += min(prepared.first_new, len(prepared.events))
             fresh = slice(prepared.first_new, None)
             if not prepared.events[fresh]:
@@ -215,8 +200,8 @@ class Ingestor:
             # presented in this batch
             revokers = {e.origin for e in new_events if e.type == REVOKED}
             if revokers:
-                roles = {node_id: p.role for node_id, p in ledger.load_profiles(revokers).items()}
-                apply_revocations(new_events, roles)
+                roles = {node_id: p.role for node_id, p in store.load_profiles(revokers).items()}
+                apply_revocations(store, new_events, roles)
             self.on_events(new_events)
             result.new_events = new_events
             result.max_hlc = max(e.hlc for e in new_events)
@@ -226,15 +211,11 @@ class Ingestor:
 
     def _quarantine(self, fork: ForkDetected, sender: Profile, session: str) -> None:
         prepared = fork.prepared
+        now = self.wall_ms()
         rows = [] if prepared is None else [
-                {
-                    "origin": e.origin, "scope": e.scope, "seq": e.seq, "hash": h, "raw": raw,
-                    "reason": "fork", "sender": sender.node_id, "session": session,
-                    "received_at": self.wall_ms(),
-                }
-                for e, raw, h in zip(prepared.events, prepared.raws, prepared.hashes, strict=True)
-                if e.seq >= fork.seq
-            ]
-        with store.write_transaction():
-            for start in range(0, len(rows), 100):
-                ledger.QuarantineRow.insert_many(rows[start : start + 100]).on_conflict_ignore().execute()
+            Quarantined(e.origin, e.scope, e.seq, h, raw, "fork", sender.node_id, session, now)
+            for e, raw, h in zip(prepared.events, prepared.raws, prepared.hashes, strict=True)
+            if e.seq >= fork.seq
+        ]
+        with self.store.write_transaction():
+            self.store.quarantine(rows)

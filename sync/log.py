@@ -1,4 +1,4 @@
-"""This node's own feeds: building, appending and signing local events.
+"""This node's own feeds: building, appending and signing local events, in the store it is given.
 
 Use :meth:`LocalLog.transaction` around every local write::
 
@@ -25,11 +25,9 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-import peewee as pw
-
-from sync import store
 from sync.chain import SignedHead
 from sync.clock import HybridClock
+from sync.eventstore import EventStore, FeedHead
 from sync.wire import Event, build_event, canonical_bytes, hash_bytes, head_message
 
 
@@ -47,10 +45,12 @@ class OutsideTransaction(RuntimeError):
 class LocalLog:
     def __init__(
         self,
+        store: EventStore,
         signer: Signer,
         wall_ms: Callable[[], int],
         max_forward_skew_ms: int = 5 * 60 * 1000,
     ) -> None:
+        self.store = store
         self.signer = signer
         self.origin = signer.node_id
         self.wall_ms = wall_ms
@@ -59,15 +59,10 @@ class LocalLog:
         self._local = threading.local()
         # Called with the new heads of this node's feeds after each local commit (the write
         # gate keeps a copy outside the database to notice a restore from an old backup).
-        self.after_commit: Callable[[list[store.FeedHead]], None] | None = None
+        self.after_commit: Callable[[list[FeedHead]], None] | None = None
 
     def _last_own_stamp(self) -> int:
-        return (
-            store.EventRow.select(pw.fn.MAX(store.EventRow.hlc))
-            .where(store.EventRow.origin == self.origin)
-            .scalar()
-            or 0
-        )
+        return self.store.max_hlc([self.origin])
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -78,7 +73,7 @@ class LocalLog:
                 return
             self._local.dirty = {}
             try:
-                with store.write_transaction():
+                with self.store.write_transaction():
                     yield
                     self._sign_dirty_heads()
                 committed = list(self._local.dirty.values())
@@ -102,7 +97,7 @@ class LocalLog:
         dirty = getattr(self._local, "dirty", None)
         if dirty is None:
             raise OutsideTransaction("local events must be appended inside LocalLog.transaction()")
-        head = dirty.get(scope) or store.feed_head(self.origin, scope, for_update=True)
+        head = dirty.get(scope) or self.store.feed_head(self.origin, scope, for_update=True)
         now = self.wall_ms()
         event = build_event(
             origin=self.origin,
@@ -118,15 +113,15 @@ class LocalLog:
             parents=parents,
         )
         raw = canonical_bytes(event)
-        store.insert_events([event], [raw])
-        dirty[scope] = store.FeedHead(self.origin, scope, event.seq, hash_bytes(raw))
+        self.store.insert_events([event], [raw])
+        dirty[scope] = FeedHead(self.origin, scope, event.seq, hash_bytes(raw))
         return event
 
-    def sign_head(self, head: store.FeedHead) -> SignedHead:
+    def sign_head(self, head: FeedHead) -> SignedHead:
         """Sign this node's feed head (also used when cutting a batch at an unsigned seq)."""
         signature = self.signer.sign(head_message(head.origin, head.scope, head.seq, head.hash))
         signed = SignedHead(head.origin, head.scope, head.seq, head.hash, self.signer.public_key, signature)
-        store.put_head_signature(signed)
+        self.store.put_head_signature(signed)
         return signed
 
     def _sign_dirty_heads(self) -> None:

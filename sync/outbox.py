@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sync import ledger, store
+from sync.eventstore import FeedHead, Store
 from sync.protocol import Profile, Run, Vector, compact, feed_key
 
 
@@ -29,7 +29,7 @@ class Outgoing:
     events: int
 
 
-def local_vector(holdable: Callable[[str], bool] | None = None) -> Vector:
+def local_vector(store: Store, holdable: Callable[[str], bool] | None = None) -> Vector:
     return {
         feed_key(h.origin, h.scope): h.seq
         for h in store.feeds()
@@ -37,34 +37,13 @@ def local_vector(holdable: Callable[[str], bool] | None = None) -> Vector:
     }
 
 
-def _signed_seqs(origin: str, scope: str, after: int) -> list[int]:
-    rows = (
-        store.HeadSignatureRow.select(store.HeadSignatureRow.seq)
-        .where(
-            (store.HeadSignatureRow.origin == origin)
-            & (store.HeadSignatureRow.scope == scope)
-            & (store.HeadSignatureRow.seq > after)
-        )
-        .order_by(store.HeadSignatureRow.seq)
-    )
-    return [r.seq for r in rows]
-
-
-def _hash_at(origin: str, scope: str, seq: int) -> str:
-    if seq == 0:
-        return ""
-    row = store.EventRow.get_or_none(
-        (store.EventRow.origin == origin) & (store.EventRow.scope == scope) & (store.EventRow.seq == seq)
-    )
-    return row.hash if row else ""
-
-
 def build_outgoing(
+    store: Store,
     peer_vector: Vector,
     holdable: Callable[[str], bool],
     budget: int,
     own_origin: str,
-    sign_own_head: Callable[[store.FeedHead], bytes],
+    sign_own_head: Callable[[FeedHead], bytes],
     peer_knows: Callable[[str], bool],
     revoked_after: Callable[[str, str], int | None] = lambda origin, scope: None,
 ) -> Outgoing:
@@ -79,7 +58,7 @@ def build_outgoing(
             break
         start = peer_vector.get(feed_key(head.origin, head.scope), 0) + 1
         own = head.origin == own_origin
-        signed = [] if own else _signed_seqs(head.origin, head.scope, start - 1)
+        signed = [] if own else store.signed_seqs(head.origin, head.scope, start - 1)
         limit = revoked_after(head.origin, head.scope)
         if limit is not None:
             # a revoked origin's events after its cut-off are never forwarded
@@ -88,23 +67,14 @@ def build_outgoing(
                 continue
         if not own and not signed:
             continue  # nothing signed to forward (a revoked feed may have no signature at its cut-off)
-        rows = (
-            store.EventRow.select(store.EventRow.seq, store.EventRow.hash, store.EventRow.raw)
-            .where(
-                (store.EventRow.origin == head.origin)
-                & (store.EventRow.scope == head.scope)
-                & (store.EventRow.seq >= start)
-            )
-            .order_by(store.EventRow.seq)
-        )
         events, hashes = [], []
         last_allowed = head.seq if own else signed[-1]
         if limit is not None:
             last_allowed = min(last_allowed, limit)
-        for row in rows.iterator():
+        for row in store.stored_feed(head.origin, head.scope, start):
             if row.seq > last_allowed:
                 break
-            raw = store.as_bytes(row.raw)
+            raw = row.raw
             events.append(compact(json.loads(raw)))
             hashes.append(row.hash)
             used += len(raw)
@@ -121,18 +91,16 @@ def build_outgoing(
                 events, hashes = events[: cut - start + 1], hashes[: cut - start + 1]
                 end = cut
         if own:
-            signature = sign_own_head(store.FeedHead(head.origin, head.scope, end, hashes[-1]))
+            signature = sign_own_head(FeedHead(head.origin, head.scope, end, hashes[-1]))
         else:
-            sig_row = store.HeadSignatureRow.get(
-                (store.HeadSignatureRow.origin == head.origin)
-                & (store.HeadSignatureRow.scope == head.scope)
-                & (store.HeadSignatureRow.seq == end)
-            )
-            signature = bytes(sig_row.signature)
-        runs.append(Run(head.origin, head.scope, start, _hash_at(head.origin, head.scope, start - 1),
+            kept = store.head_signature(head.origin, head.scope, end)
+            if kept is None:  # cannot happen: ``end`` was chosen among the kept signatures
+                raise LookupError(f"no signature kept for {head.origin}:{head.scope} at seq {end}")
+            signature = kept
+        runs.append(Run(head.origin, head.scope, start, store.hash_at(head.origin, head.scope, start - 1),
                         tuple(events), signature))
         count += len(events)
         if end < min(head.seq, limit if limit is not None else head.seq):
             more = True
     origins = {r.origin for r in runs if not peer_knows(r.origin)}
-    return Outgoing(runs, list(ledger.load_profiles(origins).values()), more, count)
+    return Outgoing(runs, list(store.load_profiles(origins).values()), more, count)

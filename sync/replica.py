@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sync import ledger, store
 from sync.chain import SignatureVerifier, SignedHead
+from sync.eventstore import FeedHead, Store
 from sync.exchange import ExchangeRequest, ExchangeResponse
 from sync.ingest import Ingestor, IngestResult
 from sync.log import LocalLog
@@ -30,8 +30,11 @@ from sync.wire import Event, head_message
 
 
 class Replica:
+    """One node's sync side, over its store (the one its local log writes to)."""
+
     def __init__(
         self,
+        store: Store,
         me: Profile,
         log: LocalLog,
         verify_signature: SignatureVerifier,
@@ -41,21 +44,23 @@ class Replica:
         trust: Trust | None = None,
         on_profiles: Callable[[list[str]], object] | None = None,
     ) -> None:
+        self.store = store
         self.me = me
         self.log = log
         self.verify_signature = verify_signature
         self.wall_ms = wall_ms
         self.batch_bytes = batch_bytes
-        self.trust: Trust = trust or OpenTrust(verify_signature)
+        self.trust: Trust = trust or OpenTrust(verify_signature, self.store)
         self.on_profiles = on_profiles
-        self.ingestor = Ingestor(me, verify_signature, self._on_events(on_events), wall_ms, self.trust, on_profiles)
+        self.ingestor = Ingestor(store, me, verify_signature, self._on_events(on_events), wall_ms, self.trust,
+                                 on_profiles)
         self.keep_profiles([me])
 
     def keep_profiles(self, profiles: list[Profile]) -> None:
         """Save profiles and, in the same transaction, re-derive what origins whose role or unit
         changed had made (their authority was judged with the old ones)."""
-        with store.write_transaction():
-            changed = ledger.save_profiles(profiles)
+        with self.store.write_transaction():
+            changed = self.store.save_profiles(profiles)
             if changed and self.on_profiles:
                 self.on_profiles(changed)
 
@@ -69,27 +74,24 @@ class Replica:
 
     # -- shared helpers ------------------------------------------------------------------
 
-    def sign_own_head(self, head: store.FeedHead) -> bytes:
-        row = store.HeadSignatureRow.get_or_none(
-            (store.HeadSignatureRow.origin == head.origin)
-            & (store.HeadSignatureRow.scope == head.scope)
-            & (store.HeadSignatureRow.seq == head.seq)
-        )
-        if row is not None:
-            return bytes(row.signature)
+    def sign_own_head(self, head: FeedHead) -> bytes:
+        kept = self.store.head_signature(head.origin, head.scope, head.seq)
+        if kept is not None:
+            return kept
         signature = self.log.signer.sign(head_message(head.origin, head.scope, head.seq, head.hash))
-        with store.write_transaction():
-            store.put_head_signature(
+        with self.store.write_transaction():
+            self.store.put_head_signature(
                 SignedHead(head.origin, head.scope, head.seq, head.hash, self.me.public_key, signature)
             )
         return signature
 
     def vector_for(self, peer: Profile) -> Vector:
-        return local_vector(lambda scope: may_hold(peer, scope))
+        return local_vector(self.store, lambda scope: may_hold(peer, scope))
 
     def outgoing_for(self, peer: Profile, peer_vector: Vector, budget: int | None = None) -> Outgoing:
         known_origins = {split_feed_key(k)[0] for k in peer_vector}
         return build_outgoing(
+            self.store,
             peer_vector,
             lambda scope: may_hold(peer, scope),
             budget or self.batch_bytes,
@@ -132,7 +134,7 @@ class Replica:
         Returns the response and the number of events in its pull (for the session log).
         """
         now = self.wall_ms()
-        ledger.open_session(req.session, "server", caller.node_id, caller.name, now)
+        self.store.open_session(req.session, "server", caller.node_id, caller.name, now)
         error = None
         received = 0
         if req.push or req.profiles:
@@ -153,9 +155,9 @@ class Replica:
         )
         # the caller's clock as it signed the request: node health flags PCs that are far off
         skew = caller_time - now if caller_time is not None else None
-        ledger.remember_peer(caller.node_id, vector=req.vector, now=now, ok=error is None,
+        self.store.remember_peer(caller.node_id, vector=req.vector, now=now, ok=error is None,
                              error=error["message"] if error else "", skew_ms=skew)
-        ledger.add_to_session(
+        self.store.add_to_session(
             req.session, "server", now=self.wall_ms(), peer=caller.node_id, events_in=received, events_out=out.events,
             bytes_in=bytes_in, outcome="failed" if error else "ok",
             error_code=error["code"] if error else "", error=error["message"] if error else "",

@@ -31,7 +31,7 @@ import uuid
 
 from flask import Blueprint, Response, current_app, request
 
-from sync import auth, codec, ledger
+from sync import auth, codec
 from sync.auth import CLOCK_WINDOW_MS, Authenticated
 from sync.exchange import EXCHANGE_PATH, NONCE_RE, SESSION_RE, request_from_wire, response_signing_bytes
 from sync.gate import RefusalGate
@@ -93,14 +93,13 @@ def _log_refusal(e: ProtocolError, caller: Profile, message: object) -> None:
     a fresh id of the server's own.
     """
     session = message.get("session") if isinstance(message, dict) else None
-    if not (isinstance(session, str) and SESSION_RE.match(session)) or ledger.SyncSessionRow.get_or_none(
-        (ledger.SyncSessionRow.session == session) & (ledger.SyncSessionRow.side == "server")
-    ):
+    store = _replica().store
+    if not (isinstance(session, str) and SESSION_RE.match(session)) or store.session_exists(session, "server"):
         session = uuid.uuid4().hex
     now = _replica().wall_ms()
-    ledger.open_session(session, "server", caller.node_id, caller.name, now)
-    ledger.add_to_session(session, "server", now=now, peer=caller.node_id, outcome="failed",
-                          error_code=e.code.value, error=e.message)
+    store.open_session(session, "server", caller.node_id, caller.name, now)
+    store.add_to_session(session, "server", now=now, peer=caller.node_id, outcome="failed",
+                         error_code=e.code.value, error=e.message)
 
 
 def _fail(exc: Exception, caller: Profile | None, message: object, session: str) -> Response:
@@ -111,10 +110,10 @@ def _fail(exc: Exception, caller: Profile | None, message: object, session: str)
     error = {"code": internal.code.value, "message": internal.message, "feed": ""}
     try:
         if caller is not None and session:  # its own session line says why it failed
-            now = _replica().wall_ms()
-            ledger.open_session(session, "server", caller.node_id, caller.name, now)
-            ledger.add_to_session(session, "server", now=now, peer=caller.node_id, outcome="failed",
-                                  error_code=internal.code.value, error=internal.message)
+            now, store = _replica().wall_ms(), _replica().store
+            store.open_session(session, "server", caller.node_id, caller.name, now)
+            store.add_to_session(session, "server", now=now, peer=caller.node_id, outcome="failed",
+                                 error_code=internal.code.value, error=internal.message)
         elif caller is not None:
             _log_refusal(internal, caller, message)
     except Exception:  # the database itself may be what failed; the answer still goes out
@@ -147,7 +146,7 @@ def _authenticate(replica: Replica, gate: RefusalGate, address: str) -> Authenti
     now = replica.wall_ms()
     return auth.authenticate(
         signed, identified, body, verify_signature=replica.verify_signature, vouch=replica.trust.vouch,
-        remember_nonce=lambda node_id, nonce: ledger.remember_nonce(node_id, nonce, now, CLOCK_WINDOW_MS),
+        remember_nonce=lambda node_id, nonce: replica.store.remember_nonce(node_id, nonce, now, CLOCK_WINDOW_MS),
         now=now,
     )
 
@@ -178,7 +177,7 @@ def exchange() -> Response:
         session = req.session
         response, _ = replica.serve_exchange(req, caller, len(authenticated.body), caller_time=authenticated.sent_at)
         answer = _answer(response.to_wire())
-        ledger.record_bytes_out(req.session, "server", answer.content_length or 0, peer=caller.node_id)
+        replica.store.record_bytes_out(req.session, "server", answer.content_length or 0, peer=caller.node_id)
         return answer
     except ProtocolError as e:
         current_app.logger.warning("sync exchange of %s refused: %s", caller.node_id, e)

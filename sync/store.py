@@ -1,106 +1,49 @@
-"""The event store on peewee: events, feeds, signed heads and known origins.
+"""The event store on peewee: :class:`PeeweeStore`, one instance per database.
 
-Models are bound at run time through :data:`database` (a ``DatabaseProxy``) so the same code
-serves SQLite on a commune PC and PostgreSQL at the hub, and so ``sync/`` never imports
-``node/``. This module is the only code that converts ``EventRow`` to and from
-:class:`sync.wire.Event`.
+A store binds its own copy of the sync tables (:func:`sync.rows.bind_rows`) to the database it is
+given, so SQLite on a commune PC, PostgreSQL at the hub, and two nodes' databases in one test
+process all work alike, and ``sync/`` never imports ``node/``. This module is the only code that
+converts ``EventRow`` to and from :class:`sync.wire.Event`. The ledger half of the interface
+(profiles, peers, sessions, quarantine, nonces, revocations) is :class:`sync.ledger.PeeweeLedger`.
 
-Invariants
-----------
+Invariants (those of :mod:`sync.eventstore`, and how this implementation keeps them)
+------------------------------------------------------------------------------------
 * ``(origin, scope, seq)`` is unique: the database itself refuses a duplicate or a second
   history of a feed, whatever the code above does.
 * An event row keeps the exact canonical bytes it was hashed and signed over (``raw``); derived
   columns (hlc, entity, type) are copies for indexing and are never trusted by verification.
 * ``FeedRow`` holds each feed's head (seq and hash). It is written in the same transaction as
   the events, so ``head_seq`` is always the count of the feed's events on this node.
-* Writers hold the database write lock for the whole append (``BEGIN IMMEDIATE`` on SQLite,
-  ``SELECT … FOR UPDATE`` on the feed row on PostgreSQL), so two threads can never both take the
-  same seq.
+* Writers hold the database write lock for the whole append (``BEGIN IMMEDIATE`` on SQLite;
+  on PostgreSQL an advisory lock on the feed and ``SELECT … FOR UPDATE`` on its row, taken by
+  ``feed_head(..., for_update=True)``), so two threads can never both take the same seq.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import Any
 
 import peewee as pw
 
 from sync.chain import SignedHead, StoredEvent
+from sync.eventstore import FeedHead, StoreIntegrityError
+from sync.ledger import PeeweeLedger
+from sync.rows import (
+    EVENT_MODELS,
+    BaseRow,
+    EventRow,
+    FeedRow,
+    HeadSignatureRow,
+    OriginRow,
+    bind_rows,
+)
 from sync.wire import GENESIS, Event, canonical_bytes, hash_bytes, load_stored_event
 
-database = pw.DatabaseProxy()
-
-
-class BaseRow(pw.Model):
-    class Meta:
-        database = database
-        legacy_table_names = False
-
-
-class EventRow(BaseRow):
-    """One event, in arrival order (``id`` is this node's local position, never shared)."""
-
-    id = pw.BigAutoField()
-    origin = pw.CharField(max_length=32)
-    scope = pw.CharField(max_length=40)
-    seq = pw.BigIntegerField()
-    hash = pw.CharField(max_length=64)
-    hlc = pw.BigIntegerField()
-    entity = pw.CharField(max_length=200, index=True)
-    type = pw.CharField(max_length=80)
-    raw = pw.BlobField()
-
-    class Meta:
-        table_name = "event"
-        indexes = ((("origin", "scope", "seq"), True),)
-
-
-class FeedRow(BaseRow):
-    """Head of one (origin, scope) feed as held on this node."""
-
-    origin = pw.CharField(max_length=32)
-    scope = pw.CharField(max_length=40)
-    head_seq = pw.BigIntegerField()
-    head_hash = pw.CharField(max_length=64)
-
-    class Meta:
-        table_name = "feed"
-        primary_key = pw.CompositeKey("origin", "scope")
-
-
-class HeadSignatureRow(BaseRow):
-    """An origin's signature over its feed at ``seq``; relays forward these verbatim."""
-
-    origin = pw.CharField(max_length=32)
-    scope = pw.CharField(max_length=40)
-    seq = pw.BigIntegerField()
-    hash = pw.CharField(max_length=64)
-    signature = pw.BlobField()
-
-    class Meta:
-        table_name = "head_signature"
-        primary_key = pw.CompositeKey("origin", "scope", "seq")
-
-
-class OriginRow(BaseRow):
-    """A node whose events we hold: its id and the public key that id is the hash of."""
-
-    node_id = pw.CharField(max_length=32, primary_key=True)
-    public_key = pw.BlobField()
-
-    class Meta:
-        table_name = "origin"
-
-
-EVENT_MODELS: tuple[type[BaseRow], ...] = (EventRow, FeedRow, HeadSignatureRow, OriginRow)
-
-
-@dataclass(frozen=True, slots=True)
-class FeedHead:
-    origin: str
-    scope: str
-    seq: int
-    hash: str
+__all__ = [
+    "EVENT_MODELS", "BaseRow", "EventRow", "FeedHead", "FeedRow", "HeadSignatureRow", "OriginRow", "PeeweeStore",
+    "as_bytes", "bulk_insert",
+]
 
 
 def as_bytes(value: bytes | memoryview | str) -> bytes:
@@ -112,15 +55,20 @@ def as_bytes(value: bytes | memoryview | str) -> bytes:
     return bytes(value)
 
 
+def real_database(db: pw.Database) -> pw.Database:
+    """The database behind a ``DatabaseProxy`` (or ``db`` itself)."""
+    return db.obj if isinstance(db, pw.DatabaseProxy) else db
+
+
 def bulk_insert(
-    model: type[BaseRow],
+    model: type[pw.Model],
     columns: tuple[str, ...],
     rows: list[tuple],
     *,
     conflict: tuple[str, ...] = (),
     update: tuple[str, ...] = (),
 ) -> None:
-    """Insert many rows with one prepared statement (``executemany``), optionally upserting.
+    """Insert many rows of ``model`` (on its own database) with one prepared statement.
 
     The hub's ingest budget (DESIGN §7: 10,000 events/s) is spent mostly building SQL text
     when each row goes through the query builder; one parameterised statement executed many
@@ -128,7 +76,7 @@ def bulk_insert(
     """
     if not rows:
         return
-    db = database.obj
+    db = real_database(model._meta.database)
     table = model._meta.table_name
 
     def quote(name: str) -> str:
@@ -164,137 +112,213 @@ def bulk_insert(
         cursor.execute(f"INSERT INTO {quote(table)} ({cols}) SELECT {cols} FROM {scratch}{on_conflict}")
 
 
-def write_transaction() -> pw._transaction:
-    """A transaction that takes the write lock at BEGIN, so reads inside it are not stale."""
-    db = database.obj
-    if isinstance(db, pw.SqliteDatabase):
-        return db.atomic("IMMEDIATE")
-    return db.atomic()
+class PeeweeStore(PeeweeLedger):
+    """:class:`sync.eventstore.Store` on one peewee database (SQLite or PostgreSQL).
 
-
-def feed_head(origin: str, scope: str, *, for_update: bool = False) -> FeedHead:
-    query = FeedRow.select().where((FeedRow.origin == origin) & (FeedRow.scope == scope))
-    if for_update and not isinstance(database.obj, pw.SqliteDatabase):
-        query = query.for_update()
-    row = query.first()
-    if row is None:
-        return FeedHead(origin, scope, 0, GENESIS)
-    return FeedHead(origin, scope, row.head_seq, row.head_hash)
-
-
-def insert_events(events: list[Event], raws: list[bytes] | None = None) -> list[str]:
-    """Insert events that the caller has already checked to extend their feeds; return hashes.
-
-    Must run inside :func:`write_transaction`. Heads are advanced here, so events and heads
-    cannot disagree.
+    The schema is the application's to migrate (``node/db.py``); :meth:`create_tables` makes
+    the sync tables on an empty database (tools and tests).
     """
-    if not events:
-        return []
-    raws = raws if raws is not None else [canonical_bytes(e) for e in events]
-    hashes = [hash_bytes(r) for r in raws]
-    bulk_insert(
-        EventRow,
-        ("origin", "scope", "seq", "hash", "hlc", "entity", "type", "raw"),
-        [
-            (e.origin, e.scope, e.seq, h, e.hlc, e.entity, e.type, r)
-            for e, r, h in zip(events, raws, hashes, strict=True)
-        ],
-    )
-    heads: dict[tuple[str, str], tuple[int, str]] = {}
-    for e, h in zip(events, hashes, strict=True):
-        heads[e.feed] = (e.seq, h)
-    for (origin, scope), (seq, h) in heads.items():
-        (
-            FeedRow.insert(origin=origin, scope=scope, head_seq=seq, head_hash=h)
-            .on_conflict(
-                conflict_target=[FeedRow.origin, FeedRow.scope],
-                update={FeedRow.head_seq: seq, FeedRow.head_hash: h},
+
+    def __init__(self, db: pw.Database) -> None:
+        self.db = db
+        self.rows = bind_rows(db)
+        super().__init__()
+
+    def __repr__(self) -> str:
+        return f"PeeweeStore({real_database(self.db).database!r})"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return isinstance(real_database(self.db), pw.SqliteDatabase)
+
+    def create_tables(self) -> None:
+        self.db.create_tables(list(self.rows.all()), safe=True)
+
+    def write_transaction(self) -> Any:
+        """A transaction that takes the write lock at BEGIN, so reads inside it are not stale."""
+        db = real_database(self.db)
+        if isinstance(db, pw.SqliteDatabase):
+            return db.atomic("IMMEDIATE")
+        return db.atomic()
+
+    # -- feeds ------------------------------------------------------------------------------
+
+    def feed_head(self, origin: str, scope: str, *, for_update: bool = False) -> FeedHead:
+        Feed = self.rows.Feed
+        query = Feed.select().where((Feed.origin == origin) & (Feed.scope == scope))
+        if for_update and not self.is_sqlite:
+            # FOR UPDATE locks nothing while the feed has no row yet: two writers of a new feed
+            # would both take seq 1. A transaction-scoped advisory lock on the feed's name
+            # serialises them too (SQLite needs neither: BEGIN IMMEDIATE locks the database).
+            self.db.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{origin}:{scope}",))
+            query = query.for_update()
+        row = query.first()
+        if row is None:
+            return FeedHead(origin, scope, 0, GENESIS)
+        return FeedHead(origin, scope, row.head_seq, row.head_hash)
+
+    def feeds(self) -> list[FeedHead]:
+        Feed = self.rows.Feed
+        return [
+            FeedHead(r.origin, r.scope, r.head_seq, r.head_hash)
+            for r in Feed.select().order_by(Feed.origin, Feed.scope)
+        ]
+
+    def insert_events(self, events: list[Event], raws: list[bytes] | None = None) -> list[str]:
+        """Insert events that the caller has already checked to extend their feeds; return hashes.
+
+        Must run inside :meth:`write_transaction`. Heads are advanced here, so events and heads
+        cannot disagree.
+        """
+        if not events:
+            return []
+        raws = raws if raws is not None else [canonical_bytes(e) for e in events]
+        hashes = [hash_bytes(r) for r in raws]
+        try:
+            bulk_insert(
+                self.rows.Event,
+                ("origin", "scope", "seq", "hash", "hlc", "entity", "type", "raw"),
+                [
+                    (e.origin, e.scope, e.seq, h, e.hlc, e.entity, e.type, r)
+                    for e, r, h in zip(events, raws, hashes, strict=True)
+                ],
             )
-            .execute()
-        )
-    return hashes
+        except Exception as e:
+            # the raw cursor raises the driver's own class (sqlite3, psycopg), not peewee's
+            if not any(c.__name__ == "IntegrityError" for c in type(e).__mro__):
+                raise
+            raise StoreIntegrityError(f"a feed position is already taken: {e}") from e
+        heads: dict[tuple[str, str], tuple[int, str]] = {}
+        for e, h in zip(events, hashes, strict=True):
+            heads[e.feed] = (e.seq, h)
+        Feed = self.rows.Feed
+        for (origin, scope), (seq, h) in heads.items():
+            (
+                Feed.insert(origin=origin, scope=scope, head_seq=seq, head_hash=h)
+                .on_conflict(conflict_target=[Feed.origin, Feed.scope], update={Feed.head_seq: seq, Feed.head_hash: h})
+                .execute()
+            )
+        return hashes
 
+    def _in_feed(self, origin: str, scope: str) -> pw.Expression:
+        Event = self.rows.Event
+        return (Event.origin == origin) & (Event.scope == scope)
 
-def put_head_signature(head: SignedHead) -> None:
-    OriginRow.insert(node_id=head.origin, public_key=head.public_key).on_conflict_ignore().execute()
-    HeadSignatureRow.insert(
-        origin=head.origin, scope=head.scope, seq=head.seq, hash=head.hash, signature=head.signature
-    ).on_conflict_ignore().execute()
+    def hash_at(self, origin: str, scope: str, seq: int) -> str:
+        if seq <= 0:
+            return ""
+        Event = self.rows.Event
+        row = Event.select(Event.hash).where(self._in_feed(origin, scope) & (Event.seq == seq)).first()
+        return row.hash if row else ""
 
+    def held_hashes(self, origin: str, scope: str, first: int, last: int) -> dict[int, str]:
+        Event = self.rows.Event
+        rows = Event.select(Event.seq, Event.hash).where(
+            self._in_feed(origin, scope) & (Event.seq >= first) & (Event.seq <= last)
+        ).tuples()
+        return dict(rows)
 
-def latest_signed_head(origin: str, scope: str) -> SignedHead | None:
-    row = (
-        HeadSignatureRow.select()
-        .where((HeadSignatureRow.origin == origin) & (HeadSignatureRow.scope == scope))
-        .order_by(HeadSignatureRow.seq.desc())
-        .first()
-    )
-    if row is None:
-        return None
-    key = OriginRow.get_or_none(OriginRow.node_id == origin)
-    return SignedHead(
-        origin=origin,
-        scope=scope,
-        seq=row.seq,
-        hash=row.hash,
-        public_key=bytes(key.public_key) if key else b"",
-        signature=bytes(row.signature),
-    )
-
-
-def feeds() -> list[FeedHead]:
-    return [
-        FeedHead(r.origin, r.scope, r.head_seq, r.head_hash)
-        for r in FeedRow.select().order_by(FeedRow.origin, FeedRow.scope)
-    ]
-
-
-def stored_feed(origin: str, scope: str) -> Iterator[StoredEvent]:
-    query = (
-        EventRow.select(EventRow.seq, EventRow.hash, EventRow.raw)
-        .where((EventRow.origin == origin) & (EventRow.scope == scope))
-        .order_by(EventRow.seq)
-    )
-    for row in query.iterator():
-        yield StoredEvent(seq=row.seq, hash=row.hash, raw=as_bytes(row.raw))
-
-
-def events_for_entities(entities: Iterable[str]) -> dict[str, list[Event]]:
-    """All events of the given entities, parsed, grouped by entity (one query per 500 ids)."""
-    wanted = sorted(set(entities))
-    out: dict[str, list[Event]] = {e: [] for e in wanted}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        for (raw,) in EventRow.select(EventRow.raw).where(EventRow.entity.in_(chunk)).tuples().iterator():
-            event = load_stored_event(as_bytes(raw))
-            out[event.entity].append(event)
-    return out
-
-
-def held_event_counts(entities: Iterable[str]) -> dict[str, int]:
-    """How many events this node holds per entity (one GROUP BY per 500 entities)."""
-    wanted = sorted(set(entities))
-    out: dict[str, int] = {}
-    for start in range(0, len(wanted), 500):
+    def stored_feed(self, origin: str, scope: str, start: int = 1) -> Iterator[StoredEvent]:
+        Event = self.rows.Event
         query = (
-            EventRow.select(EventRow.entity, pw.fn.COUNT(EventRow.id))
-            .where(EventRow.entity.in_(wanted[start : start + 500]))
-            .group_by(EventRow.entity)
+            Event.select(Event.seq, Event.hash, Event.raw)
+            .where(self._in_feed(origin, scope) & (Event.seq >= start))
+            .order_by(Event.seq)
             .tuples()
         )
-        out.update(dict(query))
-    return out
+        for seq, h, raw in query.iterator():
+            yield StoredEvent(seq=seq, hash=h, raw=as_bytes(raw))
 
+    def max_hlc(self, origins: Iterable[str]) -> int:
+        Event = self.rows.Event
+        wanted = sorted(set(origins))
+        if not wanted:
+            return 0
+        return Event.select(pw.fn.MAX(Event.hlc)).where(Event.origin.in_(wanted)).scalar() or 0
 
-def all_entities(kind: str) -> list[str]:
-    query = (
-        EventRow.select(EventRow.entity)
-        .where(EventRow.entity.startswith(kind + "/"))
-        .distinct()
-        .order_by(EventRow.entity)
-    )
-    return [r.entity for r in query]
+    # -- signed heads -----------------------------------------------------------------------
 
+    def put_head_signature(self, head: SignedHead) -> None:
+        Origin, Sig = self.rows.Origin, self.rows.HeadSignature
+        Origin.insert(node_id=head.origin, public_key=head.public_key).on_conflict_ignore().execute()
+        Sig.insert(
+            origin=head.origin, scope=head.scope, seq=head.seq, hash=head.hash, signature=head.signature
+        ).on_conflict_ignore().execute()
 
-def count_events() -> int:
-    return EventRow.select().count()
+    def head_signature(self, origin: str, scope: str, seq: int) -> bytes | None:
+        Sig = self.rows.HeadSignature
+        row = Sig.select(Sig.signature).where((Sig.origin == origin) & (Sig.scope == scope) & (Sig.seq == seq)).first()
+        return bytes(row.signature) if row is not None else None
+
+    def signed_seqs(self, origin: str, scope: str, after: int) -> list[int]:
+        Sig = self.rows.HeadSignature
+        query = (
+            Sig.select(Sig.seq)
+            .where((Sig.origin == origin) & (Sig.scope == scope) & (Sig.seq > after))
+            .order_by(Sig.seq)
+            .tuples()
+        )
+        return [seq for (seq,) in query]
+
+    def latest_signed_head(self, origin: str, scope: str) -> SignedHead | None:
+        Sig, Origin = self.rows.HeadSignature, self.rows.Origin
+        row = (
+            Sig.select()
+            .where((Sig.origin == origin) & (Sig.scope == scope))
+            .order_by(Sig.seq.desc())
+            .first()
+        )
+        if row is None:
+            return None
+        key = Origin.get_or_none(Origin.node_id == origin)
+        return SignedHead(
+            origin=origin,
+            scope=scope,
+            seq=row.seq,
+            hash=row.hash,
+            public_key=bytes(key.public_key) if key else b"",
+            signature=bytes(row.signature),
+        )
+
+    # -- entities ---------------------------------------------------------------------------
+
+    def events_for_entities(self, entities: Iterable[str]) -> dict[str, list[Event]]:
+        """All events of the given entities, parsed, grouped by entity (one query per 500 ids)."""
+        Event = self.rows.Event
+        wanted = sorted(set(entities))
+        out: dict[str, list[Event]] = {e: [] for e in wanted}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for (raw,) in Event.select(Event.raw).where(Event.entity.in_(chunk)).tuples().iterator():
+                event = load_stored_event(as_bytes(raw))
+                out[event.entity].append(event)
+        return out
+
+    def held_event_counts(self, entities: Iterable[str]) -> dict[str, int]:
+        """How many events this node holds per entity (one GROUP BY per 500 entities)."""
+        Event = self.rows.Event
+        wanted = sorted(set(entities))
+        out: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            query = (
+                Event.select(Event.entity, pw.fn.COUNT(Event.id))
+                .where(Event.entity.in_(wanted[start : start + 500]))
+                .group_by(Event.entity)
+                .tuples()
+            )
+            out.update(dict(query))
+        return out
+
+    def all_entities(self, kind: str) -> list[str]:
+        Event = self.rows.Event
+        query = (
+            Event.select(Event.entity)
+            .where(Event.entity.startswith(kind + "/"))
+            .distinct()
+            .order_by(Event.entity)
+            .tuples()
+        )
+        return [entity for (entity,) in query]
+
+    def count_events(self) -> int:
+        return self.rows.Event.select().count()

@@ -15,37 +15,23 @@ never trusts a stranger calling itself a district. Only the development switch
 first use, on each end that has the switch (``motcua doctor`` and the web UI say so loudly).
 
 Revocation is data: a district's ``trust.node_revoked`` event ("node X revoked after its seq N
-in unit U") replicates like any event and is kept in ``RevocationRow`` by :func:`apply_revocations`.
+in unit U") replicates like any event and is kept in the store's revocations by :func:`apply_revocations`.
 Every node enforces what it holds, connected or not: later events of X are refused at ingest,
 never forwarded, ignored by derived state, and X's requests are refused; X's work up to N stays.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Protocol
 
-import peewee as pw
-
-from sync import ledger
 from sync.chain import SignatureVerifier
+from sync.eventstore import Ledger
+from sync.ledger import KnownIds
 from sync.protocol import Code, Profile, ProtocolError
-from sync.store import BaseRow
 from sync.wire import SHARED_SCOPE, Event, node_id_from_public_key
 
 REVOKED = "trust.node_revoked"
-
-
-class RevocationRow(BaseRow):
-    node_id = pw.CharField(max_length=32, primary_key=True)
-    after = pw.TextField()  # JSON {scope: last valid seq}
-    reason = pw.CharField(max_length=60)
-    revoked_at = pw.BigIntegerField()
-    event = pw.CharField(max_length=120)  # the district event that said so
-
-    class Meta:
-        table_name = "revocation"
 
 
 class Trust(Protocol):
@@ -85,10 +71,11 @@ class OpenTrust:
 
     enforced = False
 
-    def __init__(self, verify_signature: SignatureVerifier, open_to_strangers: bool = False) -> None:
+    def __init__(self, verify_signature: SignatureVerifier, store: Ledger, open_to_strangers: bool = False) -> None:
         self.verify_signature = verify_signature
+        self.store = store
         self.open_to_strangers = open_to_strangers
-        self.known_ids = ledger.KnownIds()
+        self.known_ids = KnownIds(store)
 
     def is_known(self, node_id: str) -> bool:
         return node_id in self.known_ids
@@ -97,7 +84,7 @@ class OpenTrust:
         """The profile held of ``node_id``; no database query for an id nobody here knows."""
         if node_id not in self.known_ids:
             return None
-        return ledger.load_profiles([node_id]).get(node_id)
+        return self.store.load_profiles([node_id]).get(node_id)
 
     def self_signed(self, profile: Profile) -> Profile:
         try:
@@ -117,11 +104,11 @@ class OpenTrust:
         return known  # what we knew it as, not what it claims today
 
     def revoked_after(self, origin: str, scope: str) -> int | None:
-        return revoked_after(origin, scope)
+        return revoked_after(self.store, origin, scope)
 
     def check_caller(self, profile: Profile) -> Profile:
         admitted = self.admit(profile)
-        refuse_if_revoked(admitted.node_id)
+        refuse_if_revoked(self.store, admitted.node_id)
         return admitted
 
     def identify(self, node_id: str, cert: bytes, key: bytes) -> Profile:
@@ -140,23 +127,23 @@ class OpenTrust:
         return Profile(node_id, key, "", "", "")
 
     def vouch(self, identified: Profile) -> Profile:
-        refuse_if_revoked(identified.node_id)
+        refuse_if_revoked(self.store, identified.node_id)
         return identified
 
 
-def revoked_after(origin: str, scope: str) -> int | None:
-    row = RevocationRow.get_or_none(RevocationRow.node_id == origin)
-    if row is None:
+def revoked_after(store: Ledger, origin: str, scope: str) -> int | None:
+    after = store.revocation(origin)
+    if after is None:
         return None
-    return int(json.loads(row.after).get(scope, 0))
+    return int(after.get(scope, 0))
 
 
-def refuse_if_revoked(node_id: str) -> None:
-    if RevocationRow.get_or_none(RevocationRow.node_id == node_id) is not None:
+def refuse_if_revoked(store: Ledger, node_id: str) -> None:
+    if store.revocation(node_id) is not None:
         raise ProtocolError(Code.REVOKED, f"node {node_id} has been revoked by the district")
 
 
-def apply_revocations(events: Iterable[Event], role_of: dict[str, str]) -> list[str]:
+def apply_revocations(store: Ledger, events: Iterable[Event], role_of: dict[str, str]) -> list[str]:
     """Record the revocations among ``events`` made by district origins; return revoked ids.
 
     ``role_of`` maps origin -> role as admitted (certified when a CA is in force). A revocation
@@ -171,17 +158,10 @@ def apply_revocations(events: Iterable[Event], role_of: dict[str, str]) -> list[
             continue
         if not all(isinstance(k, str) and type(v) is int and v >= 0 for k, v in after.items()):
             continue
-        existing = RevocationRow.get_or_none(RevocationRow.node_id == node_id)
-        if existing is not None:
+        old = store.revocation(node_id)
+        if old is not None:
             # a later notice can only tighten: the smallest valid seq per unit wins
-            old = json.loads(existing.after)
             after = {k: min(v, old.get(k, v)) for k, v in {**old, **after}.items()}
-        RevocationRow.insert(
-            node_id=node_id, after=json.dumps(after, sort_keys=True), reason=str(e.body.get("reason", ""))[:60],
-            revoked_at=e.at, event=e.ref,
-        ).on_conflict(
-            conflict_target=[RevocationRow.node_id],
-            update={RevocationRow.after: json.dumps(after, sort_keys=True), RevocationRow.event: e.ref},
-        ).execute()
+        store.put_revocation(node_id, after, str(e.body.get("reason", ""))[:60], e.at, e.ref)
         revoked.append(node_id)
     return revoked

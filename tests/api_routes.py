@@ -32,6 +32,7 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "api.sync_status": (DESK, {D}),
     "api.sync_now": (DESK, {D}),
     "api.node_status": (DESK, {D}),
+    "api.openapi": (DESK, {D}),
 }
 WRITES = {"api.create_dossier", "api.update_dossier", "api.change_status", "api.issue_apology",
           "api.resolve_conflict", "api.sync_now"}

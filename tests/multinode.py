@@ -2,9 +2,10 @@
 what one lacks from another through the real sync objects (signed runs out of the outbox,
 verified ingest, projection), without HTTP.
 
-peewee binds every model through one proxy (``sync.store.database``), so only one node's
-database is active at a time: call :func:`use` (or go through :class:`Nodes`) before touching a
-node. Scenario tests with real ``motcua serve`` processes cover the HTTP path.
+Each node's sync machinery has its own store (``node.store``), but the node's own tables
+(projections) go through one proxy (``node.db.database``), so only one node's database is active
+at a time for those: call :func:`use` (or go through :class:`Nodes`) before touching a node.
+Scenario tests with real ``motcua serve`` processes cover the HTTP path.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from node.db import open_database
+from node.db import database, open_database
 from node.services import Node
-from sync import store
 from sync.outbox import local_vector
 from tests.factories import FakeClock, init_node_dir, make_settings
 
 
 def use(node: Node) -> Node:
     """Make ``node``'s database the one the models talk to."""
-    store.database.initialize(node.db)
+    database.initialize(node.db)
     return node
 
 
@@ -42,8 +42,7 @@ def carry(src: Node, dst: Node, rounds: int = 50) -> int:
     """Give ``dst`` what it lacks of what ``src`` may send it; return the events moved."""
     moved = 0
     for _ in range(rounds):
-        use(dst)
-        vector = local_vector()
+        vector = local_vector(dst.store)
         use(src)
         out = src.replica.outgoing_for(dst.profile, vector)
         use(dst)
@@ -72,7 +71,7 @@ def append_crafted(node: Node, *, scope: str, entity: str, type: str, body: dict
         if type == "codes.block_leased":  # a block is named by the event leasing it
             from sync.wire import make_ref
 
-            ref = make_ref(node.node_id, scope, store.feed_head(node.node_id, scope, for_update=True).seq + 1)
+            ref = make_ref(node.node_id, scope, node.store.feed_head(node.node_id, scope, for_update=True).seq + 1)
             body = {**body, "block_id": ref}
             entity = f"codeblock/{ref}"
         event = node.log.append(scope=scope, entity=entity, type=type, body=body, author=author,

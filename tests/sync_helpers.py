@@ -1,6 +1,6 @@
 """Crafting sync peers in memory, for tests that talk to one real node over its HTTP endpoint.
 
-peewee binds every model through one global proxy (``sync.store.database``), so a test process
+The node's own tables go through one proxy (``node.db.database``), so a test process
 has one node database at a time. Tests of the sync endpoint therefore run ONE real node (the
 server) and build its callers here out of thin air: a fresh key, a self-signed profile, events
 chained by hash, runs signed at their head, requests signed like ``HttpTransport`` signs them.

@@ -9,7 +9,13 @@ Every write goes through :mod:`node.services` and so through the event log. Erro
 shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``bad_json`` (400),
 ``unauthenticated`` (401), ``forbidden`` and ``csrf_failed`` (403), ``invalid_input`` (422),
 ``too_large`` (413), ``method_not_allowed`` (405), ``invalid_transition`` (409), ``not_found``
-(404), ``write_blocked`` (503: the node must sync before writing, see :mod:`node.writegate`).
+(404), ``write_blocked`` (503: the node must sync before writing, see :mod:`node.writegate`),
+``bad_idempotency_key`` (400) and ``idempotency_key_reused`` (422).
+
+Every state-changing call (:func:`idempotent`) accepts an ``Idempotency-Key`` header: a retry with
+the same key and body answers as the first time and writes nothing (:mod:`web.idempotency`).
+
+``/api/v1/openapi.json`` describes every route (OpenAPI 3.1, :mod:`web.openapi`).
 
 A new dossier that got a provisional code (no leased number block covers its day) answers with
 ``notices``: the clear message staff read; the final code follows at the next sync. A dossier's
@@ -19,19 +25,23 @@ rule, and a ``due_soon`` or ``overdue`` warning).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from node import codes, reporting
 from node.domain.errors import DomainError, DossierNotFound, InvalidTransition
 from node.domain.vietnam_time import VIETNAM, vn_day
 from node.services import Node, state_to_dict
 from node.writegate import WriteBlocked
+from web import idempotency
 from web import permissions as can
 from web.api_auth import api_error, audit, authenticate, author, requires
-from web.jsonbody import BadJson, read_object
+from web.jsonbody import MAX_BODY_BYTES, BadJson, read_object
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(authenticate)
@@ -71,6 +81,41 @@ def _json_body() -> dict[str, Any]:
     return read_object(request)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def idempotent(view: F) -> F:
+    """A state-changing view: with an ``Idempotency-Key`` header it runs once per key and account
+    (:func:`web.idempotency.run_once`); without one it runs as it always did."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        key = request.headers.get(idempotency.HEADER)
+        if key is None:
+            return view(*args, **kwargs)
+        try:
+            idempotency.check_key(key)
+        except idempotency.BadKey as e:
+            return _error(400, "bad_idempotency_key", str(e), idempotency.HEADER)
+        request.max_content_length = MAX_BODY_BYTES
+        try:
+            body = request.get_data(cache=True)
+        except RequestEntityTooLarge:
+            return view(*args, **kwargs)  # refused as too_large there, and nothing is kept
+        fp = idempotency.fingerprint(request.method, request.path, body)
+        answer = idempotency.run_once(g.staff.username, key, fp, lambda: view(*args, **kwargs))
+        if isinstance(answer, idempotency.Previous):
+            if answer.fingerprint != fp:
+                return _error(422, "idempotency_key_reused", "this Idempotency-Key was already used with another "
+                                                             "request; use a new key for a new write",
+                              idempotency.HEADER)
+            return answer.response()
+        return answer
+
+    wrapper.idempotent = True  # type: ignore[attr-defined]  # the tests check every write has it
+    return wrapper  # type: ignore[return-value]
+
+
 @bp.app_errorhandler(404)
 def _no_route(e: Exception) -> Response | tuple[Response, int]:
     if request.path.startswith("/api/"):
@@ -81,12 +126,17 @@ def _no_route(e: Exception) -> Response | tuple[Response, int]:
 @bp.app_errorhandler(405)
 def _bad_method(e: Exception) -> Response | tuple[Response, int]:
     if request.path.startswith("/api/"):
-        return _error(405, "method_not_allowed", f"{request.method} is not allowed here")
+        response, status = _error(405, "method_not_allowed", f"{request.method} is not allowed here")
+        allowed = getattr(e, "valid_methods", None)
+        if allowed:  # RFC 9110: a 405 lists what the resource does accept
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+        return response, status
     return e  # type: ignore[return-value]
 
 
 @bp.post("/dossiers")
 @requires(can.RECEIVE)
+@idempotent
 def create_dossier() -> tuple[Response, int]:
     node = _node()
     state = node.create_dossier(author(), _json_body())
@@ -143,6 +193,7 @@ def _instant(value: Any, field: str) -> int:
 
 @bp.post("/dossiers/<dossier_id>/apology")
 @requires(can.PROCESS)
+@idempotent
 def issue_apology(dossier_id: str) -> Response:
     """Mẫu 04: reason and new return date; the print view /in/<id>/xin-loi reads them."""
     body = _json_body()
@@ -223,6 +274,7 @@ def bieu_06() -> Response:
 
 @bp.post("/dossiers/<dossier_id>/status")
 @requires(can.PROCESS)
+@idempotent
 def change_status(dossier_id: str) -> Response:
     body = _json_body()
     to = body.get("to")
@@ -237,6 +289,7 @@ def change_status(dossier_id: str) -> Response:
 
 @bp.patch("/dossiers/<dossier_id>")
 @requires(can.PROCESS)
+@idempotent
 def update_dossier(dossier_id: str) -> Response:
     body = _json_body()
     fields = body.get("fields")
@@ -260,9 +313,18 @@ def list_conflicts() -> Response:
     return jsonify({"items": items})
 
 
+def _known_conflict(conflict_id: str) -> None:
+    """404 for a conflict this node does not hold (the use case's refusal is a 422 for the UI)."""
+    from node.models import ConflictRow
+
+    if not ConflictRow.select().where(ConflictRow.id == conflict_id).exists():
+        raise DossierNotFound(f"no conflict {conflict_id} on this node", "conflict_id")
+
+
 @bp.get("/conflicts/<conflict_id>")
 @requires(can.READ)
 def get_conflict(conflict_id: str) -> Response:
+    _known_conflict(conflict_id)
     conflict = _node().get_conflict(conflict_id)
     audit(conflict["dossier_id"], "api:conflict")
     return jsonify(conflict)
@@ -270,7 +332,9 @@ def get_conflict(conflict_id: str) -> Response:
 
 @bp.post("/conflicts/<conflict_id>/resolve")
 @requires(can.RESOLVE)
+@idempotent
 def resolve_conflict(conflict_id: str) -> Response:
+    _known_conflict(conflict_id)
     body = _json_body()
     choose, reason = body.get("choose"), body.get("reason", "")
     if not isinstance(choose, str) or not isinstance(reason, str):
@@ -289,6 +353,7 @@ def sync_status() -> Response:
 
 @bp.post("/sync/now")
 @requires(can.SYNC)
+@idempotent
 def sync_now() -> tuple[Response, int]:
     scheduler = current_app.extensions.get("motcua.scheduler")
     if scheduler is None:
@@ -301,3 +366,13 @@ def sync_now() -> tuple[Response, int]:
 @requires(can.STATUS)
 def node_status() -> Response:
     return jsonify(_node().status())
+
+
+@bp.get("/openapi.json")
+@requires(can.STATUS)
+def openapi() -> Response:
+    """This API's OpenAPI 3.1 description (:mod:`web.openapi`)."""
+    from web.openapi import spec
+
+    codes = [c for p in _node().procedures() for c in (p["national_code"], p["key"]) if c]
+    return jsonify(spec(request.script_root + bp.url_prefix, codes))

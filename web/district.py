@@ -25,6 +25,7 @@ from node.backup import backup_state
 from node.domain.errors import DomainError
 from node.domain.report import FIRST_REPORT_DAY, LAST_REPORT_DAY, check_period
 from node.domain.vietnam_time import vn_day
+from web import idempotency
 from web import permissions as can
 from web.auth import login_required, node, now_ms, roles_required
 from web.chart import bar_chart
@@ -33,7 +34,9 @@ from web.staff import page_number, render_conflict, resolve_conflict_form
 
 bp = Blueprint("district", __name__, url_prefix="/quan-tri", template_folder="templates")
 bp.before_request(login_required(*can.roles_for(can.CONSOLE)))
-OUTCOMES = ("ok", "partial", "failed", "running")
+# the one-time key of the forms that write (web.idempotency), as on the desk
+bp.add_app_template_global(idempotency.new_form_key, "new_idempotency_key")
+OUTCOMES = ("ok", "partial", "failed", "running", "interrupted")
 BIEU_06_PATH = "/api/v1/reports/bieu-06"
 
 

@@ -46,6 +46,7 @@ OUTCOME_LABELS: Mapping[str, str] = {
     "partial": "Một phần",
     "failed": "Thất bại",
     "running": "Đang chạy",
+    "interrupted": "Bị gián đoạn",
 }
 LINK_LABELS: Mapping[str, str] = {"up": "Đang kết nối", "down": "Mất kết nối", "never": "Chưa đồng bộ lần nào"}
 VIOLATION_LABELS: Mapping[str, str] = {  # node.domain.authority reasons

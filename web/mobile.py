@@ -24,7 +24,7 @@ from flask import Blueprint, Response, current_app, flash, jsonify, redirect, re
 from node import staff_queries as queries
 from node.domain.errors import DomainError
 from node.domain.vietnam_time import day_start_ms, vn_day
-from web import forms
+from web import forms, idempotency
 from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms
 from web.i18n import N_, _
@@ -133,7 +133,7 @@ def intake_step() -> Response | tuple[str, int]:
         return _render_step(first_bad, errors, 422)
     if step < len(STEPS):
         return _render_step(step + 1, {})
-    return _save_intake()
+    return idempotency.form_once(_save_intake)
 
 
 def _save_intake() -> Response | tuple[str, int]:
@@ -149,6 +149,7 @@ def _save_intake() -> Response | tuple[str, int]:
     except DomainError as e:
         flash(domain_message(e), "error")
         return _render_step(len(STEPS), {}, 422)
+    idempotency.wrote()
     flash(_("Đã tiếp nhận hồ sơ %(code)s. Hãy in giấy biên nhận cho người nộp.", code=state.code), "ok")
     return redirect(url_for("staff.dossier", dossier_id=state.id, moi=1))
 
@@ -166,6 +167,10 @@ def id_card() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("mobile/id_card.html", procedure=procedure, form={}, errors={}, due_at=due,
                                requests=forms.CARD_REQUESTS)
+    return idempotency.form_once(lambda: _save_id_card(procedure, due))
+
+
+def _save_id_card(procedure: Any, due: int) -> Response | tuple[str, int]:
     applicant = forms.parse_applicant(request.form, vn_day(now_ms()))
     kind = request.form.get("request", "")
     errors = dict(applicant.errors)
@@ -185,6 +190,7 @@ def id_card() -> Response | str | tuple[str, int]:
         flash(domain_message(e), "error")
         return render_template("mobile/id_card.html", procedure=procedure, form=request.form, errors={},
                                due_at=due, requests=forms.CARD_REQUESTS), 422
+    idempotency.wrote()
     flash(_("Đã ghi đề nghị cấp thẻ căn cước %(code)s.", code=state.code), "ok")
     return redirect(url_for("staff.dossier", dossier_id=state.id, moi=1))
 

@@ -27,7 +27,7 @@ from node.domain.text import ForbiddenCharacter
 from node.domain.vietnam_time import vn_day
 from node.services import state_to_dict
 from node.signing import verify_signature
-from web import forms
+from web import forms, idempotency
 from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms, roles_required
 from web.i18n import N_, _
@@ -35,6 +35,8 @@ from web.labels import STATUS_LABELS
 
 bp = Blueprint("staff", __name__, url_prefix="/mot-cua", template_folder="templates")
 bp.before_request(login_required(*can.roles_for(can.DESK)))
+# a one-time key in every form that writes (web.idempotency): a second submission writes nothing
+bp.add_app_template_global(idempotency.new_form_key, "new_idempotency_key")
 PRINTABLE = (
     ("bien-nhan", N_("Giấy tiếp nhận hồ sơ và hẹn trả kết quả (Mẫu 01)")),
     ("kiem-soat", N_("Phiếu kiểm soát quá trình giải quyết hồ sơ")),
@@ -150,7 +152,11 @@ def receive_review() -> str | tuple[str, int]:
 
 @bp.post("/tiep-nhan/luu")
 @roles_required(*can.roles_for(can.RECEIVE))
-def receive_save() -> Response | tuple[str, int]:
+def receive_save() -> Response:
+    return idempotency.form_once(_receive_save)
+
+
+def _receive_save() -> Response | tuple[str, int]:
     procedure = _procedure_or_404(request.form.get("thu_tuc", ""))
     components = forms.parse_components(procedure, request.form)
     applicant = forms.parse_applicant(request.form, vn_day(now_ms()))
@@ -167,6 +173,7 @@ def receive_save() -> Response | tuple[str, int]:
         flash(domain_message(e), "error")
         return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
                                form=request.form, errors={}), 422
+    idempotency.wrote()
     flash(_("Đã tiếp nhận hồ sơ %(code)s. Hãy in giấy biên nhận cho người nộp.", code=state.code), "ok")
     return redirect(url_for("staff.dossier", dossier_id=state.id, moi=1))
 
@@ -201,11 +208,16 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
 @bp.post("/ho-so/<dossier_id>/trang-thai")
 @roles_required(*can.roles_for(can.PROCESS))
 def change_status(dossier_id: str) -> Response:
+    return idempotency.form_once(lambda: _change_status(dossier_id))
+
+
+def _change_status(dossier_id: str) -> Response:
     to = request.form.get("to", "")
     reason = request.form.get("reason", "")
     target = request.form.get("target_office", "").strip()
     try:
         state = node().change_status(current_staff().author, dossier_id, to, reason, target)
+        idempotency.wrote()
         label = _(STATUS_LABELS.get(state.status, state.status))
         flash(_("Đã chuyển hồ sơ sang trạng thái: %(status)s.", status=label), "ok")
     except DomainError as e:
@@ -259,6 +271,10 @@ def resolve(conflict_id: str) -> Response:
 
 def resolve_conflict_form(conflict_id: str, back: str) -> Response:
     """Shared by the desk and the district console: keep the winner or the loser, with a reason."""
+    return idempotency.form_once(lambda: _resolve_conflict_form(conflict_id, back))
+
+
+def _resolve_conflict_form(conflict_id: str, back: str) -> Response:
     n = node()
     keep = request.form.get("keep", "")
     try:
@@ -266,6 +282,7 @@ def resolve_conflict_form(conflict_id: str, back: str) -> Response:
         if keep not in ("winner", "loser"):
             raise DomainError("choose the version to keep", "keep")
         n.resolve_conflict(current_staff().author, conflict_id, c[keep], request.form.get("reason", ""))
+        idempotency.wrote()
         flash(_("Đã giải quyết xung đột; quyết định sẽ được đồng bộ tới các máy khác."), "ok")
     except DomainError as e:
         flash(domain_message(e), "error")

@@ -19,6 +19,7 @@ from node.migrations import (
     m0006_trust,
     m0007_api_tokens,
     m0008_authority,
+    m0009_idempotency,
 )
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
@@ -30,4 +31,5 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (5, "accounts", m0005_accounts.apply),
     (7, "api_tokens", m0007_api_tokens.apply),
     (8, "authority", m0008_authority.apply),
+    (9, "idempotency", m0009_idempotency.apply),
 )

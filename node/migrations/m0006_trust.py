@@ -8,7 +8,7 @@ from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
 
 def apply(db: pw.Database) -> None:
     from sync.ledger import ProfileRow, SeenNonceRow
-    from sync.trust import RevocationRow
+    from sync.rows import RevocationRow
 
     migrator = PostgresqlMigrator(db) if isinstance(db, pw.PostgresqlDatabase) else SqliteMigrator(db)
     columns = {c.name for c in db.get_columns(ProfileRow._meta.table_name)}

@@ -22,7 +22,8 @@ from node.domain import dossier as d
 from node.domain.vietnam_time import VIETNAM
 from node.enrollment import revoke
 from node.models import DossierRow, IssuedCodeRow, NumberBlockRow, ReferenceRow, ViolationRow
-from sync.trust import REVOKED, RevocationRow
+from sync.rows import RevocationRow
+from sync.trust import REVOKED
 from tests.factories import FakeClock, sample_dossier
 from tests.multinode import append_crafted, carry, make_node, use
 

@@ -8,7 +8,6 @@ import pytest
 from node import projection
 from node.domain.errors import InvalidTransition
 from node.models import DossierRow
-from sync import store
 from sync.store import EventRow, FeedRow, HeadSignatureRow
 from tests.factories import sample_dossier
 
@@ -134,7 +133,7 @@ def test_seq_is_gap_free_per_feed_and_heads_are_signed(node):
     populate(node, 3)
     seqs = [r.seq for r in own_rows(node)]
     assert seqs == list(range(1, 7))
-    head = store.latest_signed_head(node.node_id, node.scope)
+    head = node.store.latest_signed_head(node.node_id, node.scope)
     assert head is not None and head.seq == 6
 
 

@@ -18,9 +18,9 @@ import pytest
 from certs import create_ca, issue_node_certificate
 from certs.ca import DistrictCA
 from certs.identity import certificate_der, certificate_pem, parse_certificate
-from node.db import open_database
+from node.db import node_store, open_database
 from node.services import Node
-from sync import codec, ledger
+from sync import codec
 from sync.exchange import ExchangeResponse, Reply, response_signing_bytes
 from tests.factories import init_node_dir, make_settings, sample_dossier
 from tests.sync_helpers import Client, make_client
@@ -98,7 +98,7 @@ def test_a_certified_district_gets_the_push_after_it_said_who_it_is(commune, clo
     assert summary.ok, summary
     assert "push" not in transport.sent[0]  # first contact: the introduction carries no event
     assert events_sent(transport) == summary.events_out > 0
-    assert ledger.find_peer_by_url(URL) == transport.peer.node_id
+    assert node_store().find_peer_by_url(URL) == transport.peer.node_id
 
 
 @pytest.mark.parametrize(("role", "unit"), [("commune", "17275"), ("mobile", UNIT)])
@@ -108,16 +108,13 @@ def test_a_certified_node_that_may_not_serve_the_commune_gets_no_event(commune, 
     summary = commune.sync_with(URL, transport=transport)
     assert (summary.outcome, summary.error_code) == ("failed", "untrusted"), summary
     assert len(transport.sent) == 1 and events_sent(transport) == 0
-    assert ledger.find_peer_by_url(URL) is None  # not remembered as our peer either
+    assert node_store().find_peer_by_url(URL) is None  # not remembered as our peer either
 
 
 def test_a_revoked_district_node_gets_no_event(commune, clock, authority):
-    from sync.trust import RevocationRow
-
     rogue = certified(authority, clock, "district", "40")
     # as the district's trust.node_revoked event leaves it once received (sync.trust.apply_revocations)
-    RevocationRow.insert(node_id=rogue.node_id, after="{}", reason="key_compromise", revoked_at=clock(),
-                         event="test").execute()
+    node_store().put_revocation(rogue.node_id, {}, "key_compromise", clock(), "test")
     transport = CraftedPeer(rogue, clock)
     summary = commune.sync_with(URL, transport=transport)
     assert summary.error_code == "revoked" and events_sent(transport) == 0
@@ -127,4 +124,4 @@ def test_an_unsigned_answer_is_refused_on_a_transport_that_is_not_http(commune, 
     transport = CraftedPeer(certified(authority, clock, "district", "40"), clock, sign=False)
     summary = commune.sync_with(URL, transport=transport)
     assert summary.error_code == "transport" and "not signed" in summary.error
-    assert events_sent(transport) == 0 and ledger.find_peer_by_url(URL) is None
+    assert events_sent(transport) == 0 and node_store().find_peer_by_url(URL) is None

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from node.app import create_app
 from node.cli import main
-from node.db import open_database
+from node.db import node_store, open_database
 from node.services import Node
 from node.signing import NodeKey
 from sync import codec, ledger
@@ -138,7 +138,7 @@ def test_with_the_development_switch_a_stranger_is_trusted_on_first_use(dev):
 def test_without_the_switch_a_known_node_keeps_the_role_it_was_first_known_by(fresh):
     server = serve(fresh)
     commune = make_client("commune", UNIT)
-    ledger.save_profiles([commune.profile])  # met while the node was still open (development)
+    node_store().save_profiles([commune.profile])  # met while the node was still open (development)
     liar = Client(commune.key, signed_profile(commune.key, "district", "40", "now a district"))
     status, answer = post_exchange(server, liar, make_request(liar, [make_run(liar, "40", 1, 1)]))
     assert status == 200 and answer["error"]["code"] == "scope_denied", answer  # still a commune of 17272
@@ -213,7 +213,7 @@ def test_a_wrongly_signed_body_is_refused_before_any_parsing(dev, never_parsed, 
     server = serve(dev)
     commune = make_client("commune", UNIT)
     if claim == "known":
-        ledger.save_profiles([commune.profile])
+        node_store().save_profiles([commune.profile])
     body = BODIES[kind](commune)
     before = stored_state()
     headers = signed_headers(commune, body, server_now(server), signer=NodeKey.generate())
@@ -228,7 +228,7 @@ def test_a_wrongly_signed_body_is_refused_before_any_parsing(dev, never_parsed, 
 def test_an_authenticated_callers_bad_body_gets_a_4xx_in_the_error_shape(dev, kind, status, code):
     server = serve(dev)
     commune = make_client("commune", UNIT)
-    ledger.save_profiles([commune.profile])
+    node_store().save_profiles([commune.profile])
     body = BODIES[kind](commune)
     before = stored_state()
     got, answer = post_body(server, body, signed_headers(commune, body, server_now(server)))
@@ -354,10 +354,10 @@ def test_a_request_a_day_off_is_logged_under_its_signer_once(dev):
 
 def test_known_ids_are_held_in_memory_and_see_other_processes_after_a_while(dev):
     now = [0.0]
-    ids = ledger.KnownIds(refresh_s=5, clock=lambda: now[0])
+    ids = ledger.KnownIds(node_store(), refresh_s=5, clock=lambda: now[0])
     commune, other = make_client("commune", UNIT), make_client("commune", UNIT)
     assert commune.node_id not in ids
-    ledger.save_profiles([commune.profile])  # learnt by this process: seen at once
+    node_store().save_profiles([commune.profile])  # learnt by this process: seen at once
     assert commune.node_id in ids
     p = other.profile  # written by another process (a CLI sync): seen after refresh_s
     ProfileRow.insert(node_id=p.node_id, public_key=p.public_key, role=p.role, unit=p.unit, name=p.name,

@@ -68,9 +68,7 @@ def test_a_stored_certified_profile_is_admitted_again_when_relayed(server, distr
     its name differs): relaying or reloading that profile must still admit it."""
     commune = certify(make_client("commune", UNIT, name="tên tự đặt"), load_ca(ca_layout(district)), clock)
     assert post_exchange(server, commune, make_request(commune, [make_run(commune, UNIT, 1, 1)]))[0] == 200
-    from sync.ledger import load_profiles
-
-    stored = load_profiles([commune.node_id])[commune.node_id]
+    stored = district.store.load_profiles([commune.node_id])[commune.node_id]
     assert stored.name == f"commune {UNIT}"  # from the certificate
     assert district.trust.admit(stored).name == f"commune {UNIT}"
     body = encode_wire(make_request(commune, [], profiles=[stored], vector={f"{commune.node_id}:{UNIT}": 1}).to_wire())

@@ -181,16 +181,15 @@ def test_sync_now_lists_only_known_peers_and_reports_a_failed_link(tmp_path, clo
 @pytest.fixture
 def hub(tmp_path, clock, monkeypatch):
     from node.app import create_app
-    from sync import ledger
 
     cheap_hashing(monkeypatch)
     node = make_node(tmp_path, clock, role="district", unit="40", name="hub")
     app = create_app(node.settings, node=node)
     add("quantri", "district_admin", clock())
     for i, outcome in enumerate(("ok", "failed", "ok")):
-        ledger.open_session(f"s{i}", "server", f"{i:032x}", f"Xã {i}", clock() + i)
-        ledger.add_to_session(f"s{i}", "server", now=clock() + i + 50, events_in=3, outcome=outcome,
-                              error_code="" if outcome == "ok" else "gap")
+        node.store.open_session(f"s{i}", "server", f"{i:032x}", f"Xã {i}", clock() + i)
+        node.store.add_to_session(f"s{i}", "server", now=clock() + i + 50, events_in=3, outcome=outcome,
+                                  error_code="" if outcome == "ok" else "gap")
     c = app.test_client()
     login(c, "quantri")
     yield node, c
