@@ -8,14 +8,16 @@ after its seq N") that every node enforces once it holds it, plus a CRL.
 
 Node side: ``motcua enroll --district URL --code CODE`` proves knowledge of the code for the
 node's own key (the code never travels), checks the answer's MAC keyed by the code (the node
-has no trust anchor yet), and stores ``ca.pem`` and ``node.pem``.
+has no trust anchor yet), and stores ``ca.pem`` and ``node.pem``; then it asks for the ECDSA
+P-256 https certificate browsers accept (``node/https.py``), which ``motcua ca init`` also makes
+for the district itself.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,6 +78,9 @@ def init_ca(node: TrustedNode) -> str:
     Registry(layout).record_issued(cert)
     _install(node.settings.data_dir, certificate_pem(cert), certificate_pem(authority.certificate))
     node.trust.reload()
+    from node.https import issue_locally
+
+    issue_locally(node)  # the TLS CA too, and the district's https certificate browsers accept
     return authority.fingerprint
 
 
@@ -117,14 +122,18 @@ class Enrolled:
     unit: str
     name: str
     fingerprint: str
+    tls_names: list[str] = field(default_factory=list)  # what the https certificate names, if one came
+    tls_error: str = ""  # why no https certificate came (the enrollment itself succeeded)
 
 
 class EnrollmentFailed(Exception):
     """The district refused the code, or its answer did not check out."""
 
 
-def enroll(data_dir: Path, district_url: str, code: str, timeout: float = 30) -> Enrolled:
-    """Node side: redeem ``code`` at ``district_url`` and install the certificates."""
+def enroll(data_dir: Path, district_url: str, code: str, timeout: float = 30,
+           tls_names: list[str] | None = None) -> Enrolled:
+    """Node side: redeem ``code`` at ``district_url`` and install the certificates; then ask for
+    the https certificate naming ``tls_names`` (``node/https.py``)."""
     from certs.identity import ca_fingerprint
 
     key = load_private_key(NodeLayout(data_dir).key)
@@ -152,8 +161,24 @@ def enroll(data_dir: Path, district_url: str, code: str, timeout: float = 30) ->
     data = json.loads(node_file.read_text(encoding="utf-8"))
     data.update(role=identity.role.value, unit=identity.unit)
     node_file.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return Enrolled(identity.node_id, identity.role.value, identity.unit, identity.name,
+    done = Enrolled(identity.node_id, identity.role.value, identity.unit, identity.name,
                     ca_fingerprint(parse_certificate(ca_pem)))
+    if tls_names:
+        from node.https import TlsRequestFailed, lan_names, request_from_district
+
+        try:
+            done.tls_names = request_from_district(data_dir, district_url, tls_names, timeout)
+        except TlsRequestFailed as e:  # enrolled all the same: sync works, https falls back to Ed25519
+            done.tls_error = str(e)
+            lan = lan_names(tls_names)
+            if e.status == 422 and lan and lan != tls_names:
+                # A configured name this district does not vouch for: take the LAN names now,
+                # and say which were refused (motcua tls request --name once it is sorted out).
+                try:
+                    done.tls_names = request_from_district(data_dir, district_url, lan, timeout)
+                except TlsRequestFailed as again:
+                    done.tls_error = str(again)
+    return done
 
 
 def hmac_equal(a: bytes, b: bytes) -> bool:

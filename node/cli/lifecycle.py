@@ -121,10 +121,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
     app = create_app(settings, node=node)
     host = host or settings.HOST
     port = port or settings.PORT
-    layout = node.trust.layout
-    tls = (str(layout.certificate), str(layout.key)) if node.trust.own is not None else None
+    from node.https import report, serving_files
+
+    tls = serving_files(node.trust)  # the P-256 certificate browsers accept, else the Ed25519 one
     scheme = "https" if tls else "http"
     click.echo(f"motcua {settings.ROLE} node {node.node_id} on {scheme}://{host}:{port}/", err=True)
+    for line in report(node.trust):
+        if not line.startswith("ok"):
+            click.echo(line, err=True)
     if node.trust.open_to_strangers:
         click.echo(DEV_OPEN_WARNING, err=True)
     scheduler = make_scheduler(node, app)
