@@ -3,7 +3,9 @@
 Responsibility: everything that turns keys into trust. The district CA certifies each node's
 Ed25519 key (the same key ``node/signing.py`` signs with) together with its role, unit and
 validity; nodes verify each other's certificates against that CA, at a trusted time, with a
-CRL; revocation is also stated as a :class:`RevocationNotice` for the event log.
+CRL; revocation is also stated as a :class:`RevocationNotice` for the event log. https, which
+browsers do not accept with Ed25519, has its own ECDSA P-256 chain (``certs/tlsca.py``), tied to
+the district CA by the CA key's signature.
 
 Depends on nothing of ours except the pure ``sync.wire.node_id_from_public_key``. With
 ``node/signing.py``, this is the only package that imports ``cryptography``; ``certs/cli.py`` is

@@ -23,6 +23,7 @@ from certs.keys import node_id_of
 from certs.layout import CaLayout
 from certs.registry import Registry
 from certs.revocation import RevocationReason, crl_number, parse_crl
+from certs.tlsca import ensure_tls_ca
 from certs.verify import ca_fingerprint, verify_node_certificate
 
 PASSPHRASE_ENV = "MOTCUA_CA_PASSPHRASE"
@@ -81,9 +82,11 @@ def init(directory: Path, unit: str, years: int) -> None:
     try:
         authority = create_ca(unit, now=_now(), lifetime=timedelta(days=365 * years))
         save_ca(authority, CaLayout(directory), passphrase=_passphrase())
+        # Its ECDSA P-256 TLS CA, for the https certificates browsers accept (certs/tlsca.py).
+        ensure_tls_ca(CaLayout(directory), authority, now=_now(), passphrase=_passphrase())
     except (CertsError, ValueError) as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"CA created in {directory}")
+    click.echo(f"CA created in {directory}, with its TLS CA (tls-ca.pem) for https")
     click.echo(f"fingerprint (SHA-256): {authority.fingerprint}")
 
 

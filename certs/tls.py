@@ -1,10 +1,11 @@
 """Mutual TLS with node certificates: the files a server or client needs, the ``ssl`` contexts,
 and the identity check to run once the handshake is done.
 
-Key type: the TLS certificate *is* the node certificate, and its key is the node's Ed25519
+Key type: here the TLS certificate *is* the node certificate, and its key is the node's Ed25519
 event-signing key. OpenSSL (1.1.1 and later; 3.0 here) accepts Ed25519 certificates in TLS
-1.3, which we require; no separate ECDSA key is needed (tested on loopback in
-``tests/unit/certs/test_tls.py``).
+1.3 between two nodes (tested on loopback in ``tests/unit/certs/test_tls.py``). Browsers do not:
+what ``motcua serve`` presents to them is an ECDSA P-256 certificate of the district TLS CA
+(``certs/tlsca.py``), and an enrolled node without one falls back to its node certificate.
 
 Two steps, on purpose
 ---------------------

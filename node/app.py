@@ -73,6 +73,9 @@ def create_app(
     app.register_blueprint(printing_bp)
     for ui_bp in blueprints_for_role(settings.ROLE):  # auth, public, then staff+mobile or district
         app.register_blueprint(ui_bp)
+    from web.enroll import tlsca_bp
+
+    app.register_blueprint(tlsca_bp)
     if settings.ROLE == "district":
         from web.enroll import bp as enroll_bp
 

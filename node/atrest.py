@@ -105,6 +105,28 @@ def ca_key_password(data_key: bytes | None) -> bytes | None:
     return file_password(data_key, "ca-key") if data_key is not None else None
 
 
+def pem_is_encrypted(path: Path) -> bool:
+    """True if the PKCS#8 PEM file at ``path`` is encrypted (False if absent or plain)."""
+    try:
+        with open(path, "rb") as f:
+            return b"ENCRYPTED" in f.readline()
+    except FileNotFoundError:
+        return False
+
+
+def ca_passphrase(data_dir: Path, data_key: bytes | None) -> bytes | None:
+    """The passphrase of a district's CA keys (``<data dir>/ca``): the operator's
+    ``MOTCUA_CA_PASSPHRASE`` if set; None for a CA key made plaintext before issue 16 (until a
+    rekey or motcua encrypt rewraps it); else derived from the data key."""
+    value = os.environ.get("MOTCUA_CA_PASSPHRASE")
+    if value:
+        return value.encode()
+    ca_key = data_dir / "ca" / "ca.key"
+    if ca_key.exists() and not pem_is_encrypted(ca_key):
+        return None
+    return ca_key_password(data_key)
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 

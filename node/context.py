@@ -58,3 +58,4 @@ class SyncingNode(TrustedNode, Protocol):
 
     replica: Replica
     gate: WriteGate
+    tls_ca_asked: set[str]  # peers already asked for the district TLS CA in this process

@@ -8,14 +8,16 @@ after its seq N") that every node enforces once it holds it, plus a CRL.
 
 Node side: ``motcua enroll --district URL --code CODE`` proves knowledge of the code for the
 node's own key (the code never travels), checks the answer's MAC keyed by the code (the node
-has no trust anchor yet), and stores ``ca.pem`` and ``node.pem``.
+has no trust anchor yet), and stores ``ca.pem`` and ``node.pem``; then it asks for the ECDSA
+P-256 https certificate browsers accept (``node/https.py``), which ``motcua ca init`` also makes
+for the district itself.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from certs.revocation import RevocationReason
 from node.atrest import (
     ESCROW_KEY_FILE,
     ESCROW_PUBLIC_FILE,
-    ca_key_password,
+    ca_passphrase,
     escrow_private_pem,
     escrow_public_pem,
     generate_escrow_key,
@@ -65,10 +67,7 @@ def ca_layout(node: NodeContext) -> CaLayout:
 def _passphrase(node: Any = None) -> bytes | None:
     """The CA key's passphrase: the operator's (``MOTCUA_CA_PASSPHRASE``) if set, else one
     derived from the district node's data key, so the CA key is never stored in the clear."""
-    value = os.environ.get("MOTCUA_CA_PASSPHRASE")
-    if value:
-        return value.encode()
-    return ca_key_password(getattr(node, "data_key", None))
+    return ca_passphrase(node.settings.data_dir, getattr(node, "data_key", None))
 
 
 def load_district_ca(node: Any):  # -> certs.ca.DistrictCA
@@ -111,6 +110,9 @@ def init_ca(node: TrustedNode, escrow_passphrase: bytes = b"") -> str:
             escrow_to(node, (layout.root / ESCROW_PUBLIC_FILE).read_bytes())
     _install(node.settings.data_dir, certificate_pem(cert), certificate_pem(authority.certificate))
     node.trust.reload()
+    from node.https import issue_locally
+
+    issue_locally(node)  # the TLS CA too, and the district's https certificate browsers accept
     return authority.fingerprint
 
 
@@ -168,6 +170,8 @@ class Enrolled:
     name: str
     fingerprint: str
     escrow_pem: bytes = b""
+    tls_names: list[str] = field(default_factory=list)  # what the https certificate names, if one came
+    tls_error: str = ""  # why no https certificate came (the enrollment itself succeeded)
 
 
 class EnrollmentFailed(Exception):
@@ -175,8 +179,10 @@ class EnrollmentFailed(Exception):
 
 
 def enroll(data_dir: Path, district_url: str, code: str, timeout: float = 30,
-           node_key_password: bytes | None = None) -> Enrolled:
-    """Node side: redeem ``code`` at ``district_url`` and install the certificates."""
+           tls_names: list[str] | None = None, node_key_password: bytes | None = None) -> Enrolled:
+    """Node side: redeem ``code`` at ``district_url`` and install the certificates; then ask for
+    the https certificate naming ``tls_names`` (``node/https.py``). ``node_key_password`` opens
+    the node key file (encrypted with the data key, issue 16)."""
     from certs.identity import ca_fingerprint
 
     key = load_private_key(NodeLayout(data_dir).key, passphrase=node_key_password)
@@ -210,8 +216,24 @@ def enroll(data_dir: Path, district_url: str, code: str, timeout: float = 30,
     data = json.loads(node_file.read_text(encoding="utf-8"))
     data.update(role=identity.role.value, unit=identity.unit)
     node_file.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    return Enrolled(identity.node_id, identity.role.value, identity.unit, identity.name,
+    done = Enrolled(identity.node_id, identity.role.value, identity.unit, identity.name,
                     ca_fingerprint(parse_certificate(ca_pem)), escrow_pem)
+    if tls_names:
+        from node.https import TlsRequestFailed, lan_names, request_from_district
+
+        try:
+            done.tls_names = request_from_district(data_dir, district_url, tls_names, timeout, node_key_password)
+        except TlsRequestFailed as e:  # enrolled all the same: sync works, https falls back to Ed25519
+            done.tls_error = str(e)
+            lan = lan_names(tls_names)
+            if e.status == 422 and lan and lan != tls_names:
+                # A configured name this district does not vouch for: take the LAN names now,
+                # and say which were refused (motcua tls request --name once it is sorted out).
+                try:
+                    done.tls_names = request_from_district(data_dir, district_url, lan, timeout, node_key_password)
+                except TlsRequestFailed as again:
+                    done.tls_error = str(again)
+    return done
 
 
 def hmac_equal(a: bytes, b: bytes) -> bool:

@@ -31,7 +31,9 @@ def sync_with(node: SyncingNode, url: str, progress: Callable[[SessionSummary, i
     from sync.engine import SyncClient
     from sync.transport import HttpTransport
 
-    ca_file = str(node.trust.layout.ca_certificate) if node.trust.enforced else None
+    if transport is None and node.trust.enforced and node.trust.tls_ca is None:
+        fetch_tls_ca_once(node, url)
+    ca_file = node.trust.pinned_ca_files if node.trust.enforced else None
     transport = transport or HttpTransport(
         url, node.key, node.wall_ms, read_timeout=node.settings.HTTP_TIMEOUT_SECONDS, ca_file=ca_file,
         cert=node.trust.own_cert_der,
@@ -47,6 +49,17 @@ def sync_with(node: SyncingNode, url: str, progress: Callable[[SessionSummary, i
     if summary.ok:
         after_sync(node)
     return summary
+
+
+def fetch_tls_ca_once(node: SyncingNode, url: str) -> None:
+    """Enrolled before the district had a TLS CA: ask the peer for it once per process (an
+    upgraded peer serves https with a certificate of it; see :mod:`node.https`)."""
+    if url in node.tls_ca_asked or not url.startswith("https://"):
+        return
+    node.tls_ca_asked.add(url)
+    from node.https import fetch_tls_ca
+
+    fetch_tls_ca(node.trust, url, timeout=min(10.0, float(node.settings.HTTP_TIMEOUT_SECONDS)))
 
 
 def after_sync(node: SyncingNode) -> None:

@@ -97,6 +97,7 @@ class Node:
         self.provisional_name = lookup.provisional_node_name(key.derive_secret("provisional-code"))
         self.reference = reference.ReferenceData(wall_ms)
         self.trust = NodeTrust(settings.data_dir, verify_signature, wall_ms, self.store, settings.DEV_OPEN_TRUST)
+        self.tls_ca_asked: set[str] = set()  # peers asked for the district TLS CA (node.replication)
         self.profile = certified_profile(make_profile(key, settings), self.trust)
         self.replica = Replica(
             self.store, self.profile, self.log, verify_signature, projection.project, wall_ms,

@@ -14,6 +14,11 @@ caller's node id, the request signature must verify with that key, and only then
 the CA checked (:meth:`NodeTrust.identify`, :meth:`NodeTrust.vouch`). A known caller needs no
 header: its certified profile is in the ledger.
 
+TLS anchors: sync pins ``ca.pem``, plus the district TLS CA (``tls-ca.pem``, which issues the
+ECDSA P-256 certificates nodes serve https with, for browsers) only while the district CA's
+signature of it (``tls-ca.sig``) verifies under ``ca.pem``: see :attr:`NodeTrust.pinned_ca_files`
+and ``node/https.py``.
+
 Trusted time: certificate validity is judged at ``max(PC clock, newest district-stamped time
 this node holds)`` (reliability.md §0.4-0.5), so a PC whose clock is years behind still checks
 certificates correctly, and a clock set back cannot revive an expired certificate.
@@ -25,10 +30,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from certs import CertificateRejected, Reason, verify_node_certificate
+from certs import CertificateRejected, CertsError, Reason, verify_node_certificate
 from certs.identity import ca_fingerprint, certificate_der, node_id_from_certificate, parse_certificate
 from certs.layout import NodeLayout
+from certs.tlsca import check_endorsement, read_endorsement
 from sync.chain import SignatureVerifier
 from sync.clock import physical_ms
 from sync.protocol import Code, Profile, ProtocolError
@@ -49,7 +56,7 @@ class NodeTrust(OpenTrust):
         self.reload()
 
     def reload(self) -> None:
-        """Read ca.pem and node.pem again (after enrollment)."""
+        """Read ca.pem, node.pem and the TLS CA again (after enrollment or a TLS request)."""
         ca = self.layout.ca_certificate
         own = self.layout.certificate
         self.ca = parse_certificate(ca.read_bytes()) if ca.exists() else None
@@ -57,6 +64,29 @@ class NodeTrust(OpenTrust):
         self.enforced = self.ca is not None
         # The development switch never weakens a node that holds a CA.
         self.open_to_strangers = self.dev_open_trust and not self.enforced
+        self.tls_ca, self.tls_endorsement = self._endorsed_tls_ca()
+
+    def _endorsed_tls_ca(self) -> tuple[Any, bytes]:  # (x509.Certificate | None, endorsement)
+        """tls-ca.pem and its signature, if the district CA signed it; else (None, b"")."""
+        if self.ca is None or not self.layout.tls_ca_certificate.exists():
+            return None, b""
+        try:
+            tls_ca = parse_certificate(self.layout.tls_ca_certificate.read_bytes())
+            endorsement = read_endorsement(self.layout.tls_endorsement)
+            check_endorsement(tls_ca, endorsement, self.ca)
+        except (OSError, CertsError):
+            return None, b""  # motcua doctor says so; sync pins ca.pem alone meanwhile
+        return tls_ca, endorsement
+
+    @property
+    def pinned_ca_files(self) -> list[str]:
+        """The TLS anchors of sync: the district CA, and its TLS CA once endorsed."""
+        if self.ca is None:
+            return []
+        files = [str(self.layout.ca_certificate)]
+        if self.tls_ca is not None:
+            files.append(str(self.layout.tls_ca_certificate))
+        return files
 
     @property
     def ca_fingerprint(self) -> str:

@@ -34,6 +34,7 @@ from node.atrest import (
     new_data_key,
     new_keyring,
     node_key_password,
+    pem_is_encrypted,
 )
 from node.config import Settings
 from node.lockstate import clear_unlock_cache, write_unlock_cache
@@ -190,17 +191,20 @@ def _rewrap_files(settings: Settings, old_key: bytes | None, new_key: bytes) -> 
 
 
 def rewrap_ca_key(data_dir: Path, old: bytes | None, new: bytes | None) -> None:
-    """Re-encrypt ``<data dir>/ca/ca.key`` from ``old`` to ``new`` (a rekey, an encryption of
-    a plaintext district); left alone when the operator's own passphrase protects it."""
-    from certs.keys import load_private_key, private_key_pem
+    """Re-encrypt the district's CA key and TLS CA key (``<data dir>/ca``) from ``old`` to
+    ``new`` (a rekey, an encryption of a plaintext district); left alone when the operator's own
+    passphrase protects them."""
+    from certs.keys import load_private_key, load_tls_key, private_key_pem
     from certs.layout import CaLayout
     from certs.storage import replace_file
 
-    path = CaLayout(data_dir / "ca").key
-    if not path.exists() or os.environ.get("MOTCUA_CA_PASSPHRASE"):
+    if os.environ.get("MOTCUA_CA_PASSPHRASE"):
         return
-    key = load_private_key(path, passphrase=old)
-    replace_file(path, private_key_pem(key, new), mode=0o600)
+    layout = CaLayout(data_dir / "ca")
+    for path, load in ((layout.key, load_private_key), (layout.tls_key, load_tls_key)):  # CA and TLS CA
+        if path.exists():  # a key left plaintext before issue 16 is encrypted now
+            key = load(path, passphrase=old if pem_is_encrypted(path) else None)
+            replace_file(path, private_key_pem(key, new), mode=0o600)
 
 
 def _rekey_database(settings: Settings, old_key: bytes | None, new_key: bytes) -> None:

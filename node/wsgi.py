@@ -56,12 +56,21 @@ class TlsContexts:
         from node.atrest import node_key_password
 
         node = self.app.extensions["motcua.node"]
-        which = "locked" if getattr(node, "locked", False) else node.data_key
+        if not self.key.endswith("node.key"):
+            # the P-256 https key (tls.key) is not the node's identity and is kept as it is, so
+            # a locked node's sign-in page has the certificate staff browsers trust
+            which: Any = "tls"
+        else:
+            which = "locked" if getattr(node, "locked", False) else node.data_key
         with self._mutex:
             if which not in self._cache:
                 self._cache.clear()  # a lock or rekey retires the previous context
                 if which == "locked":
                     self._cache[which] = self._locked()
+                elif which == "tls":
+                    context = self._new()
+                    context.load_cert_chain(self.certificate, self.key)
+                    self._cache[which] = context
                 else:
                     context = self._new()
                     context.load_cert_chain(self.certificate, self.key, password=node_key_password(which))

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import ssl
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import requests
@@ -30,17 +31,23 @@ from sync.protocol import b64
 
 
 class CaPinnedAdapter(requests.adapters.HTTPAdapter):
-    """TLS that trusts only the district CA, with no host-name check.
+    """TLS that trusts only the district's anchors, with no host-name check.
 
-    Node certificates name a node id, not a host: a laptop reaches its commune by an address
-    found on the LAN. Whom we talk to is checked at the application layer instead: every answer
-    must be signed by the node key of the expected peer, whose certificate chains to this CA.
-    Validity dates are left to that check too (``certs`` judges them against a trusted-time
-    floor; OpenSSL would use a PC clock that may be years off).
+    The anchors (``ca_files``) are the district CA certificate, which a peer still serving its
+    Ed25519 node certificate chains to, and the district TLS CA that issues the ECDSA P-256
+    certificates peers serve to browsers, once the district CA's signature of it has verified
+    (``node/trust.py``). Node certificates name a node id, not a host, and a laptop reaches its
+    commune by an address found on the LAN: whom we talk to is checked at the application layer
+    instead, since every answer must be signed by the node key of the expected peer, whose
+    certificate chains to the district CA. Validity dates are left to that check too (``certs``
+    judges them against a trusted-time floor; OpenSSL would use a PC clock that may be years off).
     """
 
-    def __init__(self, ca_file: str) -> None:
-        self.context = ssl.create_default_context(cafile=ca_file)
+    def __init__(self, ca_files: str | Sequence[str]) -> None:
+        files = [ca_files] if isinstance(ca_files, str) else list(ca_files)
+        self.context = ssl.create_default_context(cafile=files[0])
+        for extra in files[1:]:
+            self.context.load_verify_locations(cafile=extra)
         self.context.check_hostname = False
         self.context.verify_mode = ssl.CERT_REQUIRED
         self.context.verify_flags |= 0x200000  # X509_V_FLAG_NO_CHECK_TIME
@@ -79,7 +86,7 @@ class HttpTransport:
         wall_ms: Callable[[], int],
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
-        ca_file: str | None = None,
+        ca_file: str | Sequence[str] | None = None,
         new_nonce: Callable[[], str] = lambda: secrets.token_urlsafe(16),
         cert: bytes = b"",
     ) -> None:
@@ -136,21 +143,38 @@ class HttpTransport:
         self.session.close()
 
 
-def post_unverified_json(url: str, payload: dict[str, Any], timeout: float = 30.0) -> tuple[int, Any]:
-    """POST JSON without a trust anchor: only for enrollment, whose answer is authenticated by
-    a MAC keyed by the pairing code (``node/enrollment.py``). Bounded in time like every call."""
+MAX_UNVERIFIED_ANSWER = 64 * 1024  # an enrollment or TLS answer is a few certificates: ~4 KB
+
+
+def _unverified_json(method: str, url: str, payload: dict[str, Any] | None, timeout: float) -> tuple[int, Any]:
     session = requests.Session()
     session.trust_env = False
     try:
         with warnings.catch_warnings():
-            # Unverified on purpose (see above): urllib3's warning would only alarm the operator.
+            # Unverified on purpose (see the callers): urllib3's warning would only alarm the operator.
             warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
-            r = session.post(url, json=payload, timeout=(5.0, timeout), verify=False)
-        try:
-            return r.status_code, r.json()
-        except ValueError:
+            r = session.request(method, url, json=payload, timeout=(5.0, timeout), verify=False, stream=True)
+            content = r.raw.read(MAX_UNVERIFIED_ANSWER + 1, decode_content=True)
+        if len(content) > MAX_UNVERIFIED_ANSWER:
             return r.status_code, None
-    except requests.RequestException as e:
+        try:
+            return r.status_code, json.loads(content)
+        except (ValueError, RecursionError):
+            return r.status_code, None
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as e:
         raise TransportError(f"{type(e).__name__}: {e}") from e
     finally:
         session.close()
+
+
+def post_unverified_json(url: str, payload: dict[str, Any], timeout: float = 30.0) -> tuple[int, Any]:
+    """POST JSON without a trust anchor, for answers authenticated by what they carry: the
+    enrollment answer by a MAC keyed by the pairing code (``node/enrollment.py``), a TLS
+    certificate by the district CA's signature of its TLS CA (``node/https.py``). Bounded in time
+    and size like every call."""
+    return _unverified_json("POST", url, payload, timeout)
+
+
+def get_unverified_json(url: str, timeout: float = 10.0) -> tuple[int, Any]:
+    """GET JSON without a trust anchor (the TLS CA a peer offers, checked by the caller)."""
+    return _unverified_json("GET", url, None, timeout)

@@ -27,7 +27,9 @@ LAN offices reach the node at whatever address DHCP gave it today, and Werkzeug'
 cannot even list an IPv6 literal (``[::1]`` never matches). Names are matched the way Werkzeug
 matches them (:func:`werkzeug.sansio.utils.host_is_trusted`). The sync endpoint is exempt: its
 requests are signed by a node key, which a browser cannot produce, and a hub reached by a
-DNS name must not stop syncing because that name was not listed.
+DNS name must not stop syncing because that name was not listed. So is ``/sync/v1/tls-ca``
+(blueprint ``tlsca``), which sync clients fetch from the same URL and which serves only a
+public certificate.
 
 Headers
 -------
@@ -57,7 +59,7 @@ from werkzeug.sansio.utils import host_is_trusted
 SESSION_COOKIE = "motcua_csrf"
 # Blueprints whose pages are HTML for people (no-store, no framing).
 UI_BLUEPRINTS = frozenset({"auth", "staff", "mobile", "district", "public", "printing"})
-HOST_CHECK_EXEMPT = frozenset({"sync"})
+HOST_CHECK_EXEMPT = frozenset({"sync", "tlsca"})
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"

@@ -5,8 +5,8 @@
 :class:`~node.domain.errors.DomainError` naming the field (422 ``invalid_input``), answered in
 the API's error shape by :mod:`web.api`; nothing reaches the event log half-checked:
 
-- at most :data:`MAX_BODY_BYTES` are read (a dossier is about 1 KB; ``details`` are bounded at
-  16,000 characters), whatever ``Content-Length`` claims;
+- at most :data:`MAX_BODY_BYTES` (or the caller's smaller ``limit``) are read (a dossier is about
+  1 KB; ``details`` are bounded at 16,000 characters), whatever ``Content-Length`` claims;
 - nesting deep enough to exhaust the parser's stack, a 5,000-digit integer (Python refuses to
   parse more than 4,300 digits) and invalid UTF-8 are malformed JSON, not server errors;
 - the parsed value must then pass :func:`node.domain.inputs.check_json`: floats, ``NaN``, integers
@@ -40,15 +40,20 @@ class BodyTooLarge(BadJson):
     code = "too_large"
 
 
-def read_object(request: Request) -> dict[str, Any]:
-    """The request's JSON object, checked; raise :class:`BadJson` or :class:`DomainError`."""
+def read_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    """The request's JSON object, checked; raise :class:`BadJson` or :class:`DomainError`.
+
+    ``limit`` is the most bytes read (a smaller one for endpoints whose requests are small, such
+    as enrollment's few hundred bytes): a ``Content-Length`` above it is refused before any byte
+    is read, and a body without one stops being read there.
+    """
     if not request.is_json:
         raise BadJson("the request body must be a JSON object (Content-Type: application/json)", None)
-    request.max_content_length = MAX_BODY_BYTES
+    request.max_content_length = limit
     try:
         raw = request.get_data(cache=True)
     except RequestEntityTooLarge:
-        raise BodyTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes", None) from None
+        raise BodyTooLarge(f"the request body is larger than {limit} bytes", None) from None
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):  # UnicodeDecodeError and the int-digit limit are ValueErrors

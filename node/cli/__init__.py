@@ -4,7 +4,7 @@ into the node's use cases; the data directory comes from ``--data-dir`` or ``MOT
 One module per command group: :mod:`~node.cli.lifecycle` (init, serve, backup, restore,
 unblock-writes, seed-demo), :mod:`~node.cli.health` (doctor, verify, rebuild, digest),
 :mod:`~node.cli.peering` (sync, peers, sync-log), :mod:`~node.cli.conflicts`,
-:mod:`~node.cli.trust` (ca, enroll), :mod:`~node.cli.accounts` (user, token),
+:mod:`~node.cli.trust` (ca, enroll, tls), :mod:`~node.cli.accounts` (user, token),
 :mod:`~node.cli.reference`, :mod:`~node.cli.codes`, :mod:`~node.cli.report` and
 :mod:`~node.cli.atrest` (unlock, lock, recover, rekey, escrow, encrypt). This module only
 declares the group and attaches them; ``python -m node.cli`` runs it (``__main__.py``).
@@ -40,7 +40,7 @@ for _command in (
     health.doctor, health.verify, health.rebuild, health.digest,
     peering.sync, peering.peers, peering.sync_log,
     conflicts.conflicts,
-    trust.ca_group, trust.enroll,
+    trust.ca_group, trust.enroll, trust.tls_group,
     accounts.user, accounts.token,
     reference.reference,
     codes.codes,

@@ -58,7 +58,10 @@ def doctor(ctx: click.Context) -> None:
     click.echo(f"ok   database {backend_name(node.db)}; pending migrations: {pending_migrations(node.db) or 'none'}")
     status = node.status()
     click.echo(f"ok   node {status['node_id']}: {status['events']} events, {status['dossiers']} dossiers")
-    for line in trust_report(node):
+    from node.https import report as https_report
+
+    for line in [*trust_report(node), *https_report(node.trust)]:
+        problems += line.startswith("FAIL")
         click.echo(line)
     from node.backup import doctor_line
 

@@ -118,7 +118,6 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> None:
     """Run the node's web server (gunicorn, one process, threads)."""
-    from certs.layout import NodeLayout
     from node.app import create_app
     from node.unlocking import serving_lock
 
@@ -130,12 +129,24 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
     app = create_app(settings, node=node) if node is not None else create_app(settings, locked=True)
     host = host or settings.HOST
     port = port or settings.PORT
-    layout = NodeLayout(settings.data_dir)
-    tls = (str(layout.certificate), str(layout.key)) if layout.certificate.exists() else None
+    from node.https import report, serving_files
+
+    if node is not None:
+        trust = node.trust
+    else:  # locked: the certificate files are read as they are (no database behind them)
+        from node.services import system_wall_ms
+        from node.signing import verify_signature
+        from node.trust import NodeTrust
+
+        trust = NodeTrust(settings.data_dir, verify_signature, system_wall_ms, None, settings.DEV_OPEN_TRUST)
+    tls = serving_files(trust)  # the P-256 certificate browsers accept, else the Ed25519 one
     scheme = "https" if tls else "http"
     node_id = app.extensions["motcua.node"].node_id
     state = "LOCKED until a staff member signs in" if node is None else "unlocked"
     click.echo(f"motcua {settings.ROLE} node {node_id} on {scheme}://{host}:{port}/ ({state})", err=True)
+    for line in report(trust):
+        if not line.startswith("ok"):
+            click.echo(line, err=True)
     if node is not None and node.trust.open_to_strangers:
         click.echo(DEV_OPEN_WARNING, err=True)
     from node.lockstate import IdleWatcher, Together, idle_lock_ms

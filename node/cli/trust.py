@@ -124,28 +124,92 @@ def ca_revoke(ctx: click.Context, node_id: str, after_seq: int | None, unit: str
 @click.command()
 @click.option("--district", "district_url", required=True, help="URL of the district node.")
 @click.option("--code", required=True, help="The one-time pairing code shown by the district.")
+@click.option("--name", "extra_names", multiple=True,
+              help="Another host name or LAN address for the https certificate (repeatable).")
 @click.pass_context
-def enroll(ctx: click.Context, district_url: str, code: str) -> None:
+def enroll(ctx: click.Context, district_url: str, code: str, extra_names: tuple[str, ...]) -> None:
     """Enroll this node with the district CA using a one-time pairing code."""
     from node.atrest import AtRestError, node_key_password
     from node.enrollment import EnrollmentFailed
     from node.enrollment import enroll as do_enroll
+    from node.https import default_names
     from node.lockstate import resolve_data_key
     from node.unlocking import escrow_to
 
     settings = settings_of(ctx)
+    names = list(dict.fromkeys([*default_names(settings), *extra_names]))
     try:
         data_key = resolve_data_key(settings)
-        done = do_enroll(settings.data_dir, district_url, code, settings.HTTP_TIMEOUT_SECONDS,
+        done = do_enroll(settings.data_dir, district_url, code, settings.HTTP_TIMEOUT_SECONDS, names,
                          node_key_password=node_key_password(data_key))
     except AtRestError as e:
         raise click.ClickException(f"{e} (motcua unlock --user NAME)") from e
     except EnrollmentFailed as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"enrolled as {done.name} ({done.role}, unit {done.unit}), node {done.node_id}")
+    if done.tls_names:
+        click.echo(f"https certificate (ECDSA P-256) for {', '.join(done.tls_names)}")
+        if done.tls_error:
+            click.echo(f"warning: the district refused some names ({done.tls_error}); the certificate names "
+                       "only the LAN ones", err=True)
+    else:
+        click.echo(f"warning: no https certificate for browsers: {done.tls_error}; sync works; later run "
+                   "motcua tls request --district URL", err=True)
     if done.escrow_pem and data_key is not None:
         node = node_of(ctx)
         fingerprint = escrow_to(node, done.escrow_pem)
         node.close()
         click.echo(f"data key escrowed to the district escrow key {fingerprint[:16]}… (motcua recover)")
     click.echo(f"district CA fingerprint {done.fingerprint}; restart motcua serve to serve https")
+
+
+@click.group("tls")
+def tls_group() -> None:
+    """The https certificate browsers accept (ECDSA P-256, from the district TLS CA)."""
+
+
+@tls_group.command("request")
+@click.option("--district", "district_url", default=None,
+              help="URL of the district node (default: PARENT_URL). Not needed on the district itself.")
+@click.option("--name", "extra_names", multiple=True,
+              help="Another host name or LAN address staff type for this node (repeatable).")
+@click.option("--only", is_flag=True, help="Certify only the --name values, not the names found automatically.")
+@click.pass_context
+def tls_request(ctx: click.Context, district_url: str | None, extra_names: tuple[str, ...], only: bool) -> None:
+    """Get (or renew) this node's https certificate; restart motcua serve afterwards."""
+    from certs.errors import CertsError
+    from node.domain.errors import DomainError
+    from node.enrollment import ca_layout
+    from node.https import TlsRequestFailed, default_names, issue_locally, request_from_district
+
+    settings = settings_of(ctx.parent)
+    names = list(dict.fromkeys([*([] if only else default_names(settings)), *extra_names]))
+    node = node_of(ctx.parent)
+    try:
+        if settings.ROLE == "district" and ca_layout(node).certificate.exists():
+            certified = issue_locally(node, names)
+        else:
+            url = district_url or settings.PARENT_URL
+            if not url:
+                raise click.ClickException("give --district URL (the district node that holds the CA)")
+            from node.atrest import node_key_password
+
+            certified = request_from_district(settings.data_dir, url, names, settings.HTTP_TIMEOUT_SECONDS,
+                                              node_key_password(node.data_key))
+    except (TlsRequestFailed, DomainError) as e:
+        raise click.ClickException(str(e)) from e
+    except CertsError as e:
+        raise click.ClickException(f"{e} (is MOTCUA_CA_PASSPHRASE set?)") from e
+    click.echo(f"https certificate (ECDSA P-256) for {', '.join(certified)}")
+    click.echo(f"staff browsers must trust {node.trust.layout.tls_ca_certificate}; restart motcua serve")
+
+
+@tls_group.command("show")
+@click.pass_context
+def tls_show(ctx: click.Context) -> None:
+    """Say which certificate https uses, for which names, until when."""
+    from node.https import report
+
+    node = node_of(ctx.parent)
+    for line in report(node.trust) or ["no district CA here: motcua serve speaks plain http"]:
+        click.echo(line)

@@ -13,6 +13,7 @@ from certs.csr import build_csr, csr_pem
 from certs.enrollment import PairingStore
 from certs.keys import generate_private_key, node_id_of
 from certs.layout import CaLayout
+from certs.tlsca import load_tls_ca
 from tests.unit.certs.pki import NOW
 
 
@@ -34,6 +35,7 @@ def test_operator_path(run, tmp_path):
     out = run("init", "--unit", "760").output
     layout = CaLayout(tmp_path / "ca")
     assert load_ca(layout).fingerprint in out
+    assert load_tls_ca(layout).certificate.public_key().curve.name == "secp256r1"  # the https chain's CA
     run("init", "--unit", "760", ok=False)  # never replaces an existing CA
 
     pairing = run("pair", "--role", "commune", "--unit", "26734", "--name", "PC 1").output
