@@ -15,7 +15,7 @@ other programs on a shared machine falls on both alike; per run:
 * **dossier write**: ``--writes`` receptions on each, each its own transaction (one fsync'ed
   commit, as at the desk), the same dossier on both: median ms per dossier;
 * **search p95**: ``--queries`` searches of the staff search (folded name, code prefix, 12-digit
-  ID number; :func:`node.staff_queries.search`, server side, no HTTP), after one untimed pass
+  ID number; :func:`node.queries.search.search`, server side, no HTTP), after one untimed pass
   over the same queries (a serving node's page cache is warm; the first reads after opening the
   file also decrypt each page once): p95 ms;
 * **hub ingest**: every event of the commune pushed into a fresh district hub of the same kind
@@ -134,7 +134,7 @@ def write_step(clocks: dict, run: int):  # -> step
 
 
 def search_step(queries: list[str]):  # -> step
-    from node.staff_queries import search
+    from node.queries.search import search
 
     return lambda _kind, _node, i: search(queries[i % len(queries)])
 
