@@ -11,6 +11,8 @@ from datetime import date
 
 from flask import Flask
 
+from node.domain.calendar import TimeUnit
+from node.domain.deadline import Duration
 from node.domain.dossier import NATIONAL_CODE
 from node.domain.statuses import NationalStatus
 from web.i18n import _
@@ -84,6 +86,16 @@ FILTERS = {
 }
 
 
+def duration_label(duration: Duration | None) -> str:
+    """A processing time in words for the procedure picker ("15 ngày làm việc")."""
+    if duration is None:
+        return ""
+    if duration.unit is TimeUnit.SAME_DAY:
+        return _("trong ngày làm việc")
+    unit = _("ngày làm việc") if duration.unit is TimeUnit.WORKING_DAYS else _("giờ làm việc")
+    return f"{duration.amount:g} {unit}"
+
+
 def vn_day(value: date | None) -> str:
     """A calendar day (not an instant) as ``dd/MM/yyyy``."""
     return value.strftime("%d/%m/%Y") if value else ""
@@ -92,6 +104,7 @@ def vn_day(value: date | None) -> str:
 def register_labels(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)
     app.jinja_env.filters["vn_day"] = vn_day
+    app.jinja_env.filters["duration_label"] = duration_label
 
 
 def translatable() -> list[str]:

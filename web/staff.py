@@ -20,6 +20,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from node.backup import backup_state
 from node.domain import dossier as domain
 from node.domain.catalogue import Catalogue
+from node.domain.dossier import CONFIRM_REQUIRED, REASON_REQUIRED
 from node.domain.errors import DomainError, DossierNotFound
 from node.domain.lookup import display
 from node.domain.text import ForbiddenCharacter
@@ -33,7 +34,7 @@ from web import forms, idempotency
 from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms, roles_required
 from web.i18n import N_, _
-from web.labels import STATUS_LABELS
+from web.labels import STATUS_LABELS, TRANSITION_LABELS
 
 bp = Blueprint("staff", __name__, url_prefix="/mot-cua", template_folder="templates")
 bp.before_request(login_required(*can.roles_for(can.DESK)))
@@ -201,6 +202,7 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
     return render_template(
         "staff/dossier.html", d=state_to_dict(state), timeline=timeline, marks=marks, names=names,
         details=details, allowed=allowed, printable=PRINTABLE, conflicts=conflicts, me=n.node_id,
+        reason_required=REASON_REQUIRED, confirm_required=CONFIRM_REQUIRED,
         can_act=can.allows(current_staff().role, can.PROCESS, n.settings.ROLE),
         just_received=bool(request.args.get("moi")),
         lookup_check=display(n.lookup_check(dossier_id)),
@@ -217,6 +219,15 @@ def _change_status(dossier_id: str) -> Response:
     to = request.form.get("to", "")
     reason = request.form.get("reason", "")
     target = request.form.get("target_office", "").strip()
+    # Checked here too so the clerk reads why in the UI language, before anything is written.
+    if to in REASON_REQUIRED and not reason.strip():
+        flash(_("Bước “%(step)s” cần ghi lý do: lý do được in trên phiếu gửi người nộp.",
+                step=_(TRANSITION_LABELS.get(to, to))), "error")
+        return redirect(url_for("staff.dossier", dossier_id=dossier_id))
+    if to in CONFIRM_REQUIRED and not request.form.get("confirm"):
+        flash(_("Bước “%(step)s” không hoàn tác được: hãy đánh dấu ô xác nhận rồi ghi nhận lại.",
+                step=_(TRANSITION_LABELS.get(to, to))), "error")
+        return redirect(url_for("staff.dossier", dossier_id=dossier_id))
     try:
         state = node().change_status(current_staff().author, dossier_id, to, reason, target)
         idempotency.wrote()

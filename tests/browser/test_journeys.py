@@ -180,7 +180,8 @@ def test_district_admin_finds_the_session_and_resolves_a_conflict(world, new_pag
     api(commune, "POST", f"/api/v1/dossiers/{dossier['id']}/status", {"to": "processing"})
     commune.cli("sync")
     # offline from each other: the commune asks for a supplement, the district approves
-    api(commune, "POST", f"/api/v1/dossiers/{dossier['id']}/status", {"to": "supplement_requested"})
+    supplement = {"to": "supplement_requested", "reason": "Thiếu bản sao giấy chứng sinh"}
+    api(commune, "POST", f"/api/v1/dossiers/{dossier['id']}/status", supplement)
     api(district, "POST", f"/api/v1/dossiers/{dossier['id']}/status", {"to": "resolved"})
     out = commune.cli("sync").stdout
     session = re.search(r"session (\w+)", out).group(1)

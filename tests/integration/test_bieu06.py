@@ -30,13 +30,13 @@ def dossier(node, clock, when, name, procedure=THREE_DAYS, moves=(), channel="de
     state = node.create_dossier("canbo", sample_dossier(name=name, procedure=procedure, channel=channel))
     for at, to in moves:
         clock.now = at
-        node.change_status("canbo", state.id, to)
+        node.change_status("canbo", state.id, to, f"lý do: {to}")
     if apology:
         clock.now, new_date = apology
         node.issue_apology("chủ tịch", state.id, "Chờ ý kiến cơ quan phối hợp", new_date)
     for at, to in then:
         clock.now = at
-        node.change_status("canbo", state.id, to)
+        node.change_status("canbo", state.id, to, f"lý do: {to}")
     return state.id
 
 
