@@ -62,6 +62,19 @@ CONFLICT_KIND_LABELS: Mapping[str, str] = {
     "status": "Trạng thái",
     "field": "Thông tin",
     "duplicate": "Trùng hồ sơ",
+    "parallel": "Sửa song song (đã gộp)",
+}
+CONFLICT_STATUS_LABELS: Mapping[str, str] = {
+    "open": "Đang mở",
+    "resolved": "Đã giải quyết",
+    "merged": "Đã gộp tự động",
+}
+# The dossier fields a conflict can be about, as the dossier page names them.
+FIELD_LABELS: Mapping[str, str] = {
+    "status": "Trạng thái",
+    "applicant.phone": "Số điện thoại",
+    "applicant.address": "Địa chỉ",
+    "note": "Ghi chú",
 }
 
 
@@ -83,6 +96,8 @@ FILTERS = {
     "link_label": _label(LINK_LABELS),
     "conflict_kind_label": _label(CONFLICT_KIND_LABELS),
     "violation_label": _label(VIOLATION_LABELS),
+    "conflict_status_label": _label(CONFLICT_STATUS_LABELS),
+    "field_label": _label(FIELD_LABELS),
 }
 
 
@@ -110,5 +125,5 @@ def register_labels(app: Flask) -> None:
 def translatable() -> list[str]:
     """Every label text, for the test that keeps the English catalogue complete."""
     tables = (STATUS_LABELS, TRANSITION_LABELS, ROLE_LABELS, CHANNEL_LABELS, EVENT_LABELS, OUTCOME_LABELS,
-              LINK_LABELS, CONFLICT_KIND_LABELS, VIOLATION_LABELS)
+              LINK_LABELS, CONFLICT_KIND_LABELS, VIOLATION_LABELS, CONFLICT_STATUS_LABELS, FIELD_LABELS)
     return sorted({text for table in tables for text in table.values()})

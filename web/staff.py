@@ -75,6 +75,25 @@ def domain_message(e: DomainError) -> str:
     return _("Không thực hiện được: %(reason)s", reason=e.message)
 
 
+# The conflict use case's refusals (English, for logs and the API) as the desk reads them.
+CONFLICT_MESSAGES = (
+    ("a resolution needs a reason", N_("Cần ghi lý do giải quyết: lý do được ghi vào nhật ký hồ sơ.")),
+    ("this conflict is already closed", N_("Xung đột này đã được giải quyết trước đó.")),
+    ("choose", N_("Hãy chọn phiên bản cần giữ.")),
+    ("only the office owning", N_("Chỉ đơn vị đang xử lý hồ sơ hoặc cấp huyện/tỉnh được giải quyết xung đột này.")),
+    ("an outreach laptop",
+     N_("Máy lưu động không giải quyết xung đột: việc này do bộ phận một cửa của xã hoặc cấp trên làm.")),
+    ("no conflict", N_("Không tìm thấy xung đột.")),
+)
+
+
+def conflict_message(e: DomainError) -> str:
+    for start, text in CONFLICT_MESSAGES:
+        if e.message.startswith(start):
+            return _(text)
+    return domain_message(e)
+
+
 MAX_PAGE = 10_000  # far past any result list; a larger page number would overflow the SQL offset
 
 
@@ -298,5 +317,5 @@ def _resolve_conflict_form(conflict_id: str, back: str) -> Response:
         idempotency.wrote()
         flash(_("Đã giải quyết xung đột; quyết định sẽ được đồng bộ tới các máy khác."), "ok")
     except DomainError as e:
-        flash(domain_message(e), "error")
+        flash(conflict_message(e), "error")
     return redirect(url_for(back, conflict_id=conflict_id))

@@ -72,3 +72,10 @@ def test_verify_fails_with_a_reason_after_tampering(tmp_path):
 def test_commands_on_a_missing_node_say_how_to_create_one(tmp_path):
     out = run(tmp_path, "verify", code=1)
     assert "motcua init" in out
+
+
+def test_conflicts_resolve_is_refused_on_an_outreach_laptop(tmp_path):
+    """Issue 13.4: the laptop shares its commune's unit code but holds no authority to resolve."""
+    init(tmp_path, role="mobile")
+    out = run(tmp_path, "conflicts", "resolve", "any-id", "--keep", "winner", "--reason", "thử", code=1)
+    assert "outreach laptop cannot resolve conflicts" in out
