@@ -50,7 +50,27 @@ OUTCOME_LABELS: Mapping[str, str] = {
     "running": "Đang chạy",
     "interrupted": "Bị gián đoạn",
 }
-LINK_LABELS: Mapping[str, str] = {"up": "Đang kết nối", "down": "Mất kết nối", "never": "Chưa đồng bộ lần nào"}
+LINK_LABELS: Mapping[str, str] = {"up": "Đã kết nối", "down": "Mất kết nối", "never": "Chưa đồng bộ lần nào"}
+# A failed sync in plain words (sync.protocol.Code, or "transport" for no link at all); the
+# technical message stays on the page, folded, for whoever supports the office.
+SYNC_ERROR_LABELS: Mapping[str, str] = {
+    "transport": "Không kết nối được với máy %(peer)s — dữ liệu vẫn được lưu trên máy này; "
+                 "hãy kiểm tra mạng rồi đồng bộ lại.",
+    "untrusted": "Máy %(peer)s không nhận chứng chỉ của máy này (khác cơ quan cấp chứng chỉ) — dữ liệu vẫn "
+                 "được lưu trên máy này; hãy liên hệ quản trị cấp trên.",
+    "revoked": "Chứng chỉ của máy này đã bị thu hồi — dữ liệu vẫn được lưu trên máy này; hãy liên hệ "
+               "quản trị cấp trên.",
+    "throttled": "Máy %(peer)s đang tạm từ chối vì có quá nhiều yêu cầu — hãy thử lại sau vài phút.",
+    "write_blocked": "Máy %(peer)s đang tạm ngừng nhận dữ liệu — dữ liệu vẫn được lưu trên máy này; "
+                     "hãy thử lại sau.",
+}
+SYNC_ERROR_OTHER = ("Đồng bộ với máy %(peer)s không thành công — dữ liệu vẫn được lưu trên máy này; "
+                    "nếu lặp lại, hãy báo quản trị (mã lỗi: %(code)s).")
+
+
+def sync_error(code: str, peer: str) -> str:
+    """A failed sync as a person reads it."""
+    return _(SYNC_ERROR_LABELS.get(code, SYNC_ERROR_OTHER), peer=peer or "?", code=code or "?")
 VIOLATION_LABELS: Mapping[str, str] = {  # node.domain.authority reasons
     "unknown_origin": "Máy gửi không có hồ sơ định danh được chấp nhận",
     "outside_unit": "Hồ sơ không thuộc đơn vị của máy gửi",
@@ -120,10 +140,12 @@ def register_labels(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)
     app.jinja_env.filters["vn_day"] = vn_day
     app.jinja_env.filters["duration_label"] = duration_label
+    app.jinja_env.globals["sync_error"] = sync_error
 
 
 def translatable() -> list[str]:
     """Every label text, for the test that keeps the English catalogue complete."""
     tables = (STATUS_LABELS, TRANSITION_LABELS, ROLE_LABELS, CHANNEL_LABELS, EVENT_LABELS, OUTCOME_LABELS,
-              LINK_LABELS, CONFLICT_KIND_LABELS, VIOLATION_LABELS, CONFLICT_STATUS_LABELS, FIELD_LABELS)
-    return sorted({text for table in tables for text in table.values()})
+              LINK_LABELS, CONFLICT_KIND_LABELS, VIOLATION_LABELS, CONFLICT_STATUS_LABELS, FIELD_LABELS,
+              SYNC_ERROR_LABELS)
+    return sorted({text for table in tables for text in table.values()} | {SYNC_ERROR_OTHER})

@@ -17,6 +17,7 @@ returning records with ``url``, ``name``, ``role`` and ``unit``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -31,6 +32,7 @@ from web.i18n import N_, _
 from web.staff import catalogue, domain_message, sync_summary
 from web.syncjob import SyncJobs
 
+log = logging.getLogger("motcua.web")
 bp = Blueprint("mobile", __name__, url_prefix="/luu-dong", template_folder="templates")
 bp.before_request(login_required(*can.roles_for(can.DESK)))
 ID_CARD_PROCEDURE = "can-cuoc.cap-the-can-cuoc-luu-dong"
@@ -226,7 +228,8 @@ def find_peers() -> Response:
     try:
         current_app.extensions["motcua.lan_peers"] = _discover(LAN_LISTEN_SECONDS)
     except OSError as e:  # no network interface at all (a laptop in a hamlet)
-        flash(_("Không dò được mạng nội bộ: %(error)s", error=str(e)), "error")
+        log.info("LAN discovery failed: %s", e)  # the detail is for the log, not the clerk
+        flash(_("Không dò được mạng nội bộ: máy này chưa nối mạng. Dữ liệu vẫn được lưu trên máy này."), "error")
     return redirect(url_for("mobile.sync_page"))
 
 

@@ -195,7 +195,7 @@ def control_steps(state: domain.DossierState, changes: list[dict[str, Any]]) -> 
 
 @bp.errorhandler(DossierNotFound)
 def _not_found(e: DossierNotFound) -> tuple[str, int]:
-    return render_template("print/error.html", message=f"Không tìm thấy hồ sơ: {e.message}"), 404
+    return render_template("print/error.html", message="Không tìm thấy hồ sơ này trên máy này."), 404
 
 
 @bp.get("/<dossier_id>/<form>")
@@ -253,8 +253,9 @@ def tracking_ledger() -> tuple[str, int] | str:
     try:
         first = parse_day(request.args.get("tu", "")) if request.args.get("tu") else today
         last = parse_day(request.args.get("den", "")) if request.args.get("den") else first
-    except ValueError as e:
-        return render_template("print/error.html", message=str(e)), 400
+    except ValueError:
+        return render_template("print/error.html", message="Ngày không hợp lệ: hãy ghi theo dạng dd/mm/yyyy, "
+                               "ví dụ 05/03/2026."), 400
     if last < first:
         return render_template("print/error.html", message="Ngày kết thúc trước ngày bắt đầu."), 400
     try:

@@ -159,6 +159,7 @@ def test_mobile_takes_an_application_offline_then_syncs_to_its_commune(world, ne
     page.click("button:has-text('Đồng bộ ngay')")
     page.wait_for_selector("[data-sync-outcome]")
     assert page.get_attribute("[data-sync-outcome]", "data-sync-outcome") == "failed"
+    assert "dữ liệu vẫn được lưu trên máy này" in text_of(page, "[data-sync-error]")  # issue 13.5: plain words
     shot(page, "14-mobile-sync-no-link")
 
     commune.start()  # back in range of the commune office

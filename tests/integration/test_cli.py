@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 
+import pytest
 from click.testing import CliRunner
 
 from node.cli import main
@@ -79,3 +80,18 @@ def test_conflicts_resolve_is_refused_on_an_outreach_laptop(tmp_path):
     init(tmp_path, role="mobile")
     out = run(tmp_path, "conflicts", "resolve", "any-id", "--keep", "winner", "--reason", "thử", code=1)
     assert "outreach laptop cannot resolve conflicts" in out
+
+
+@pytest.mark.parametrize("url", ["192.168.1.10:8750", "ftp://host", "http://", "http://host:99999",
+                                 "http://user:pw@host", "http://host/?x=1", "http://host:0"])
+def test_sync_checks_the_peer_url_before_connecting(tmp_path, url):
+    """Issue 13.5: a typo is named as such, not shown as a raw connection error."""
+    init(tmp_path)
+    out = run(tmp_path, "sync", "--peer", url, code=2)
+    assert "--peer" in out and "expected http(s)://host[:port]" in out and "Traceback" not in out
+
+
+def test_init_checks_the_parent_url_before_creating_anything(tmp_path):
+    out = run(tmp_path, "init", "--role", "commune", "--unit", "17272", "--name", "x", "--parent-url", "district",
+              code=2)
+    assert "--parent-url" in out and not (tmp_path / "n").exists()
