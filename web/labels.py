@@ -15,6 +15,7 @@ from node.domain.calendar import TimeUnit
 from node.domain.deadline import Duration
 from node.domain.dossier import NATIONAL_CODE
 from node.domain.statuses import NationalStatus
+from node.units import describe_unit
 from web.i18n import _
 
 STATUS_LABELS: Mapping[str, str] = {s: NationalStatus(code).label for s, code in NATIONAL_CODE.items()}
@@ -84,6 +85,14 @@ CONFLICT_KIND_LABELS: Mapping[str, str] = {
     "duplicate": "Trùng hồ sơ",
     "parallel": "Sửa song song (đã gộp)",
 }
+# How a document is handed in (node.domain.catalogue.CopyKind), as the paper forms say it.
+COPY_KIND_LABELS: Mapping[str, str] = {
+    "ban_chinh": "Bản chính",
+    "ban_sao_chung_thuc": "Bản sao có chứng thực",
+    "ban_sao": "Bản sao",
+    "ban_chup": "Bản chụp",
+    "xuat_trinh": "Xuất trình",
+}
 CONFLICT_STATUS_LABELS: Mapping[str, str] = {
     "open": "Đang mở",
     "resolved": "Đã giải quyết",
@@ -118,6 +127,7 @@ FILTERS = {
     "violation_label": _label(VIOLATION_LABELS),
     "conflict_status_label": _label(CONFLICT_STATUS_LABELS),
     "field_label": _label(FIELD_LABELS),
+    "copy_kind_label": _label(COPY_KIND_LABELS),
 }
 
 
@@ -131,6 +141,15 @@ def duration_label(duration: Duration | None) -> str:
     return f"{duration.amount:g} {unit}"
 
 
+def office_name(code: str | None) -> str:
+    """An office by its name from the national unit list ("Xã Tân Phú, Nghệ An (17272)"), the
+    bare code when the list does not know it (test and pre-2025 codes)."""
+    if not code:
+        return "-"
+    name = describe_unit(code)
+    return f"{name} ({code})" if name else code
+
+
 def vn_day(value: date | None) -> str:
     """A calendar day (not an instant) as ``dd/MM/yyyy``."""
     return value.strftime("%d/%m/%Y") if value else ""
@@ -140,6 +159,7 @@ def register_labels(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)
     app.jinja_env.filters["vn_day"] = vn_day
     app.jinja_env.filters["duration_label"] = duration_label
+    app.jinja_env.filters["office_name"] = office_name
     app.jinja_env.globals["sync_error"] = sync_error
 
 
@@ -147,5 +167,5 @@ def translatable() -> list[str]:
     """Every label text, for the test that keeps the English catalogue complete."""
     tables = (STATUS_LABELS, TRANSITION_LABELS, ROLE_LABELS, CHANNEL_LABELS, EVENT_LABELS, OUTCOME_LABELS,
               LINK_LABELS, CONFLICT_KIND_LABELS, VIOLATION_LABELS, CONFLICT_STATUS_LABELS, FIELD_LABELS,
-              SYNC_ERROR_LABELS)
+              SYNC_ERROR_LABELS, COPY_KIND_LABELS)
     return sorted({text for table in tables for text in table.values()} | {SYNC_ERROR_OTHER})

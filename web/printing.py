@@ -44,6 +44,7 @@ from node.domain.report import FIRST_REPORT_DAY, LAST_REPORT_DAY, MAX_REPORT_DAY
 from node.domain.vietnam_time import day_start_ms
 from node.services import Node
 from web.formatting import register_filters, to_vn
+from web.labels import COPY_KIND_LABELS
 
 bp = Blueprint("printing", __name__, url_prefix="/in", template_folder="templates")
 register_filters(bp)
@@ -62,13 +63,7 @@ DETAIL_KEYS = (
     "email", "components", "sets", "fees", "processing_time", "result_delivery", "ledger",
     "processing_agency", "cooperating_agency", "delay_reason", "new_due_at",
 )  # fmt: skip
-COPY_KINDS = {
-    "ban_chinh": "Bản chính",
-    "ban_sao_chung_thuc": "Bản sao có chứng thực",
-    "ban_sao": "Bản sao",
-    "ban_chup": "Bản chụp",
-    "xuat_trinh": "Xuất trình",
-}
+COPY_KINDS = COPY_KIND_LABELS  # the forms are printed in Vietnamese whatever the UI language
 MAX_LEDGER_ROWS = 2000  # a commune receives tens a day; beyond this the range is a mistake
 _DATE_INPUT = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 

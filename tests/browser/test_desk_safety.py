@@ -107,3 +107,18 @@ def test_the_api_refuses_a_supplement_request_without_reason(commune):
     d = new_dossier(commune)
     status, body = call(commune, "POST", f"/api/v1/dossiers/{d['id']}/status", {"to": "supplement_requested"})
     assert 400 <= status < 500 and body["error"]["field"] == "reason", body
+
+
+def test_catalogue_labels_keep_their_diacritics_and_offices_have_names(commune, new_page):
+    """Issue 13.7: "Bản chính", "Xuất trình" (not "ban chinh"), the office by its name."""
+    page = new_page()
+    login(page, commune, "canbo.lan")
+    page.goto(commune.url + "/mot-cua/tiep-nhan/thanh-phan?thu_tuc=ho-tich.khai-sinh")
+    listing = text_of(page, ".checklist")
+    assert "Bản chính" in listing and "Xuất trình" in listing, listing
+    assert "ban chinh" not in listing.lower() and "xuat trinh" not in listing.lower()
+    shot(page, "i13-08-components-with-diacritics")
+    d = new_dossier(commune)
+    page.goto(f"{commune.url}/mot-cua/ho-so/{d['id']}")
+    assert "Xã Tân Phú, Nghệ An (17272)" in page.content()
+    shot(page, "i13-09-dossier-office-name")
