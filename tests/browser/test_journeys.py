@@ -153,6 +153,9 @@ def test_mobile_takes_an_application_offline_then_syncs_to_its_commune(world, ne
     assert "/mot-cua/ho-so/" in page.url
     code = text_of(page, "[data-code]")
     world["codes"]["mobile"] = code
+    page.goto(mobile.url + "/luu-dong/")  # issue 13.6: the team's own intake on the home page
+    assert code in page.content() and int(text_of(page, "[data-own-count]")) >= 1
+    shot(page, "13b-mobile-home-own-intake")
 
     page.goto(mobile.url + "/luu-dong/dong-bo")
     assert int(text_of(page, "[data-pending-up]")) >= 1
