@@ -104,7 +104,7 @@ def net(tmp_path_factory):
     hub.init()
     hub.cli("ca", "init")
     hub.cli("user", "add", "--username", "quantri", "--role", "district_admin", "--name", "Quản Trị",
-            "--password", PASSWORD)
+            input=f"{PASSWORD}\n{PASSWORD}\n")
     hub.start()
     try:
         a = RealNode("Xã Tân Phú", "commune", A_UNIT, root / "a", env={**QUIET, "MOTCUA_AGENCY_ID": AGENCY})
