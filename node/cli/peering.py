@@ -125,5 +125,7 @@ def sync_log(ctx: click.Context, limit: int, peer: str, outcome: str | None) -> 
             f"{r['exchanges']:>4} {r['conflicts']:>3} {r['outcome']:<8} {r['error_code']} {r['error'][:60]}"
         )
     if not rows:
-        click.echo("(no sessions yet)")
+        filters = [f"peer {peer}" if peer else "", f"outcome {outcome}" if outcome else ""]
+        named = " and ".join(f for f in filters if f)
+        click.echo(f"(no session matches {named})" if named else "(no sessions yet)")
     node.close()

@@ -95,3 +95,23 @@ def test_init_checks_the_parent_url_before_creating_anything(tmp_path):
     out = run(tmp_path, "init", "--role", "commune", "--unit", "17272", "--name", "x", "--parent-url", "district",
               code=2)
     assert "--parent-url" in out and not (tmp_path / "n").exists()
+
+
+def test_doctor_prints_one_integrity_line_per_feed_and_counts_warnings(tmp_path):
+    """Issue 13.8: the per-feed lines the README promises; warnings counted in the summary."""
+    init(tmp_path)
+    run(tmp_path, "seed-demo", "--count", "2")
+    doctor = run(tmp_path, "doctor")
+    verify = run(tmp_path, "verify")
+    feeds = [line for line in doctor.splitlines() if line.startswith("ok   feed ")]
+    assert feeds and len(feeds) == sum(1 for line in verify.splitlines() if line.startswith("ok "))
+    warned = sum(1 for line in doctor.splitlines() if line.startswith("warn"))
+    assert warned >= 1  # no backup yet on a fresh node
+    assert doctor.splitlines()[-1] == f"ok   0 problem(s), {warned} warning(s)"
+
+
+def test_sync_log_says_when_no_session_matches(tmp_path):
+    init(tmp_path)
+    assert "(no sessions yet)" in run(tmp_path, "sync-log")
+    assert "(no session matches peer abc and outcome failed)" in run(tmp_path, "sync-log", "--peer", "abc",
+                                                                      "--outcome", "failed")
