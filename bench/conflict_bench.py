@@ -45,16 +45,17 @@ def admin_token(data_dir: Path) -> str:
     """A district admin account on the hub and a write token for it (the API needs one)."""
     from bench import sync_nodes
 
-    def cli(*args: str) -> str:
+    def cli(*args: str, stdin: str = "") -> str:
         proc = subprocess.run([*sync_nodes.motcua_cmd(), "--data-dir", str(data_dir), *args], capture_output=True,
-                              text=True, timeout=120, env=sync_nodes.clean_env(), stdin=subprocess.DEVNULL,
+                              text=True, timeout=120, env=sync_nodes.clean_env(), input=stdin,
                               check=False, cwd=sync_nodes.code_root())  # python -m puts the cwd first on sys.path
         if proc.returncode != 0:
             raise RuntimeError(f"motcua {args[0]} failed:\n{proc.stdout}\n{proc.stderr}")
         return proc.stdout
 
+    password = secrets.token_urlsafe(18)
     cli("user", "add", "--username", "bench.admin", "--role", "district_admin", "--name", "Bench",
-        "--password", secrets.token_urlsafe(18))
+        stdin=f"{password}\n{password}\n")  # read from stdin: user add has no password option
     out = cli("token", "create", "--user", "bench.admin", "--scope", "write")
     return next(word for word in out.split() if word.startswith("mct_"))
 

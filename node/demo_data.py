@@ -17,6 +17,13 @@ _PEOPLE = (
     ("Hồ Đức Thắng", "040085003579", "0944 555 666", "Xóm Mới"),
     ("Vi Thị Lan", "040199001357", "", "Bản Pục"),
 )
+# The outreach laptop meets other people: the same person and procedure received on the desk and
+# on the laptop is a duplicate conflict, which a first look at the demo must not be full of.
+_PEOPLE_MOBILE = (
+    ("Vàng A Dế", "011089004321", "", "Bản Na Lạn"),
+    ("Lò Thị Mai", "040192006543", "0965 777 888", "Bản Cốc"),
+    ("Lương Văn Tằng", "040080008642", "", "Bản Mường"),
+)
 _PROCEDURES = (
     ("1.001193", "Đăng ký khai sinh"),
     ("1.000894", "Đăng ký kết hôn"),
@@ -29,8 +36,9 @@ _PROCEDURES = (
 def seed(node: Node, count: int, rng: random.Random | None = None) -> list[DossierState]:
     rng = rng or random.Random(2026)
     created = []
+    people = _PEOPLE_MOBILE if node.settings.ROLE == "mobile" else _PEOPLE
     for i in range(count):
-        name, id_number, phone, address = _PEOPLE[i % len(_PEOPLE)]
+        name, id_number, phone, address = people[i % len(people)]
         code, title = _PROCEDURES[rng.randrange(len(_PROCEDURES))]
         state = node.create_dossier(
             "demo",

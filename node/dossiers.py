@@ -69,6 +69,7 @@ def change_status(node: DeskNode, author: str, dossier_id: str, to: str, reason:
         current = row(dossier_id)
         domain.check_transition(current.status, to)
         body = {"from": current.status, "to": to, "reason": clean_line(reason, "reason", 2000)}
+        domain.check_reason(to, body["reason"])
         if target_office:
             check_text(target_office, "target_office")
             if to != "processing":

@@ -17,8 +17,9 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 
 from node.backup import backup_state
 from node.domain.errors import DomainError
@@ -53,6 +54,17 @@ def parse_day(text: str) -> date | None:
     return day if day is not None and FIRST_REPORT_DAY <= day <= LAST_REPORT_DAY else None
 
 
+def warn_bad_days(args: Any, *names: str) -> None:
+    """Say which typed dates were not understood (they are left out of the filter), instead of
+    quietly showing an unfiltered list."""
+    labels = {"tu": _("Từ ngày"), "den": _("Đến ngày")}
+    for name in names:
+        text = args.get(name, "").strip()
+        if text and parse_day(text) is None:
+            flash(_("Ngày “%(text)s” (ô “%(field)s”) không hợp lệ: hãy ghi theo dạng dd/mm/yyyy, ví dụ 05/03/2026. "
+                    "Bộ lọc này chưa được áp dụng.", text=text[:20], field=labels.get(name, name)), "error")
+
+
 @bp.get("/")
 def index() -> Response:
     return redirect(url_for("district.sync_log"))
@@ -63,6 +75,7 @@ def sync_log() -> str:
     a = request.args
     outcome = a.get("ket_qua", "") if a.get("ket_qua", "") in OUTCOMES else ""
     first, last = parse_day(a.get("tu", "")), parse_day(a.get("den", ""))
+    warn_bad_days(a, "tu", "den")
     page = page_number(a.get("trang", ""))
     rows = network_queries.sync_log(node=a.get("may", "").strip()[:64], outcome=outcome, first=first, last=last,
                             limit=100, offset=page * 100)
@@ -109,6 +122,7 @@ def _period() -> tuple[date, date]:
     """The ``tu``..``den`` days asked (swapped if reversed); a period no report can cover, such as
     year 1 to 9999, falls back to this month (what the page shows when nothing is asked)."""
     today = vn_day(now_ms())
+    warn_bad_days(request.args, "tu", "den")
     first = parse_day(request.args.get("tu", "")) or today.replace(day=1)
     last = parse_day(request.args.get("den", "")) or today
     first, last = (first, last) if first <= last else (last, first)

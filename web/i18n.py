@@ -1,14 +1,17 @@
-"""Vietnamese by default, English on request: a small dictionary-based gettext.
+"""Vietnamese by default, English on request: Flask-Babel with gettext catalogues.
 
 Responsibility: pick the language of a request and translate UI text. The source strings in
 templates and views *are* the Vietnamese text (with its diacritics), so the Vietnamese UI needs
 no catalogue and can never show a missing-translation key; English comes from
-``web/translations/en.json``, a flat ``{"Vietnamese": "English"}`` map that a test keeps complete
-(every ``_()`` string of the templates and views must have an entry).
+``web/translations/en/LC_MESSAGES/messages.po``, a gettext catalogue a translator edits with
+any .po editor. ``babel.cfg`` at the repository root drives ``pybabel extract`` / ``update``;
+tests keep the catalogue complete (every ``_()`` string of the templates and views has an English
+entry, no stale entry) and every word of a template marked.
 
-Why not Flask-Babel's compiled catalogues: ``.mo`` files would need a compile step at build and
-test time for one second language; this keeps the node installable from a plain checkout and
-offline. Placeholders use ``%(name)s`` like gettext, so moving to Babel later is mechanical.
+Invariant: no compiled ``.mo`` file is kept in git or needed in a checkout. :func:`compiled_dir`
+compiles the ``.po`` files once per content (a hash names the directory under the system's
+temporary folder), so a plain checkout, an installed wheel and a read-only image all work
+offline without a build step.
 
 Language choice, first match wins: the ``motcua_lang`` cookie (set by ``/ngon-ngu/<code>``),
 then the ``LANGUAGE`` setting (default ``vi``). Dates stay ``dd/MM/yyyy`` in both languages
@@ -18,27 +21,64 @@ then the ``LANGUAGE`` setting (default ``vi``). Dates stay ``dd/MM/yyyy`` in bot
 from __future__ import annotations
 
 import functools
-import json
+import hashlib
+import os
+import tempfile
 from collections.abc import Mapping
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import flask_babel
 from flask import Flask, current_app, g, has_request_context, request
 
 LANGUAGES: Mapping[str, str] = {"vi": "Tiếng Việt", "en": "English"}
 COOKIE = "motcua_lang"
+DOMAIN = "messages"
+
+
+def source_dir() -> Path:
+    return Path(str(resources.files("web") / "translations"))
+
+
+def po_files() -> dict[str, Path]:
+    """language -> its ``messages.po``."""
+    return {p.parent.parent.name: p for p in sorted(source_dir().glob(f"*/LC_MESSAGES/{DOMAIN}.po"))}
+
+
+@functools.cache
+def compiled_dir() -> str:
+    """A directory of ``.mo`` files compiled from the ``.po`` files as they are now."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    sources = po_files()
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources.values())).hexdigest()[:16]
+    out = Path(tempfile.gettempdir()) / f"motcua-translations-{os.getuid()}-{digest}"
+    for lang, po in sources.items():
+        target = out / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        if target.exists():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=lang)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            write_mo(f, catalog)
+        os.replace(tmp, target)  # atomic: two workers compiling at once both end with a whole file
+    return str(out)
 
 
 @functools.cache
 def catalogue(lang: str) -> Mapping[str, str]:
-    """The translations for ``lang`` (empty for Vietnamese, the source language)."""
-    if lang == "vi":
+    """The translations of ``lang`` as a map (empty for Vietnamese, the source language)."""
+    from babel.messages.pofile import read_po
+
+    path = po_files().get(lang)
+    if lang == "vi" or path is None:
         return {}
-    text = (resources.files("web") / "translations" / f"{lang}.json").read_text(encoding="utf-8")
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"translations/{lang}.json must hold an object")
-    return data
+    with path.open("rb") as f:
+        return {m.id: m.string for m in read_po(f, locale=lang) if m.id and isinstance(m.id, str)}
 
 
 def default_language() -> str:
@@ -58,8 +98,9 @@ def current_language() -> str:
 
 def gettext(message: str, **variables: Any) -> str:
     """Translate ``message`` into the request's language; ``%(name)s`` placeholders are filled."""
-    text = catalogue(current_language()).get(message, message)
-    return text % variables if variables else text
+    if not has_request_context():
+        return message % variables if variables else message
+    return str(flask_babel.gettext(message, **variables))
 
 
 _ = gettext
@@ -72,17 +113,14 @@ def N_(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int, **variables: Any) -> str:
     # Vietnamese has no plural forms; English picks by n.
-    text = gettext(singular if n == 1 or current_language() == "vi" else plural)
+    message = singular if n == 1 or current_language() == "vi" else plural
+    text = gettext(message)
     return text % {"num": n, **variables}
 
 
 def init_app(app: Flask) -> None:
-    """Install ``_`` in the app's Jinja environment (``{{ _("Đăng nhập") }}``)."""
-    app.jinja_env.add_extension("jinja2.ext.i18n")
-    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda s: catalogue(current_language()).get(s, s),
-        lambda s, p, n: catalogue(current_language()).get(s if n == 1 else p, s if n == 1 else p),
-        newstyle=True,
-    )
+    """Flask-Babel with this module's language choice; ``_`` in Jinja (``{{ _("Đăng nhập") }}``)."""
+    flask_babel.Babel(app, default_locale="vi", default_domain=DOMAIN,
+                      default_translation_directories=compiled_dir(), locale_selector=current_language)
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES

@@ -11,8 +11,11 @@ from datetime import date
 
 from flask import Flask
 
+from node.domain.calendar import TimeUnit
+from node.domain.deadline import Duration
 from node.domain.dossier import NATIONAL_CODE
 from node.domain.statuses import NationalStatus
+from node.units import describe_unit
 from web.i18n import _
 
 STATUS_LABELS: Mapping[str, str] = {s: NationalStatus(code).label for s, code in NATIONAL_CODE.items()}
@@ -48,7 +51,27 @@ OUTCOME_LABELS: Mapping[str, str] = {
     "running": "Đang chạy",
     "interrupted": "Bị gián đoạn",
 }
-LINK_LABELS: Mapping[str, str] = {"up": "Đang kết nối", "down": "Mất kết nối", "never": "Chưa đồng bộ lần nào"}
+LINK_LABELS: Mapping[str, str] = {"up": "Đã kết nối", "down": "Mất kết nối", "never": "Chưa đồng bộ lần nào"}
+# A failed sync in plain words (sync.protocol.Code, or "transport" for no link at all); the
+# technical message stays on the page, folded, for whoever supports the office.
+SYNC_ERROR_LABELS: Mapping[str, str] = {
+    "transport": "Không kết nối được với máy %(peer)s — dữ liệu vẫn được lưu trên máy này; "
+                 "hãy kiểm tra mạng rồi đồng bộ lại.",
+    "untrusted": "Máy %(peer)s không nhận chứng chỉ của máy này (khác cơ quan cấp chứng chỉ) — dữ liệu vẫn "
+                 "được lưu trên máy này; hãy liên hệ quản trị cấp trên.",
+    "revoked": "Chứng chỉ của máy này đã bị thu hồi — dữ liệu vẫn được lưu trên máy này; hãy liên hệ "
+               "quản trị cấp trên.",
+    "throttled": "Máy %(peer)s đang tạm từ chối vì có quá nhiều yêu cầu — hãy thử lại sau vài phút.",
+    "write_blocked": "Máy %(peer)s đang tạm ngừng nhận dữ liệu — dữ liệu vẫn được lưu trên máy này; "
+                     "hãy thử lại sau.",
+}
+SYNC_ERROR_OTHER = ("Đồng bộ với máy %(peer)s không thành công — dữ liệu vẫn được lưu trên máy này; "
+                    "nếu lặp lại, hãy báo quản trị (mã lỗi: %(code)s).")
+
+
+def sync_error(code: str, peer: str) -> str:
+    """A failed sync as a person reads it."""
+    return _(SYNC_ERROR_LABELS.get(code, SYNC_ERROR_OTHER), peer=peer or "?", code=code or "?")
 VIOLATION_LABELS: Mapping[str, str] = {  # node.domain.authority reasons
     "unknown_origin": "Máy gửi không có hồ sơ định danh được chấp nhận",
     "outside_unit": "Hồ sơ không thuộc đơn vị của máy gửi",
@@ -60,6 +83,27 @@ CONFLICT_KIND_LABELS: Mapping[str, str] = {
     "status": "Trạng thái",
     "field": "Thông tin",
     "duplicate": "Trùng hồ sơ",
+    "parallel": "Sửa song song (đã gộp)",
+}
+# How a document is handed in (node.domain.catalogue.CopyKind), as the paper forms say it.
+COPY_KIND_LABELS: Mapping[str, str] = {
+    "ban_chinh": "Bản chính",
+    "ban_sao_chung_thuc": "Bản sao có chứng thực",
+    "ban_sao": "Bản sao",
+    "ban_chup": "Bản chụp",
+    "xuat_trinh": "Xuất trình",
+}
+CONFLICT_STATUS_LABELS: Mapping[str, str] = {
+    "open": "Đang mở",
+    "resolved": "Đã giải quyết",
+    "merged": "Đã gộp tự động",
+}
+# The dossier fields a conflict can be about, as the dossier page names them.
+FIELD_LABELS: Mapping[str, str] = {
+    "status": "Trạng thái",
+    "applicant.phone": "Số điện thoại",
+    "applicant.address": "Địa chỉ",
+    "note": "Ghi chú",
 }
 
 
@@ -81,7 +125,29 @@ FILTERS = {
     "link_label": _label(LINK_LABELS),
     "conflict_kind_label": _label(CONFLICT_KIND_LABELS),
     "violation_label": _label(VIOLATION_LABELS),
+    "conflict_status_label": _label(CONFLICT_STATUS_LABELS),
+    "field_label": _label(FIELD_LABELS),
+    "copy_kind_label": _label(COPY_KIND_LABELS),
 }
+
+
+def duration_label(duration: Duration | None) -> str:
+    """A processing time in words for the procedure picker ("15 ngày làm việc")."""
+    if duration is None:
+        return ""
+    if duration.unit is TimeUnit.SAME_DAY:
+        return _("trong ngày làm việc")
+    unit = _("ngày làm việc") if duration.unit is TimeUnit.WORKING_DAYS else _("giờ làm việc")
+    return f"{duration.amount:g} {unit}"
+
+
+def office_name(code: str | None) -> str:
+    """An office by its name from the national unit list ("Xã Tân Phú, Nghệ An (17272)"), the
+    bare code when the list does not know it (test and pre-2025 codes)."""
+    if not code:
+        return "-"
+    name = describe_unit(code)
+    return f"{name} ({code})" if name else code
 
 
 def vn_day(value: date | None) -> str:
@@ -92,10 +158,14 @@ def vn_day(value: date | None) -> str:
 def register_labels(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)
     app.jinja_env.filters["vn_day"] = vn_day
+    app.jinja_env.filters["duration_label"] = duration_label
+    app.jinja_env.filters["office_name"] = office_name
+    app.jinja_env.globals["sync_error"] = sync_error
 
 
 def translatable() -> list[str]:
     """Every label text, for the test that keeps the English catalogue complete."""
     tables = (STATUS_LABELS, TRANSITION_LABELS, ROLE_LABELS, CHANNEL_LABELS, EVENT_LABELS, OUTCOME_LABELS,
-              LINK_LABELS, CONFLICT_KIND_LABELS, VIOLATION_LABELS)
-    return sorted({text for table in tables for text in table.values()})
+              LINK_LABELS, CONFLICT_KIND_LABELS, VIOLATION_LABELS, CONFLICT_STATUS_LABELS, FIELD_LABELS,
+              SYNC_ERROR_LABELS, COPY_KIND_LABELS)
+    return sorted({text for table in tables for text in table.values()} | {SYNC_ERROR_OTHER})

@@ -17,6 +17,7 @@ returning records with ``url``, ``name``, ``role`` and ``unit``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -31,6 +32,7 @@ from web.i18n import N_, _
 from web.staff import catalogue, domain_message, sync_summary
 from web.syncjob import SyncJobs
 
+log = logging.getLogger("motcua.web")
 bp = Blueprint("mobile", __name__, url_prefix="/luu-dong", template_folder="templates")
 bp.before_request(login_required(*can.roles_for(can.DESK)))
 ID_CARD_PROCEDURE = "can-cuoc.cap-the-can-cuoc-luu-dong"
@@ -50,7 +52,8 @@ def sync_peers() -> list[dict[str, str]]:
     peers = []
     parent = node().settings.PARENT_URL
     if parent:
-        peers.append({"url": parent, "name": _("Máy cấp trên"), "source": "parent"})
+        peers.append({"url": parent, "name": _("Máy cấp trên"), "source": "parent", "ca": "configured"})
+    mine = node().trust.ca_fingerprint
     heard: list[Any] = list(current_app.extensions.get("motcua.lan_peers", []))
     discovery = current_app.extensions.get("motcua.discovery")
     if discovery is not None and hasattr(discovery, "peers"):
@@ -58,8 +61,18 @@ def sync_peers() -> list[dict[str, str]]:
     for p in heard:
         url = str(getattr(p, "url", "") or "")
         if url and url not in {x["url"] for x in peers} and _may_sync_with(p):
-            peers.append({"url": url, "name": str(getattr(p, "name", "") or url), "source": "lan"})
+            peers.append({"url": url, "name": str(getattr(p, "name", "") or url), "source": "lan",
+                          "ca": _ca_relation(mine, str(getattr(p, "ca_fingerprint", "") or ""))})
     return peers
+
+
+def _ca_relation(mine: str, theirs: str) -> str:
+    """``same``: the peer advertises this district's CA; ``foreign``: another CA, or none while
+    this node has one (it could not prove it belongs here: the button is disabled for it);
+    ``unchecked``: this node has no CA itself (a development node), so nothing can be told."""
+    if not mine:
+        return "unchecked"
+    return "same" if theirs == mine else "foreign"
 
 
 def _may_sync_with(record: Any) -> bool:
@@ -78,7 +91,8 @@ def _discover(seconds: float) -> list[Any]:
 @bp.get("/")
 def home() -> str:
     today = day_start_ms(vn_day(now_ms()))
-    rows = dashboard_queries.received_between(today, today + 24 * 3600 * 1000)
+    # the team's own intake: dossiers synced down from the commune's desk are not theirs to chase
+    rows = dashboard_queries.received_between(today, today + 24 * 3600 * 1000, origin=node().node_id)
     if rows:  # the list names applicants: a read of personal data like any other
         audit_read("", "dashboard", detail=f"{len(rows)} hồ sơ")
     return render_template("mobile/home.html", rows=rows, sync=sync_summary(), job=jobs().snapshot())
@@ -215,6 +229,10 @@ def sync_now() -> Response:
     except (ValueError, IndexError):
         flash(_("Chọn máy để đồng bộ."), "error")
         return redirect(url_for("mobile.sync_page"))
+    if peer["ca"] == "foreign":  # the button is disabled; a crafted post is refused the same
+        flash(_("Máy %(name)s thuộc cơ quan cấp chứng chỉ khác: không đồng bộ với máy này.", name=peer["name"]),
+              "error")
+        return redirect(url_for("mobile.sync_page"))
     if not jobs().start(node(), peer["url"], peer["name"]):
         flash(_("Đang đồng bộ; hãy chờ lần này xong."), "info")
     return redirect(url_for("mobile.sync_page"))
@@ -226,7 +244,8 @@ def find_peers() -> Response:
     try:
         current_app.extensions["motcua.lan_peers"] = _discover(LAN_LISTEN_SECONDS)
     except OSError as e:  # no network interface at all (a laptop in a hamlet)
-        flash(_("Không dò được mạng nội bộ: %(error)s", error=str(e)), "error")
+        log.info("LAN discovery failed: %s", e)  # the detail is for the log, not the clerk
+        flash(_("Không dò được mạng nội bộ: máy này chưa nối mạng. Dữ liệu vẫn được lưu trên máy này."), "error")
     return redirect(url_for("mobile.sync_page"))
 
 

@@ -210,7 +210,9 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
         DOSSIER, 404, 409, parameters=DOSSIER_PATH, writes=True, request=body({
             "type": "object", "required": ["to"], "properties": {
                 "to": {"type": "string", "enum": list(STATUSES)},
-                "reason": {"type": ["string", "null"], "description": "cut at 2000 characters"},
+                "reason": {"type": ["string", "null"], "description": (
+                    "cut at 2000 characters; required (printed on the slip) for refused, "
+                    "supplement_requested, withdrawal_requested and stopped")},
                 "target_office": {"type": "string", "description": "the receiving office's unit code"}}}))),
     "api.issue_apology": ("post", "/dossiers/{dossier_id}/apology", operation(
         "issueApology", "Mẫu 04: apologise for a late dossier and set a new return date", DOSSIER, 404,

@@ -44,6 +44,7 @@ from node.domain.report import FIRST_REPORT_DAY, LAST_REPORT_DAY, MAX_REPORT_DAY
 from node.domain.vietnam_time import day_start_ms
 from node.services import Node
 from web.formatting import register_filters, to_vn
+from web.labels import COPY_KIND_LABELS
 
 bp = Blueprint("printing", __name__, url_prefix="/in", template_folder="templates")
 register_filters(bp)
@@ -62,13 +63,7 @@ DETAIL_KEYS = (
     "email", "components", "sets", "fees", "processing_time", "result_delivery", "ledger",
     "processing_agency", "cooperating_agency", "delay_reason", "new_due_at",
 )  # fmt: skip
-COPY_KINDS = {
-    "ban_chinh": "Bản chính",
-    "ban_sao_chung_thuc": "Bản sao có chứng thực",
-    "ban_sao": "Bản sao",
-    "ban_chup": "Bản chụp",
-    "xuat_trinh": "Xuất trình",
-}
+COPY_KINDS = COPY_KIND_LABELS  # the forms are printed in Vietnamese whatever the UI language
 MAX_LEDGER_ROWS = 2000  # a commune receives tens a day; beyond this the range is a mistake
 _DATE_INPUT = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
@@ -195,7 +190,7 @@ def control_steps(state: domain.DossierState, changes: list[dict[str, Any]]) -> 
 
 @bp.errorhandler(DossierNotFound)
 def _not_found(e: DossierNotFound) -> tuple[str, int]:
-    return render_template("print/error.html", message=f"Không tìm thấy hồ sơ: {e.message}"), 404
+    return render_template("print/error.html", message="Không tìm thấy hồ sơ này trên máy này."), 404
 
 
 @bp.get("/<dossier_id>/<form>")
@@ -253,8 +248,9 @@ def tracking_ledger() -> tuple[str, int] | str:
     try:
         first = parse_day(request.args.get("tu", "")) if request.args.get("tu") else today
         last = parse_day(request.args.get("den", "")) if request.args.get("den") else first
-    except ValueError as e:
-        return render_template("print/error.html", message=str(e)), 400
+    except ValueError:
+        return render_template("print/error.html", message="Ngày không hợp lệ: hãy ghi theo dạng dd/mm/yyyy, "
+                               "ví dụ 05/03/2026."), 400
     if last < first:
         return render_template("print/error.html", message="Ngày kết thúc trước ngày bắt đầu."), 400
     try:

@@ -20,6 +20,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from node.backup import backup_state
 from node.domain import dossier as domain
 from node.domain.catalogue import Catalogue
+from node.domain.dossier import CONFIRM_REQUIRED, REASON_REQUIRED
 from node.domain.errors import DomainError, DossierNotFound
 from node.domain.lookup import display
 from node.domain.text import ForbiddenCharacter
@@ -33,7 +34,7 @@ from web import forms, idempotency
 from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms, roles_required
 from web.i18n import N_, _
-from web.labels import STATUS_LABELS
+from web.labels import STATUS_LABELS, TRANSITION_LABELS
 
 bp = Blueprint("staff", __name__, url_prefix="/mot-cua", template_folder="templates")
 bp.before_request(login_required(*can.roles_for(can.DESK)))
@@ -72,6 +73,25 @@ def domain_message(e: DomainError) -> str:
     if e.message.startswith(("Dữ liệu", "Phát hiện")):  # write-gate messages are bilingual already
         return e.message
     return _("Không thực hiện được: %(reason)s", reason=e.message)
+
+
+# The conflict use case's refusals (English, for logs and the API) as the desk reads them.
+CONFLICT_MESSAGES = (
+    ("a resolution needs a reason", N_("Cần ghi lý do giải quyết: lý do được ghi vào nhật ký hồ sơ.")),
+    ("this conflict is already closed", N_("Xung đột này đã được giải quyết trước đó.")),
+    ("choose", N_("Hãy chọn phiên bản cần giữ.")),
+    ("only the office owning", N_("Chỉ đơn vị đang xử lý hồ sơ hoặc cấp huyện/tỉnh được giải quyết xung đột này.")),
+    ("an outreach laptop",
+     N_("Máy lưu động không giải quyết xung đột: việc này do bộ phận một cửa của xã hoặc cấp trên làm.")),
+    ("no conflict", N_("Không tìm thấy xung đột.")),
+)
+
+
+def conflict_message(e: DomainError) -> str:
+    for start, text in CONFLICT_MESSAGES:
+        if e.message.startswith(start):
+            return _(text)
+    return domain_message(e)
 
 
 MAX_PAGE = 10_000  # far past any result list; a larger page number would overflow the SQL offset
@@ -201,6 +221,7 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
     return render_template(
         "staff/dossier.html", d=state_to_dict(state), timeline=timeline, marks=marks, names=names,
         details=details, allowed=allowed, printable=PRINTABLE, conflicts=conflicts, me=n.node_id,
+        reason_required=REASON_REQUIRED, confirm_required=CONFIRM_REQUIRED,
         can_act=can.allows(current_staff().role, can.PROCESS, n.settings.ROLE),
         just_received=bool(request.args.get("moi")),
         lookup_check=display(n.lookup_check(dossier_id)),
@@ -217,6 +238,15 @@ def _change_status(dossier_id: str) -> Response:
     to = request.form.get("to", "")
     reason = request.form.get("reason", "")
     target = request.form.get("target_office", "").strip()
+    # Checked here too so the clerk reads why in the UI language, before anything is written.
+    if to in REASON_REQUIRED and not reason.strip():
+        flash(_("Bước “%(step)s” cần ghi lý do: lý do được in trên phiếu gửi người nộp.",
+                step=_(TRANSITION_LABELS.get(to, to))), "error")
+        return redirect(url_for("staff.dossier", dossier_id=dossier_id))
+    if to in CONFIRM_REQUIRED and not request.form.get("confirm"):
+        flash(_("Bước “%(step)s” không hoàn tác được: hãy đánh dấu ô xác nhận rồi ghi nhận lại.",
+                step=_(TRANSITION_LABELS.get(to, to))), "error")
+        return redirect(url_for("staff.dossier", dossier_id=dossier_id))
     try:
         state = node().change_status(current_staff().author, dossier_id, to, reason, target)
         idempotency.wrote()
@@ -287,5 +317,5 @@ def _resolve_conflict_form(conflict_id: str, back: str) -> Response:
         idempotency.wrote()
         flash(_("Đã giải quyết xung đột; quyết định sẽ được đồng bộ tới các máy khác."), "ok")
     except DomainError as e:
-        flash(domain_message(e), "error")
+        flash(conflict_message(e), "error")
     return redirect(url_for(back, conflict_id=conflict_id))

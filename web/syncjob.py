@@ -30,7 +30,8 @@ class JobState:
     events_in: int = 0
     remaining: int = 0
     outcome: str = ""
-    error: str = ""
+    error_code: str = ""  # sync.protocol.Code or "transport": what the page explains in plain words
+    error: str = ""  # the technical detail, shown folded away
     session: str = ""
 
 
@@ -61,9 +62,10 @@ class SyncJobs:
             summary = node.sync_with(url, progress=progress)
             state.events_out, state.events_in = summary.events_out, summary.events_in
             state.outcome, state.error, state.session = summary.outcome, summary.error, summary.session
+            state.error_code = summary.error_code
         except Exception as e:  # a crash must end the job, not leave the page "running" for ever
             log.exception("sync now with %s crashed", url)
-            state.outcome, state.error = "failed", f"{type(e).__name__}: {e}"
+            state.outcome, state.error_code, state.error = "failed", "internal", f"{type(e).__name__}: {e}"
         finally:
             state.remaining = 0
             state.ended_at = node.wall_ms()

@@ -4,8 +4,23 @@ from __future__ import annotations
 
 import click
 
-from node.cli.atrest import _keyring, _password_option
+from node.cli.atrest import _keyring
 from node.cli.context import node_of
+
+
+def ask_password(prompt: str) -> str:
+    """The password, typed twice at a prompt or piped on stdin (two lines). Never an option: a
+    command line is seen by every user of the machine (ps) and kept in shell history."""
+    import sys
+
+    if sys.stdin.isatty():
+        return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
+    first, second = sys.stdin.readline().rstrip("\r\n"), sys.stdin.readline().rstrip("\r\n")
+    if not first:
+        raise click.UsageError("no password: type it at the prompt, or pipe it twice on stdin (two lines)")
+    if first != second:
+        raise click.UsageError("the two passwords on stdin differ")
+    return first
 
 
 @click.group()
@@ -18,14 +33,14 @@ def user() -> None:
 @click.option("--role", type=click.Choice(["clerk", "head", "mobile", "district_admin"]), required=True,
               help="clerk (one-stop desk), head (head of office), mobile (outreach team), district_admin.")
 @click.option("--name", "full_name", required=True, help="Full name, as printed on forms (e.g. 'Nguyễn Thị Lan').")
-@_password_option("Mật khẩu / password", confirm=True)
 @click.pass_context
-def user_add(ctx: click.Context, username: str, role: str, full_name: str, password: str) -> None:
-    """Create a staff account (prompts for the password twice)."""
+def user_add(ctx: click.Context, username: str, role: str, full_name: str) -> None:
+    """Create a staff account (prompts for the password twice; a script pipes it on stdin)."""
     from node.accounts import AccountError, create_account
     from node.unlocking import set_account_slot
 
     node = node_of(ctx.parent)
+    password = ask_password("Mật khẩu / password")
     try:
         row = create_account(username, full_name, role, password, now=node.wall_ms())
     except AccountError as e:
@@ -79,14 +94,14 @@ def user_disable(ctx: click.Context, username: str) -> None:
 
 @user.command("set-password")
 @click.argument("username")
-@_password_option("Mật khẩu mới / new password", confirm=True)
 @click.pass_context
-def user_set_password(ctx: click.Context, username: str, password: str) -> None:
+def user_set_password(ctx: click.Context, username: str) -> None:
     """Set a new password (prompted twice); ends the account's sessions."""
     from node.accounts import AccountError, set_password
     from node.unlocking import set_account_slot
 
     node = node_of(ctx.parent)
+    password = ask_password("Mật khẩu mới / new password")
     try:
         set_password(username, password, now=node.wall_ms())
     except AccountError as e:

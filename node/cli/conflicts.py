@@ -23,7 +23,9 @@ def conflicts_list(ctx: click.Context, status: str) -> None:
     node = node_of(ctx.parent)
     rows = node.list_conflicts("" if status == "all" else status, limit=1000)
     for c in rows:
-        click.echo(f"{c['id']}  {c['kind']:<9} {c['field'] or '-':<17} {c['dossier_id'][-24:]:<24} "
+        d = c.get("dossier") or {}
+        click.echo(f"{c['id']}  {d.get('code') or c['dossier_id'][-24:]:<24} {d.get('applicant_name', '')[:24]:<24} "
+                   f"{c['kind']:<9} {c['field'] or '-':<17} "
                    f"{c['winner_value']!s:<22} beats {c['loser_value']!s:<22} {c['status']}")
     click.echo(f"{len(rows)} conflict(s)")
 
@@ -41,7 +43,12 @@ def conflicts_show(ctx: click.Context, conflict_id: str) -> None:
         c = node.get_conflict(conflict_id)
     except DomainError as e:
         raise click.ClickException(e.message) from e
-    click.echo(f"conflict {c['id']} ({c['kind']} {c['field']}) on dossier {c['dossier_id']}: {c['status']}")
+    d = c.get("dossier") or {}
+    click.echo(f"conflict {c['id']} ({c['kind']} {c['field']}) on dossier {d.get('code') or c['dossier_id']}: "
+               f"{c['status']}")
+    if d:
+        click.echo(f"  applicant {d['applicant_name']}, procedure {d['procedure_name']} ({d['procedure_code']}), "
+                   f"dossier status now {d['status']}")
     for label, ref in (("winner", c["winner"]), ("loser ", c["loser"])):
         v = c["versions"].get(ref) or {}
         click.echo(f"  {label} {ref}\n         by {v.get('author', '?')} of {v.get('office') or '?'} "
@@ -58,10 +65,12 @@ def conflicts_show(ctx: click.Context, conflict_id: str) -> None:
 @click.pass_context
 def conflicts_resolve(ctx: click.Context, conflict_id: str, keep: str, reason: str, author: str) -> None:
     """Close a conflict with a signed resolution event that replicates everywhere."""
+    from node.conflicts import check_may_resolve
     from node.domain.errors import DomainError
 
     node = node_of(ctx.parent)
     try:
+        check_may_resolve(node.settings.ROLE)
         c = node.get_conflict(conflict_id)
         done = node.resolve_conflict(author, conflict_id, c[keep], reason)
     except DomainError as e:

@@ -49,31 +49,32 @@ def doctor(ctx: click.Context) -> None:
 
     lines, bad, node = at_rest_report(ctx, settings)
     problems += bad
+    warnings = sum(line.startswith("warn") for line in lines)
     for line in lines:
         click.echo(line)
     if node is None:  # locked: a normal state, but the database could not be checked
-        click.echo(f"{'ok  ' if not problems else 'FAIL'} {problems} problem(s); the database, feeds and backups "
+        click.echo(f"{'ok  ' if not problems else 'FAIL'} {problems} problem(s), {warnings} warning(s); the database, "
+                   "feeds and backups "
                    "were not checked: the node is locked (motcua unlock --user NAME, then doctor again)")
         sys.exit(1 if problems else 0)
     click.echo(f"ok   database {backend_name(node.db)}; pending migrations: {pending_migrations(node.db) or 'none'}")
     status = node.status()
     click.echo(f"ok   node {status['node_id']}: {status['events']} events, {status['dossiers']} dossiers")
+    from node.backup import doctor_line
     from node.https import report as https_report
 
-    for line in [*trust_report(node), *https_report(node.trust)]:
-        problems += line.startswith("FAIL")
-        click.echo(line)
-    from node.backup import doctor_line
-
-    click.echo(doctor_line(node.wall_ms()))
+    lines = [*trust_report(node), *https_report(node.trust), doctor_line(node.wall_ms())]
     if status["write_block"]:
-        problems += 1
-        click.echo(f"FAIL writes blocked ({status['write_block']}): sync with the parent, or see unblock-writes")
+        lines.append(f"FAIL writes blocked ({status['write_block']}): sync with the parent, or see unblock-writes")
+    # one integrity line per feed, as `motcua verify` prints them (the README promises both)
     for r in node.verify():
-        if not r.ok:
-            problems += 1
-            click.echo(f"FAIL feed {r.origin}:{r.scope}: {r.reason} at {r.ref}: {r.detail}")
-    click.echo(f"{'ok  ' if not problems else 'FAIL'} {problems} problem(s)")
+        lines.append(f"ok   feed {r.origin}:{r.scope}  {r.events} events" if r.ok else
+                     f"FAIL feed {r.origin}:{r.scope}: {r.reason} at {r.ref}: {r.detail}")
+    for line in lines:
+        problems += line.startswith("FAIL")
+        warnings += line.startswith("warn")
+        click.echo(line)
+    click.echo(f"{'ok  ' if not problems else 'FAIL'} {problems} problem(s), {warnings} warning(s)")
     sys.exit(1 if problems else 0)
 
 

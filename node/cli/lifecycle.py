@@ -67,6 +67,10 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
     data_dir = settings.data_dir
     if not is_unit_code(unit):
         raise click.BadParameter("a unit code is 2 to 5 digits, e.g. 17272 for a commune", param_hint="--unit")
+    if parent_url:
+        from node.cli.peering import check_peer_url
+
+        parent_url = check_peer_url(parent_url, "--parent-url")
     if settings.node_file.exists():
         existing = json.loads(settings.node_file.read_text(encoding="utf-8"))
         if exist_ok and existing.get("role") == role and existing.get("unit") == unit:

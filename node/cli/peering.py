@@ -15,6 +15,25 @@ if TYPE_CHECKING:  # annotations only: the CLI opens a node only when a command 
     from node.services import Node
 
 
+def check_peer_url(url: str, option: str = "--peer") -> str:
+    """The peer's base URL, checked before any connection: http(s), a host, an optional port, no
+    credentials, query or fragment (a typo would otherwise surface as a raw connection error)."""
+    import urllib.parse
+
+    example = "expected http(s)://host[:port], e.g. https://192.168.1.10:8750"
+    try:
+        u = urllib.parse.urlsplit(url.strip())
+        port = u.port  # raises ValueError on a port that is not a number 0-65535
+    except ValueError as e:
+        raise click.BadParameter(f"{url!r} is not a URL ({e}); {example}", param_hint=option) from None
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise click.BadParameter(f"{url!r} is not a peer address; {example}", param_hint=option)
+    if u.username or u.password or u.query or u.fragment or port == 0:
+        raise click.BadParameter(f"{url!r}: no user, query, fragment or port 0 in a peer address; {example}",
+                                 param_hint=option)
+    return url.strip().rstrip("/")
+
+
 @click.command()
 @click.option("--peer", "peer_url", default=None, help="Peer base URL (default: PARENT_URL setting).")
 @click.option("--discover", "discover_lan", is_flag=True, help="Find the commune node on the LAN by mDNS.")
@@ -22,6 +41,8 @@ if TYPE_CHECKING:  # annotations only: the CLI opens a node only when a command 
 @click.pass_context
 def sync(ctx: click.Context, peer_url: str | None, discover_lan: bool, interface: str) -> None:
     """Sync once with the parent (or --peer, or a peer found with --discover); exit 1 on failure."""
+    if peer_url is not None:
+        peer_url = check_peer_url(peer_url)
     node = node_of(ctx)
     url = peer_url or (discover_parent(node, 3.0, interface) if discover_lan else node.settings.PARENT_URL)
     if not url:
@@ -47,6 +68,9 @@ def sync(ctx: click.Context, peer_url: str | None, discover_lan: bool, interface
         f"{summary.exchanges} exchange(s), {summary.bytes_out} B up / {summary.bytes_in} B down"
     )
     if not summary.ok:
+        if summary.error_code == "transport":
+            click.echo(f"could not reach {url}: the data is still kept on this node; check the link and sync "
+                       "again", err=True)
         click.echo(f"error {summary.error_code}: {summary.error}", err=True)
         sys.exit(1)
 
@@ -101,5 +125,7 @@ def sync_log(ctx: click.Context, limit: int, peer: str, outcome: str | None) -> 
             f"{r['exchanges']:>4} {r['conflicts']:>3} {r['outcome']:<8} {r['error_code']} {r['error'][:60]}"
         )
     if not rows:
-        click.echo("(no sessions yet)")
+        filters = [f"peer {peer}" if peer else "", f"outcome {outcome}" if outcome else ""]
+        named = " and ".join(f for f in filters if f)
+        click.echo(f"(no session matches {named})" if named else "(no sessions yet)")
     node.close()

@@ -92,6 +92,11 @@ OPEN_STATUSES = ("online_filed", "received", "processing", "fees_pending", "with
 PAUSED_STATUSES = frozenset({"supplement_requested"})  # waiting for the applicant: the deadline is paused
 FINISHED_STATUSES = frozenset({"resolved", "returned", "refused", "stopped"})  # the office's work is done
 
+# Steps the applicant must be told the reason for (Mẫu 02/03 print it; a blank one is a slip with
+# no reason on it), and steps that cannot be undone, which the desk confirms before sending.
+REASON_REQUIRED = frozenset({"refused", "supplement_requested", "withdrawal_requested", "stopped"})
+CONFIRM_REQUIRED = frozenset({"refused", "stopped", "resolved", "returned"})
+
 CHANNELS = ("desk", "mobile", "online")
 UPDATABLE_FIELDS = ("applicant.phone", "applicant.address", "note")
 _ID_NUMBER = re.compile(r"^[0-9]{12}$")
@@ -214,6 +219,12 @@ def check_transition(current: str, to: str) -> None:
     if to not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final status)"
         raise InvalidTransition(f"cannot go from {current} to {to}; allowed: {allowed}", "to")
+
+
+def check_reason(to: str, reason: str) -> None:
+    """Refusal, supplement request, withdrawal and stop carry a reason the applicant is told."""
+    if to in REASON_REQUIRED and not reason.strip():
+        raise DomainError(f"a move to {to} needs a reason (it is printed on the slip for the applicant)", "reason")
 
 
 def validate_update(fields: Mapping[str, Any]) -> dict[str, str]:

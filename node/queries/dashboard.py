@@ -43,8 +43,13 @@ def dashboard(now: int, soon_ms: int = DUE_SOON_MS, limit: int = LIST_LIMIT) -> 
     }
 
 
-def received_between(first_ms: int, end_ms: int, channel: str = "", limit: int = 200) -> list[dict[str, Any]]:
+def received_between(first_ms: int, end_ms: int, channel: str = "", limit: int = 200,
+                     origin: str = "") -> list[dict[str, Any]]:
+    """Dossiers received in ``[first_ms, end_ms)``; ``origin`` keeps those received on that node
+    (the outreach team's own intake, not what syncing brought from the commune's desk)."""
     query = DossierRow.select().where((DossierRow.received_at >= first_ms) & (DossierRow.received_at < end_ms))
     if channel:
         query = query.where(DossierRow.channel == channel)
+    if origin:
+        query = query.where(DossierRow.origin == origin)
     return [row_to_dict(r) for r in query.order_by(DossierRow.received_at.desc()).limit(limit).dicts()]

@@ -153,12 +153,16 @@ def test_mobile_takes_an_application_offline_then_syncs_to_its_commune(world, ne
     assert "/mot-cua/ho-so/" in page.url
     code = text_of(page, "[data-code]")
     world["codes"]["mobile"] = code
+    page.goto(mobile.url + "/luu-dong/")  # issue 13.6: the team's own intake on the home page
+    assert code in page.content() and int(text_of(page, "[data-own-count]")) >= 1
+    shot(page, "13b-mobile-home-own-intake")
 
     page.goto(mobile.url + "/luu-dong/dong-bo")
     assert int(text_of(page, "[data-pending-up]")) >= 1
     page.click("button:has-text('Đồng bộ ngay')")
     page.wait_for_selector("[data-sync-outcome]")
     assert page.get_attribute("[data-sync-outcome]", "data-sync-outcome") == "failed"
+    assert "dữ liệu vẫn được lưu trên máy này" in text_of(page, "[data-sync-error]")  # issue 13.5: plain words
     shot(page, "14-mobile-sync-no-link")
 
     commune.start()  # back in range of the commune office
@@ -180,7 +184,8 @@ def test_district_admin_finds_the_session_and_resolves_a_conflict(world, new_pag
     api(commune, "POST", f"/api/v1/dossiers/{dossier['id']}/status", {"to": "processing"})
     commune.cli("sync")
     # offline from each other: the commune asks for a supplement, the district approves
-    api(commune, "POST", f"/api/v1/dossiers/{dossier['id']}/status", {"to": "supplement_requested"})
+    supplement = {"to": "supplement_requested", "reason": "Thiếu bản sao giấy chứng sinh"}
+    api(commune, "POST", f"/api/v1/dossiers/{dossier['id']}/status", supplement)
     api(district, "POST", f"/api/v1/dossiers/{dossier['id']}/status", {"to": "resolved"})
     out = commune.cli("sync").stdout
     session = re.search(r"session (\w+)", out).group(1)

@@ -30,13 +30,13 @@ def dossier(node, clock, when, name, procedure=THREE_DAYS, moves=(), channel="de
     state = node.create_dossier("canbo", sample_dossier(name=name, procedure=procedure, channel=channel))
     for at, to in moves:
         clock.now = at
-        node.change_status("canbo", state.id, to)
+        node.change_status("canbo", state.id, to, f"lý do: {to}")
     if apology:
         clock.now, new_date = apology
         node.issue_apology("chủ tịch", state.id, "Chờ ý kiến cơ quan phối hợp", new_date)
     for at, to in then:
         clock.now = at
-        node.change_status("canbo", state.id, to)
+        node.change_status("canbo", state.id, to, f"lý do: {to}")
     return state.id
 
 
@@ -142,3 +142,23 @@ def test_the_report_command_writes_csv_and_xlsx(every_outcome, tmp_path):
         assert out.stat().st_size > 0
     rows = list(csv.reader(io.StringIO((tmp_path / "b06.csv").read_text(encoding="utf-8-sig"))))
     assert rows[1][1] == "Tổng cộng" and int(rows[1][2]) == 10
+
+
+def test_the_report_command_takes_the_format_from_the_extension_and_names_bad_input(every_outcome, tmp_path):
+    """Issue 13.8: format from the file name; a missing folder and an impossible day said plainly."""
+    data_dir = str(every_outcome.settings.data_dir)
+
+    def report(*args):
+        return CliRunner().invoke(main, ["--data-dir", data_dir, "report", *args])
+
+    ok = report("--from", "2026-05-01", "--to", "2026-05-31", "--output", str(tmp_path / "b06.CSV"))
+    assert ok.exit_code == 0, ok.output
+    assert "Tổng cộng" in (tmp_path / "b06.CSV").read_text(encoding="utf-8-sig")  # CSV, as the name says
+    unknown = report("--from", "2026-05-01", "--to", "2026-05-31", "--output", str(tmp_path / "b06.pdf"))
+    assert unknown.exit_code == 2 and "name the file .csv or .xlsx" in unknown.output
+    missing = report("--from", "2026-05-01", "--to", "2026-05-31", "--output", str(tmp_path / "nope" / "b.xlsx"))
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+    impossible = report("--from", "2026-02-30", "--to", "2026-05-31", "--output", str(tmp_path / "b.xlsx"))
+    assert impossible.exit_code == 2 and "not a day of the calendar" in impossible.output
+    garbled = report("--from", "01/05/2026", "--to", "2026-05-31", "--output", str(tmp_path / "b.xlsx"))
+    assert garbled.exit_code == 2 and "YYYY-MM-DD" in garbled.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 
+import pytest
 from click.testing import CliRunner
 
 from node.cli import main
@@ -72,3 +73,45 @@ def test_verify_fails_with_a_reason_after_tampering(tmp_path):
 def test_commands_on_a_missing_node_say_how_to_create_one(tmp_path):
     out = run(tmp_path, "verify", code=1)
     assert "motcua init" in out
+
+
+def test_conflicts_resolve_is_refused_on_an_outreach_laptop(tmp_path):
+    """Issue 13.4: the laptop shares its commune's unit code but holds no authority to resolve."""
+    init(tmp_path, role="mobile")
+    out = run(tmp_path, "conflicts", "resolve", "any-id", "--keep", "winner", "--reason", "thử", code=1)
+    assert "outreach laptop cannot resolve conflicts" in out
+
+
+@pytest.mark.parametrize("url", ["192.168.1.10:8750", "ftp://host", "http://", "http://host:99999",
+                                 "http://user:pw@host", "http://host/?x=1", "http://host:0"])
+def test_sync_checks_the_peer_url_before_connecting(tmp_path, url):
+    """Issue 13.5: a typo is named as such, not shown as a raw connection error."""
+    init(tmp_path)
+    out = run(tmp_path, "sync", "--peer", url, code=2)
+    assert "--peer" in out and "expected http(s)://host[:port]" in out and "Traceback" not in out
+
+
+def test_init_checks_the_parent_url_before_creating_anything(tmp_path):
+    out = run(tmp_path, "init", "--role", "commune", "--unit", "17272", "--name", "x", "--parent-url", "district",
+              code=2)
+    assert "--parent-url" in out and not (tmp_path / "n").exists()
+
+
+def test_doctor_prints_one_integrity_line_per_feed_and_counts_warnings(tmp_path):
+    """Issue 13.8: the per-feed lines the README promises; warnings counted in the summary."""
+    init(tmp_path)
+    run(tmp_path, "seed-demo", "--count", "2")
+    doctor = run(tmp_path, "doctor")
+    verify = run(tmp_path, "verify")
+    feeds = [line for line in doctor.splitlines() if line.startswith("ok   feed ")]
+    assert feeds and len(feeds) == sum(1 for line in verify.splitlines() if line.startswith("ok "))
+    warned = sum(1 for line in doctor.splitlines() if line.startswith("warn"))
+    assert warned >= 1  # no backup yet on a fresh node
+    assert doctor.splitlines()[-1] == f"ok   0 problem(s), {warned} warning(s)"
+
+
+def test_sync_log_says_when_no_session_matches(tmp_path):
+    init(tmp_path)
+    assert "(no sessions yet)" in run(tmp_path, "sync-log")
+    assert "(no session matches peer abc and outcome failed)" in run(tmp_path, "sync-log", "--peer", "abc",
+                                                                      "--outcome", "failed")

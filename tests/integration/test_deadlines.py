@@ -31,7 +31,7 @@ def received(sqlite_node, clock):
 def steps(node, clock, dossier_id, moves):
     for when, to in moves:
         clock.now = when
-        node.change_status("canbo", dossier_id, to)
+        node.change_status("canbo", dossier_id, to, f"lý do: {to}")
 
 
 # (status moves after reception, "now", outcome, extended due, warning level)

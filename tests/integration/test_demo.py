@@ -47,7 +47,7 @@ def free_base_port() -> int:
 
 
 def test_demo_starts_three_nodes_and_stops_them(tmp_path):
-    base = free_base_port()
+    base = int(os.environ.get("DEMO_TEST_BASE_PORT") or free_base_port())
     env = {**os.environ, "DEMO_BASE_PORT": str(base), "DEMO_DATA_DIR": str(tmp_path / "demo"),
            "XDG_STATE_HOME": str(tmp_path / "state")}
     started = time.monotonic()

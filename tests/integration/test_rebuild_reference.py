@@ -57,7 +57,7 @@ def busy_history(node, clock, tmp_path) -> None:
     ids.append(node.create_dossier("canbo", sample_dossier(name="Sau khi cấp dải số")).id)
     for to in ("processing", "supplement_requested", "processing", "supplement_requested"):
         clock.advance(3_600_000)
-        node.change_status("canbo", ids[0], to)
+        node.change_status("canbo", ids[0], to, f"lý do: {to}")
     clock.advance(3_600_000)
     node.issue_apology("chủ tịch", ids[1], "Chờ phối hợp", vn(6, 1, 17))
     rogue = make_node(tmp_path, "rogue", clock, unit="17272")  # a commune leasing itself numbers

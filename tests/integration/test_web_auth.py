@@ -247,3 +247,19 @@ def test_the_field_laptops_home_is_in_the_access_log(tmp_path, clock, monkeypatc
     assert c.get("/luu-dong/").status_code == 200
     assert [(r.username, r.action) for r in AccessLogRow.select()] == [("an", "dashboard")]
     laptop.close()
+
+
+def test_user_add_has_no_password_option(tmp_path):
+    """Issue 13.8: a password on the command line is seen in ps and kept in shell history."""
+    from click.testing import CliRunner
+
+    from node.cli import main
+
+    data = tmp_path / "n"
+    runner = CliRunner()
+    runner.invoke(main, ["--data-dir", str(data), "init", "--role", "commune", "--unit", "17272", "--name", "Xã"])
+    r = runner.invoke(main, ["--data-dir", str(data), "user", "add", "--username", "lan", "--role", "clerk",
+                             "--name", "Lan", "--password", "mật khẩu dài đủ mười hai"])
+    assert r.exit_code == 2 and "No such option" in r.output
+    assert "--password" not in runner.invoke(main, ["user", "add", "--help"]).output
+    assert "--password" not in runner.invoke(main, ["user", "set-password", "--help"]).output

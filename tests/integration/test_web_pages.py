@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import io
-import json
 import re
 from pathlib import Path
 
@@ -174,7 +173,12 @@ def test_sync_now_lists_only_known_peers_and_reports_a_failed_link(tmp_path, clo
     app.extensions["motcua.web_sync"].wait()
     progress = c.get("/luu-dong/dong-bo/tien-do").get_json()
     assert progress["running"] is False and progress["outcome"] == "failed" and progress["url"] == parent
-    assert 'data-sync-outcome="failed"' in c.get("/luu-dong/dong-bo").text
+    failed = c.get("/luu-dong/dong-bo").text
+    assert 'data-sync-outcome="failed"' in failed
+    # in plain words (issue 13.5); the raw exception only folded away under "technical details"
+    assert 'data-sync-error="transport"' in failed and "dữ liệu vẫn được lưu trên máy này" in failed
+    plain = failed.split("data-sync-error")[1].split("</p>")[0]
+    assert "Error" not in plain and "Exception" not in plain
     laptop.close()
 
 
@@ -205,6 +209,9 @@ def test_district_sync_log_filters_and_session_detail(hub):
     one = c.get(f"/quan-tri/dong-bo?may={2:032x}").text
     assert re.findall(r'data-session="(\w+)"', one) == ["s2"]
     assert c.get("/quan-tri/dong-bo?tu=01/01/2000&den=02/01/2000").text.count("data-session=") == 0
+    bad = c.get("/quan-tri/dong-bo?tu=31/02/2026").text  # issue 13.5: said, not silently ignored
+    assert "Ngày “31/02/2026” (ô “Từ ngày”) không hợp lệ" in bad and bad.count("data-session=") == 3
+    assert "không hợp lệ" in c.get("/quan-tri/thong-ke?den=hôm qua").text
     row_id = re.search(r'/quan-tri/dong-bo/(\d+)"', failed).group(1)
     detail = c.get(f"/quan-tri/dong-bo/{row_id}")
     assert detail.status_code == 200 and "gap" in detail.text and 'data-outcome="failed"' in detail.text
@@ -281,7 +288,11 @@ def _messages() -> set[str]:
 
 
 def test_english_catalogue_is_complete_and_has_no_stale_entries():
-    catalogue = json.loads((ROOT / "web" / "translations" / "en.json").read_text(encoding="utf-8"))
+    from web.i18n import catalogue as english
+
+    english.cache_clear()
+    catalogue = dict(english("en"))
+    assert all(catalogue.values()), [vi for vi, en in catalogue.items() if not en]  # every entry translated
     messages = _messages()
     assert len(messages) > 200
     assert sorted(messages - set(catalogue)) == []

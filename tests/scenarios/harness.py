@@ -70,10 +70,11 @@ class RealNode:
     def node_id(self) -> str:
         return json.loads((self.data_dir / "node.json").read_text())["node_id"]
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, check: bool = True, timeout: float = 120,
+            input: str | None = None) -> subprocess.CompletedProcess:
         result = subprocess.run(
             [*MOTCUA, "--data-dir", str(self.data_dir), *args],
-            capture_output=True, text=True, timeout=timeout, env=clean_env(**self.env), check=False,
+            capture_output=True, text=True, timeout=timeout, env=clean_env(**self.env), check=False, input=input,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"motcua {' '.join(args)} on {self.name} failed:\n{result.stdout}\n{result.stderr}")
@@ -92,8 +93,9 @@ class RealNode:
         role = role or {"district": "district_admin", "mobile": "mobile"}.get(self.role, "head")
         if role not in self.tokens:
             username = f"api.{role.replace('_', '-')}"
+            password = secrets.token_urlsafe(18)
             self.cli("user", "add", "--username", username, "--role", role, "--name", f"Cán bộ {role}",
-                     "--password", secrets.token_urlsafe(18))
+                     input=f"{password}\n{password}\n")
             out = self.cli("token", "create", "--user", username, "--scope", "write").stdout
             self.tokens[role] = next(line for line in out.split() if line.startswith("mct_"))
         return self.tokens[role]

@@ -35,7 +35,7 @@ def test_a_locked_node_serves_sign_in_only_until_a_staff_member_unlocks_it(tmp_p
     node.init()
     certify(node, district_ca)
     node.cli("user", "add", "--username", "lan", "--role", "clerk", "--name", "Nguyễn Thị Lan",
-             "--password", PASSWORD)
+             input=f"{PASSWORD}\n{PASSWORD}\n")
     node.cli("seed-demo", "--count", "2")
     node.cli("lock")
     assert "LOCKED" in node.cli("doctor", check=False).stdout

@@ -104,7 +104,7 @@ def net(tmp_path_factory):
     hub.init()
     hub.cli("ca", "init")
     hub.cli("user", "add", "--username", "quantri", "--role", "district_admin", "--name", "Quản Trị",
-            "--password", PASSWORD)
+            input=f"{PASSWORD}\n{PASSWORD}\n")
     hub.start()
     try:
         a = RealNode("Xã Tân Phú", "commune", A_UNIT, root / "a", env={**QUIET, "MOTCUA_AGENCY_ID": AGENCY})
@@ -157,7 +157,7 @@ def test_a_commune_overreaching_its_certificate_changes_nothing_anywhere(net):
     sync(b, hub)
     # a conflict on a's dossier: the hub decides while a, concurrently, asks for a supplement
     act(hub, change(a_id, "resolved", "quantri"))
-    (mine,) = act(a, change(a_id, "supplement_requested"))
+    (mine,) = act(a, change(a_id, "supplement_requested", reason="Thiếu giấy tờ"))
     sync(a, hub)
     ((conflict, loser),) = query(a, "SELECT id, loser FROM conflict WHERE dossier_id = ? AND status = 'open'", a_id)
     assert loser == mine  # the owner of the stage (the hub) wins provisionally

@@ -38,7 +38,8 @@ def test_conflict_detected_alike_and_resolution_replicates(pair):
     dossier = new_processing_dossier(commune)
     commune.cli("sync")
     # offline from each other: the commune asks for a supplement, the district approves
-    assert call(commune, "POST", f"/api/v1/dossiers/{dossier}/status", {"to": "supplement_requested"})[0] == 200
+    supplement = {"to": "supplement_requested", "reason": "Thiếu bản sao giấy chứng sinh"}
+    assert call(commune, "POST", f"/api/v1/dossiers/{dossier}/status", supplement)[0] == 200
     assert call(district, "POST", f"/api/v1/dossiers/{dossier}/status", {"to": "resolved"})[0] == 200
     commune.cli("sync")
 
@@ -68,7 +69,8 @@ def test_an_office_without_authority_cannot_resolve(pair):
                          {"to": "processing", "target_office": "40"})
     assert status == 200 and moved["owner"] == "40"
     commune.cli("sync")
-    assert call(commune, "POST", f"/api/v1/dossiers/{dossier}/status", {"to": "stopped"})[0] == 200
+    stop = {"to": "stopped", "reason": "Công dân xin dừng"}
+    assert call(commune, "POST", f"/api/v1/dossiers/{dossier}/status", stop)[0] == 200
     assert call(district, "POST", f"/api/v1/dossiers/{dossier}/status", {"to": "resolved"})[0] == 200
     commune.cli("sync")
     (conflict,) = call(commune, "GET", "/api/v1/conflicts")[1]["items"]

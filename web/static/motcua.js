@@ -29,6 +29,27 @@
     };
     setTimeout(tick, 300);
   }
+  // Next step: the reason becomes required for refusal/supplement/withdrawal/stop and the
+  // confirmation box shows (and becomes required) for a step that cannot be undone.
+  var step = document.querySelector("[data-step-select]");
+  if (step) {
+    var form = step.form;
+    var reason = form.querySelector("[name=reason]");
+    var confirmBox = form.querySelector("[data-step-confirm]");
+    var sync = function () {
+      var opt = step.options[step.selectedIndex];
+      var needsReason = !!(opt && opt.hasAttribute("data-needs-reason"));
+      var needsConfirm = !!(opt && opt.hasAttribute("data-needs-confirm"));
+      if (reason) { reason.required = needsReason; }
+      if (confirmBox) {
+        confirmBox.required = needsConfirm;
+        confirmBox.closest("label").hidden = !needsConfirm;
+        if (!needsConfirm) { confirmBox.checked = false; }
+      }
+    };
+    step.addEventListener("change", sync);
+    sync();
+  }
   // Keyboard: Alt+N starts a new intake, Alt+S focuses search, where those links exist.
   document.addEventListener("keydown", function (e) {
     if (!e.altKey) { return; }
