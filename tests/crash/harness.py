@@ -265,14 +265,18 @@ def check(template: Template, data_dir: Path, acks: list[dict[str, Any]], counts
 
 
 def dry_run(template: Template, work: Path) -> tuple[int, float]:
-    """How many steps the script calls, and how long it takes, without a kill."""
-    started = time.monotonic()
-    lines, _ = run_child(template, template.copy_to(work / f"dry-{template.role}").parent / "node")
-    return lines[-1]["steps"], time.monotonic() - started
+    """How many steps the script calls, and how long the child takes to its end, unkilled."""
+    times = []
+    for n in range(3):  # the fastest of three: a timer past the end of the script kills nothing
+        started = time.monotonic()
+        lines, _ = run_child(template, template.copy_to(work / f"dry-{template.role}-{n}"))
+        times.append(time.monotonic() - started)
+    return lines[-1]["steps"], min(times)
 
 
 def campaign(templates: tuple[Template, ...], work: Path, kills: int, seed: int = 14) -> Counts:
-    """``kills`` kill points: every step of each script in turn, then as many random instants."""
+    """``kills`` kill points: every step of each script in turn, alternating with random instants.
+    A child that ends its script before the random timer is checked too but is no kill point."""
     rng = random.Random(seed)
     plans = {t.role: dry_run(t, work) for t in templates}
     counts = Counts()
@@ -284,12 +288,12 @@ def campaign(templates: tuple[Template, ...], work: Path, kills: int, seed: int 
         round_ = i // len(templates)
         if round_ % 2 == 0:  # at each instrumented step in turn
             acks, killed = run_child(t, data_dir, kill_at=1 + (round_ // 2) % steps)
-            counts.at_step += 1
+            counts.at_step += killed
         else:  # at a random instant of the script
             acks, killed = run_child(t, data_dir, kill_after_s=rng.uniform(0, duration))
-            counts.at_random += 1
+            counts.at_random += killed
         counts.finished += not killed
-        counts.kill_points += 1
+        counts.kill_points += killed
         for a in acks:
             if "killed_at" in a:
                 counts.by_step[a["killed_at"]] = counts.by_step.get(a["killed_at"], 0) + 1
