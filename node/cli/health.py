@@ -57,6 +57,10 @@ def doctor(ctx: click.Context) -> None:
     from node.backup import doctor_line
 
     click.echo(doctor_line(node.wall_ms()))
+    from node.storage import free_mb, space_warning
+
+    low = space_warning(settings.data_dir, settings.MIN_FREE_MB)
+    click.echo(f"warn disk: {low}" if low else f"ok   disk: {free_mb(settings.data_dir)} MiB free")
     if status["write_block"]:
         problems += 1
         click.echo(f"FAIL writes blocked ({status['write_block']}): sync with the parent, or see unblock-writes")
