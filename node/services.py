@@ -44,7 +44,7 @@ from node import (
 )
 from node.binding import store_for
 from node.config import Settings
-from node.db import open_database
+from node.db import is_read_only, open_database
 from node.domain import dossier as domain
 from node.domain import lookup
 from node.domain.report import check_period
@@ -83,6 +83,7 @@ class Node:
         self.key = key
         self.wall_ms = wall_ms
         self.store = store_for(db)
+        self.read_only = is_read_only(db)  # serves reads and sync pulls; each write answers read_only
         self.log = LocalLog(self.store, key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         self.gate = WriteGate(key.node_id, Path(settings.STATE_DIR), has_parent=bool(settings.PARENT_URL))
         self.log.after_commit = self.gate.after_commit
@@ -95,7 +96,7 @@ class Node:
         self.profile = certified_profile(make_profile(key, settings), self.trust)
         self.replica = Replica(
             self.store, self.profile, self.log, verify_signature, projection.project, wall_ms,
-            settings.SYNC_BATCH_BYTES, self.trust, projection.reproject_origins,
+            settings.SYNC_BATCH_BYTES, self.trust, projection.reproject_origins, keep_own=not self.read_only,
         )
 
     @property
@@ -258,6 +259,8 @@ def open_node(settings: Settings, wall_ms: Callable[[], int] = system_wall_ms) -
     key = NodeKey.load(key_path)
     db = open_database(settings)
     node = Node(settings, db, key, wall_ms)
+    if node.read_only:
+        return node  # nothing to record at start: no block, no session, can be written here
     node.gate.check_at_start()
     from node.session_recovery import recover
 

@@ -10,6 +10,9 @@ A database that cannot be written (a read-only file, directory or mount: SQLite 
 write a readonly database", ``EROFS``, PostgreSQL ``read_only_sql_transaction``) is
 ``read_only`` (503): the node still starts, serves reads and sync pulls, and refuses each write.
 
+Bookkeeping of reads (:func:`bookkeeping`: the access log, a token's last use) goes to the log
+on a read-only database, so the read still answers.
+
 Invariant: :func:`classify` only reads the exception chain; it never swallows an error it does
 not recognise (callers re-raise those).
 """
@@ -17,8 +20,12 @@ not recognise (callers re-raise those).
 from __future__ import annotations
 
 import errno
+import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 STORAGE_FULL = "storage_full"
 READ_ONLY = "read_only"
@@ -61,6 +68,18 @@ def classify(exc: BaseException | None) -> str | None:
             return READ_ONLY
         exc = exc.__cause__ or exc.__context__
     return None
+
+
+def bookkeeping(write: Callable[[], object], what: str) -> None:
+    """Run a write that only keeps records about a read (the access log, a token's last use):
+    on a read-only database the record goes to the application log instead, so reads still
+    answer; any other failure is raised."""
+    try:
+        write()
+    except Exception as e:
+        if classify(e) != READ_ONLY:
+            raise
+        log.warning("read-only database: not recorded in the database: %s", what)
 
 
 def free_mb(path: Path) -> int:

@@ -87,3 +87,36 @@ def test_doctor_and_the_dashboard_warn_when_free_space_is_low(app, clock, sqlite
     out = CliRunner().invoke(main, ["--data-dir", str(sqlite_node.settings.data_dir), "doctor"],
                              env={"MOTCUA_STATE_DIR": sqlite_node.settings.STATE_DIR})
     assert "warn disk: Ổ đĩa sắp đầy: chỉ còn 3 MB" in out.output, out.output
+
+
+def test_a_node_on_a_read_only_database_starts_serves_reads_and_refuses_writes(tmp_path, clock, monkeypatch):
+    import os
+
+    from node.app import create_app
+    from node.db import open_database
+    from node.services import Node
+    from tests.factories import init_node_dir, make_settings
+    from tests.integration.web_helpers import give_token
+
+    cheap_hashing(monkeypatch)
+    data_dir = tmp_path / "node"
+    key = init_node_dir(data_dir)
+    settings = make_settings(data_dir)
+    writable = Node(settings, open_database(settings), key, clock)
+    state = writable.create_dossier("lan", sample_dossier())
+    c = create_app(settings, node=writable).test_client()
+    give_token(c, now=clock())
+    writable.close()
+    os.chmod(settings.sqlite_path, 0o444)  # root ignores file modes; the node opens it read-only itself
+    app = create_app(settings, wall_ms=clock)
+    app.config["TESTING"] = True
+    ro = app.test_client()
+    ro.environ_base.update(c.environ_base)
+    clock.advance(3_600_000)  # the token's last use is due to be recorded: the log gets it instead
+    assert app.extensions["motcua.node"].read_only
+    assert ro.get(f"/api/v1/dossiers/{state.id}").status_code == 200
+    assert ro.get("/api/v1/dossiers").json["total"] == 1
+    r = ro.post("/api/v1/dossiers", json=sample_dossier())
+    assert r.status_code == 503 and r.json["error"]["code"] == "read_only", r.text
+    assert "chỉ đọc" in r.json["error"]["message"]
+    app.extensions["motcua.node"].close()
