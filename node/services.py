@@ -87,7 +87,7 @@ class Node:
         self.log = LocalLog(self.store, key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         self.gate = WriteGate(key.node_id, Path(settings.STATE_DIR), has_parent=bool(settings.PARENT_URL))
         self.log.after_commit = self.gate.after_commit
-        self.writer = EventWriter(self.log, self.gate)
+        self.writer = EventWriter(self.log, self.gate, self.check_clock)
         self.lookup_secret = key.derive_secret("lookup-check")
         self.provisional_name = lookup.provisional_node_name(key.derive_secret("provisional-code"))
         self.reference = reference.ReferenceData(wall_ms)
@@ -98,6 +98,13 @@ class Node:
             self.store, self.profile, self.log, verify_signature, projection.project, wall_ms,
             settings.SYNC_BATCH_BYTES, self.trust, projection.reproject_origins, keep_own=not self.read_only,
         )
+
+    def check_clock(self) -> None:
+        """Refuse a write when the PC clock is before the trusted floor or ahead of the last sync's
+        peer time, beyond the allowed skew (:mod:`node.clockcheck`)."""
+        from node import clockcheck
+
+        clockcheck.check(self.wall_ms(), self.trust.trusted_floor_ms(), self.settings.MAX_CLOCK_SKEW_SECONDS * 1000)
 
     @property
     def node_id(self) -> str:
@@ -117,6 +124,11 @@ class Node:
     # -- dossiers (node.dossiers) -----------------------------------------------------------------
 
     def create_dossier(self, author: str, data: Mapping[str, Any]) -> domain.DossierState:
+        if isinstance(data, Mapping) and data.get("received_at") is not None:
+            from node import clockcheck
+
+            clockcheck.check_received_at(data["received_at"], self.wall_ms(), self.trust.trusted_floor_ms(),
+                                         self.settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         return dossiers.create(self, author, data)
 
     def change_status(

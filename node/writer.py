@@ -6,7 +6,7 @@ is written once:
 1. :meth:`EventWriter.transaction` opens :meth:`sync.log.LocalLog.transaction` (one writer at a
    time; the feed heads are signed when the outermost transaction ends) and checks the
    :class:`~node.writegate.WriteGate` *inside* it, so no write slips in between the check and
-   the append.
+   the append, and that the PC clock is sane (:mod:`node.clockcheck`).
 2. :meth:`EventWriter.record` appends one event to this node's feed for the scope and projects it
    (:func:`node.projection.project`) in the same transaction: the event and the state derived
    from it commit together or not at all.
@@ -48,9 +48,10 @@ def no_step(step: str, event: Event | None = None) -> None:
 class EventWriter:
     """Appends this node's events and projects them, behind the write gate."""
 
-    def __init__(self, log: LocalLog, gate: WriteGate) -> None:
+    def __init__(self, log: LocalLog, gate: WriteGate, clock_check: Callable[[], None] | None = None) -> None:
         self.log = log
         self.gate = gate
+        self.clock_check = clock_check or (lambda: None)  # node.clockcheck: refuses on a wrong PC clock
         self.step: Callable[[str, Event | None], None] = no_step  # see "Kill points" above
 
     def project(self, events: Iterable[Event]) -> None:
@@ -64,6 +65,7 @@ class EventWriter:
         with self.log.transaction():
             if gated:
                 self.gate.check()
+                self.clock_check()
             yield
             self.step("before_commit", None)
         self.step("committed", None)  # an outer transaction's end; nested ones pass here early

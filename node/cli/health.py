@@ -61,6 +61,16 @@ def doctor(ctx: click.Context) -> None:
 
     low = space_warning(settings.data_dir, settings.MIN_FREE_MB)
     click.echo(f"warn disk: {low}" if low else f"ok   disk: {free_mb(settings.data_dir)} MiB free")
+    from node import clockcheck
+
+    skew_ms = settings.MAX_CLOCK_SKEW_SECONDS * 1000
+    wrong = clockcheck.problem(node.wall_ms(), node.trust.trusted_floor_ms(), skew_ms)
+    problems += bool(wrong)
+    click.echo(f"FAIL clock: {wrong}" if wrong else "ok   clock: within the trusted time and the last sync")
+    odd = clockcheck.implausible_events(node.store, node.wall_ms(), skew_ms)
+    for e in odd[:10]:
+        click.echo(f"warn clock of {e['origin']}: event {e['ref']} at {e['at']} is {e['clock']} its HLC "
+                   f"time {e['hlc_ms']}")
     if status["write_block"]:
         problems += 1
         click.echo(f"FAIL writes blocked ({status['write_block']}): sync with the parent, or see unblock-writes")
