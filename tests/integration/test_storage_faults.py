@@ -120,3 +120,13 @@ def test_a_node_on_a_read_only_database_starts_serves_reads_and_refuses_writes(t
     assert r.status_code == 503 and r.json["error"]["code"] == "read_only", r.text
     assert "chỉ đọc" in r.json["error"]["message"]
     app.extensions["motcua.node"].close()
+
+
+def test_a_full_state_disk_after_the_commit_does_not_turn_a_stored_write_into_an_error(client, sqlite_node,
+                                                                                        monkeypatch):
+    def full(heads):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sqlite_node.gate, "save_sentinel", full)
+    r = client.post("/api/v1/dossiers", json=_body())
+    assert r.status_code == 201 and DossierRow.select().count() == 1  # stored, so answered as stored
