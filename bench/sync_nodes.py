@@ -237,9 +237,9 @@ def copy_node_dir(src: Path, dst: Path) -> Path:
 
 
 def count_sqlite_events(data_dir: Path) -> int:
-    import sqlite3
+    from tests.factories import sqlite_connect  # the node's file is encrypted (issue 16)
 
-    con = sqlite3.connect(f"file:{data_dir / 'motcua.sqlite3'}?mode=ro", uri=True, timeout=30)
+    con = sqlite_connect(f"file:{data_dir / 'motcua.sqlite3'}?mode=ro", uri=True, timeout=30)
     try:
         return con.execute("SELECT count(*) FROM event").fetchone()[0]
     finally:

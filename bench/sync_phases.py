@@ -150,11 +150,11 @@ class IngestRun:
 def build_push_bodies(commune_dir: Path, hub_dir: Path) -> tuple[list[bytes], Any, float]:
     """The compressed request bodies the commune would send an empty hub, and its profile."""
     from node.services import make_profile
-    from node.signing import KEY_FILE, NodeKey
     from sync import codec
     from sync.exchange import ExchangeRequest, request_from_wire
+    from tests.factories import load_node_key  # the key file is encrypted (issue 16)
 
-    hub_profile = make_profile(NodeKey.load(hub_dir / KEY_FILE), node_settings(hub_dir))
+    hub_profile = make_profile(load_node_key(hub_dir), node_settings(hub_dir))
     node = open_bench_node(commune_dir)
     bodies: list[bytes] = []
     try:

@@ -7,14 +7,28 @@ thread and opens no socket (the CLI's ``serve`` does that), so tests can build m
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify
 
 from node import __version__
+from node.atrest import NodeLocked
 from node.config import Settings, load_settings
 from node.services import Node, open_node, system_wall_ms
+
+
+def session_secret(settings: Settings, node: Node) -> str | None:
+    """The Flask session key: a setting (tests), else derived from the data key (never stored;
+    a plaintext node from before encryption keeps the one its node.json had)."""
+    if settings.SECRET_KEY:
+        return settings.SECRET_KEY
+    if node.data_key is not None:
+        from node.atrest import derive
+
+        return derive(node.data_key, "flask-session").hex()
+    return None
 
 
 def create_app(
@@ -22,7 +36,10 @@ def create_app(
     overrides: Mapping[str, Any] | None = None,
     wall_ms: Callable[[], int] = system_wall_ms,
     node: Node | None = None,
+    locked: bool = False,
 ) -> Flask:
+    """The app of ``node`` (opened here when None); ``locked`` starts it locked even if the key
+    is at hand (tests), as a node whose key nobody unlocked always starts."""
     settings = settings or load_settings(overrides=overrides)
     logging.basicConfig(
         level=getattr(logging, str(settings.LOG_LEVEL).upper(), logging.INFO),
@@ -30,12 +47,21 @@ def create_app(
     )
     app = Flask("motcua", static_folder=None)
     app.config.update(settings.as_flask_config())
-    app.config["SECRET_KEY"] = settings.SECRET_KEY or None
+    if locked:
+        node = None
+    elif node is None:
+        try:
+            node = open_node(settings, wall_ms)
+        except NodeLocked:
+            node = None  # serves only the sign-in page until a staff member unlocks it (web.locked)
+    # While locked the data key is unknown: the session secret is then a random one for this
+    # process (Flask's cookie carries only the CSRF token; sessions themselves are server-side).
+    app.config["SECRET_KEY"] = session_secret(settings, node) if node is not None else secrets.token_hex(32)
     app.json.ensure_ascii = False  # Vietnamese stays readable in API answers and logs
     app.json.sort_keys = False
-    node = node or open_node(settings, wall_ms)
-    app.extensions["motcua.node"] = node
-    app.extensions["motcua.replica"] = node.replica
+    from web import locked as lock_gate
+
+    unlock_state = lock_gate.init_app(app, settings, wall_ms, node)
 
     from sync.server import bp as sync_bp
     from web.api import bp as api_bp
@@ -57,6 +83,7 @@ def create_app(
         from web.enroll import bp as enroll_bp
 
         app.register_blueprint(enroll_bp)
+    lock_gate.order_gate(app)
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -68,7 +95,8 @@ def create_app(
                 "role": settings.ROLE,
                 "unit": settings.UNIT,
                 "name": settings.NAME,
-                "node_id": node.node_id,
+                "node_id": app.extensions["motcua.node"].node_id,
+                "locked": unlock_state.locked,
             }
         )
 
@@ -76,7 +104,8 @@ def create_app(
     def _close_connection(_exc: BaseException | None) -> None:
         # peewee keeps one connection per thread; closing it after each request returns
         # PostgreSQL connections and lets SQLite checkpoint the WAL.
-        if not node.db.is_closed():
-            node.db.close()
+        db = app.extensions["motcua.node"].db
+        if db is not None and not db.is_closed():
+            db.close()
 
     return app

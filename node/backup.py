@@ -45,7 +45,7 @@ from typing import Any
 import peewee as pw
 
 from node import __version__
-from node.config import NODE_FILE, Settings, load_settings
+from node.config import NODE_FILE, Settings, load_settings, read_node_file
 from node.signing import KEY_FILE, NodeKey
 
 MANIFEST = "manifest.json"
@@ -152,9 +152,12 @@ def _copy_files(data_dir: Path, target: Path, skip: Path) -> None:
             shutil.copy2(here / name, target / rel / name)
 
 
-def _sqlite_copy(source: Path, target: Path) -> None:
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
-    dst = sqlite3.connect(target)
+def _sqlite_copy(source: Path, target: Path, data_key: bytes | None = None) -> None:
+    from node.db import dbapi_connect
+
+    # An encrypted database is copied page by page under the same key: the copy is encrypted too.
+    src = dbapi_connect(f"file:{source}?mode=ro", data_key, uri=True, timeout=30)
+    dst = dbapi_connect(str(target), data_key)
     try:
         src.backup(dst, pages=-1)  # one step: one read transaction, one commit's worth of data
         dst.execute("PRAGMA journal_mode=DELETE")  # a self-contained file; WAL comes back on open
@@ -196,13 +199,14 @@ def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
         raise BackupError(f"{what} failed ({' '.join(cmd)}): {done.stderr.strip()[-800:]}")
 
 
-def check_sqlite_copy(path: Path, progress: Progress) -> dict[str, int]:
+def check_sqlite_copy(path: Path, progress: Progress, data_key: bytes | None = None) -> dict[str, int]:
     """``PRAGMA integrity_check`` and the verification of every feed, on the copy (read only).
     Returns the copy's feed heads (``origin:scope`` -> seq), every one verified."""
+    from node.db import connect_sqlite, dbapi_connect
     from node.integrity import verify_feeds
     from sync.store import PeeweeStore
 
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con = dbapi_connect(f"file:{path}?mode=ro", data_key, uri=True)
     try:
         problems = [r[0] for r in con.execute("PRAGMA integrity_check")]
     finally:
@@ -210,7 +214,7 @@ def check_sqlite_copy(path: Path, progress: Progress) -> dict[str, int]:
     if problems != ["ok"]:
         raise BackupError(f"the copy fails PRAGMA integrity_check: {'; '.join(problems[:5])}")
     progress("integrity_check ok")
-    copy = pw.SqliteDatabase(f"file:{path}?mode=ro", uri=True)
+    copy = connect_sqlite(f"file:{path}?mode=ro", data_key, pragmas={}, uri=True)
     try:
         reports = verify_feeds(PeeweeStore(copy))  # a store of its own: the node's stays bound
     finally:
@@ -223,7 +227,8 @@ def check_sqlite_copy(path: Path, progress: Progress) -> dict[str, int]:
     return {f"{r.origin}:{r.scope}": r.events for r in reports}
 
 
-def create_backup(settings: Settings, dest: Path, now_ms: int, progress: Progress) -> BackupResult:
+def create_backup(settings: Settings, dest: Path, now_ms: int, progress: Progress,
+                  data_key: bytes | None = None) -> BackupResult:
     """Write a checked backup of the node into a new folder under ``dest``; see the module doc.
 
     The database is opened without migrating (a backup is what one takes before an upgrade)
@@ -232,19 +237,25 @@ def create_backup(settings: Settings, dest: Path, now_ms: int, progress: Progres
 
     if not settings.node_file.exists() or not (settings.data_dir / KEY_FILE).exists():
         raise BackupError(f"no node in {settings.data_dir}")
-    node_id = NodeKey.load(settings.data_dir / KEY_FILE).node_id
+    from node.atrest import NodeLocked
+    from node.lockstate import resolve_data_key
+
+    node_id = str(read_node_file(settings.data_dir).get("node_id", ""))
     try:
-        db = open_database(settings, migrate_schema=False)
+        data_key = data_key if data_key is not None else resolve_data_key(settings)
+        db = open_database(settings, migrate_schema=False, data_key=data_key)
+    except NodeLocked as e:
+        raise BackupError(f"{e} (a backup reads the database)") from e
     except pw.DatabaseError as e:
         raise BackupError(f"cannot read the database: {e}") from e
     try:
-        return _backup(settings, db, node_id, dest, now_ms, progress)
+        return _backup(settings, db, node_id, dest, now_ms, progress, data_key)
     finally:
         db.close()
 
 
 def _backup(settings: Settings, db: pw.Database, node_id: str, dest: Path, now_ms: int,
-            progress: Progress) -> BackupResult:
+            progress: Progress, data_key: bytes | None) -> BackupResult:
     from node.db import applied_versions, backend_name, store_for
 
     kind = backend_name(db)
@@ -262,8 +273,8 @@ def _backup(settings: Settings, db: pw.Database, node_id: str, dest: Path, now_m
         if kind == "sqlite":
             size = settings.sqlite_path.stat().st_size
             progress(f"copying the SQLite database ({size / 1e6:.1f} MB) with the online backup API")
-            _sqlite_copy(settings.sqlite_path, work / SQLITE_COPY)
-            held = check_sqlite_copy(work / SQLITE_COPY, progress)
+            _sqlite_copy(settings.sqlite_path, work / SQLITE_COPY, data_key)
+            held = check_sqlite_copy(work / SQLITE_COPY, progress, data_key)
             feeds, events = len(held), sum(held.values())
             heads = {k: v for k, v in held.items() if k.startswith(node_id + ":")}  # of the copy itself
         else:
@@ -311,7 +322,17 @@ def read_manifest(source: Path) -> dict[str, Any]:
     return manifest
 
 
-def check_backup(source: Path, progress: Progress) -> dict[str, Any]:
+def backup_data_key(source: Path, username: str = "", password: str = "") -> bytes | None:
+    """The data key of a backup folder (:func:`node.atrest.folder_data_key`)."""
+    from node.atrest import AtRestError, folder_data_key
+
+    try:
+        return folder_data_key(source, username, password)
+    except AtRestError as e:
+        raise BackupError(str(e)) from e
+
+
+def check_backup(source: Path, progress: Progress, data_key: bytes | None = None) -> dict[str, Any]:
     """The manifest, after checking every file's SHA-256 (and, for SQLite, the database)."""
     manifest = read_manifest(source)
     for rel, digest in manifest["files"].items():
@@ -320,18 +341,21 @@ def check_backup(source: Path, progress: Progress) -> dict[str, Any]:
             raise BackupError(f"the backup is damaged: {rel} is missing or differs from the manifest")
     progress(f"{len(manifest['files'])} files match the manifest")
     if manifest["database"] == "sqlite":
-        check_sqlite_copy(source / SQLITE_COPY, progress)
+        check_sqlite_copy(source / SQLITE_COPY, progress, data_key)
     return manifest
 
 
 def restore_backup(source: Path, data_dir: Path, environ: Mapping[str, str] | None,
-                   progress: Progress) -> dict[str, Any]:
+                   progress: Progress, data_key: bytes | None = None) -> dict[str, Any]:
     """Restore ``source`` into ``data_dir`` (which must hold no node) and close the write gate."""
+    from node.atrest import node_key_password
     from node.db import open_database
     from node.writegate import WriteGate
 
     source = source.expanduser().resolve()
-    manifest = check_backup(source, progress)
+    if data_key is None:
+        data_key = backup_data_key(source)
+    manifest = check_backup(source, progress, data_key)
     data_dir = data_dir.expanduser().resolve()
     if (data_dir / NODE_FILE).exists() or (data_dir / KEY_FILE).exists():
         raise BackupError(f"{data_dir} already holds a node; restore into an empty data directory "
@@ -361,10 +385,10 @@ def restore_backup(source: Path, data_dir: Path, environ: Mapping[str, str] | No
         os.replace(item, data_dir / item.name)
     staging.rmdir()
     settings = load_settings(data_dir, environ)
-    key = NodeKey.load(data_dir / KEY_FILE)
+    key = NodeKey.load(data_dir / KEY_FILE, node_key_password(data_key))
     if key.node_id != manifest["node_id"]:
         raise BackupError("the key in the backup does not belong to the node of its manifest")
-    db = open_database(settings)  # applies the migrations a newer motcua brings
+    db = open_database(settings, data_key=data_key)  # applies the migrations a newer motcua brings
     try:
         taken = datetime.fromtimestamp(manifest["created_at"] / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
         WriteGate(key.node_id, Path(settings.STATE_DIR), has_parent=bool(settings.PARENT_URL)).block(

@@ -89,9 +89,12 @@ def _now(wall_ms: int) -> datetime:
     return datetime.fromtimestamp(wall_ms / 1000, UTC)
 
 
-def _passphrase() -> bytes | None:
-    value = os.environ.get("MOTCUA_CA_PASSPHRASE")
-    return value.encode() if value else None
+def _passphrase(node: Any = None) -> bytes | None:
+    """The district's CA keys' passphrase: the operator's, else derived from the data key (as
+    ``node.enrollment._passphrase``, which imports this module)."""
+    from node.atrest import ca_passphrase
+
+    return ca_passphrase(node.settings.data_dir, getattr(node, "data_key", None))
 
 
 # -- names ----------------------------------------------------------------------------------
@@ -180,8 +183,8 @@ def issue_locally(node: TrustedNode, names: Iterable[str] | None = None) -> list
     if not layout.certificate.exists():
         raise DomainError("no CA here: run motcua ca init on the district first", "ca")
     now = _now(node.wall_ms())
-    authority = load_ca(layout, passphrase=_passphrase())
-    tls_ca = ensure_tls_ca(layout, authority, now=now, passphrase=_passphrase())
+    authority = load_ca(layout, passphrase=_passphrase(node))
+    tls_ca = ensure_tls_ca(layout, authority, now=now, passphrase=_passphrase(node))
     own = node.trust.own or parse_certificate(NodeLayout(node.settings.data_dir).certificate.read_bytes())
     try:
         certified = check_names(list(names or default_names(node.settings)), lan_only=False)
@@ -224,7 +227,8 @@ def answer_request(node: TrustedNode, payload: dict[str, Any]) -> dict[str, str]
     except ValueError as e:
         raise TlsRefused(422, "invalid_input", str(e), "names") from e
     now = _now(node.wall_ms())
-    tls_ca = ensure_tls_ca(layout, load_ca(layout, passphrase=_passphrase()), now=now, passphrase=_passphrase())
+    tls_ca = ensure_tls_ca(layout, load_ca(layout, passphrase=_passphrase(node)), now=now,
+                           passphrase=_passphrase(node))
     cert = issue_tls_certificate(tls_key, identity=identity, names=names, tls_ca=tls_ca, now=now)
     return {"certificate": certificate_pem(cert).decode(), "tls_ca": certificate_pem(tls_ca.certificate).decode(),
             "endorsement": read_endorsement(layout.tls_endorsement).hex()}
@@ -243,7 +247,8 @@ def _checked_answer(answer: Any, ca_certificate: Any, key: Any) -> tuple[Any, An
     return cert, tls_ca, endorsement
 
 
-def request_from_district(data_dir: Path, district_url: str, names: Iterable[str], timeout: float = 30) -> list[str]:
+def request_from_district(data_dir: Path, district_url: str, names: Iterable[str], timeout: float = 30,
+                          node_key_password: bytes | None = None) -> list[str]:
     """Node side: ask the district for an https certificate naming ``names``; install it.
 
     :raises TlsRequestFailed: not enrolled, district unreachable or refusing, answer not
@@ -253,7 +258,7 @@ def request_from_district(data_dir: Path, district_url: str, names: Iterable[str
 
     layout = NodeLayout(data_dir)
     try:
-        node_key = load_private_key(layout.key)
+        node_key = load_private_key(layout.key, passphrase=node_key_password)  # encrypted (issue 16)
         node_cert = parse_certificate(layout.certificate.read_bytes())
         ca_cert = parse_certificate(layout.ca_certificate.read_bytes())
     except (OSError, CertsError) as e:

@@ -42,6 +42,7 @@ from node import (
     replication,
     reporting,
 )
+from node.atrest import NodeLocked, node_key_password
 from node.binding import store_for
 from node.config import Settings
 from node.db import is_read_only, open_database
@@ -49,6 +50,7 @@ from node.domain import dossier as domain
 from node.domain import lookup
 from node.domain.report import check_period
 from node.integrity import FeedReport, verify_feeds
+from node.lockstate import resolve_data_key
 from node.signing import KEY_FILE, NodeKey, verify_signature
 from node.trust import NodeTrust, certified_profile
 from node.writegate import WriteGate
@@ -77,10 +79,14 @@ class Node:
         db: pw.Database,
         key: NodeKey,
         wall_ms: Callable[[], int] = system_wall_ms,
+        data_key: bytes | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.key = key
+        # Kept to wrap it for a new account slot, derive the session secret and rekey; None on
+        # a plaintext node (before motcua encrypt).
+        self.data_key = data_key if data_key is not None else _soft_data_key(settings)
         self.wall_ms = wall_ms
         self.store = store_for(db)
         self.read_only = is_read_only(db)  # serves reads and sync pulls; each write answers read_only
@@ -263,14 +269,26 @@ class NodeNotInitialised(RuntimeError):
     """Raised when the data directory holds no node (``motcua init`` was not run)."""
 
 
-def open_node(settings: Settings, wall_ms: Callable[[], int] = system_wall_ms) -> Node:
-    """Open the node in ``settings.data_dir``: key, database (migrated), log."""
+def _soft_data_key(settings: Settings) -> bytes | None:
+    try:
+        return resolve_data_key(settings)
+    except NodeLocked:
+        return None
+
+
+def open_node(settings: Settings, wall_ms: Callable[[], int] = system_wall_ms, data_key: bytes | None = None) -> Node:
+    """Open the node in ``settings.data_dir``: key, database (migrated), log.
+
+    :raises NodeLocked: the node is encrypted and ``data_key`` is None and no unlock cache or
+        setup slot gives it (:func:`node.lockstate.resolve_data_key`)."""
     key_path = settings.data_dir / KEY_FILE
     if not settings.node_file.exists() or not key_path.exists():
         raise NodeNotInitialised(f"no node in {settings.data_dir}; run: motcua init --role … --unit … --name …")
-    key = NodeKey.load(key_path)
-    db = open_database(settings)
-    node = Node(settings, db, key, wall_ms)
+    if data_key is None:
+        data_key = resolve_data_key(settings)
+    key = NodeKey.load(key_path, node_key_password(data_key))
+    db = open_database(settings, data_key=data_key)
+    node = Node(settings, db, key, wall_ms, data_key=data_key)
     if node.read_only:
         return node  # nothing to record at start: no block, no session, can be written here
     node.gate.check_at_start()

@@ -5,6 +5,9 @@ Invariants
 * The private key file is created with mode 0600 before a single key byte is written (no
   window in which another local user could read it) and is never overwritten: a node's identity
   is its key, and replacing it silently would fork every feed it ever wrote.
+* The key file is PKCS#8 PEM encrypted with a password derived from the node's data key
+  (:func:`node.atrest.file_password`), so a copied data directory does not give the signing
+  key; :meth:`NodeKey.rewrap` re-encrypts the same key (after a rekey) by an atomic rename.
 * Verification raises :class:`SignatureInvalid`; it never returns a boolean that a caller could
   forget to check.
 * Secrets a node needs besides signing (:meth:`NodeKey.derive_secret`: the lookup check codes,
@@ -61,19 +64,34 @@ class NodeKey:
         )
         return hmac.new(seed, b"motcua/derived-secret/v1\x00" + purpose.encode("ascii"), hashlib.sha256).digest()
 
-    def save(self, path: Path) -> None:
-        """Write the private key as PKCS#8 PEM with mode 0600; refuse to overwrite."""
-        pem = self._private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    def _pem(self, password: bytes | None) -> bytes:
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
         )
+        return self._private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+    def save(self, path: Path, password: bytes | None = None) -> None:
+        """Write the private key as PKCS#8 PEM (encrypted with ``password`` when given) with
+        mode 0600; refuse to overwrite."""
+        pem = self._pem(password)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(pem)
             f.flush()
             os.fsync(f.fileno())
 
+    def rewrap(self, path: Path, password: bytes | None) -> None:
+        """Replace ``path`` by this same key under another password (rekey, migration): the
+        identity does not change, only the wrapping."""
+        tmp = path.with_name(f".{path.name}.rewrap")
+        tmp.unlink(missing_ok=True)
+        self.save(tmp, password)
+        if NodeKey.load(tmp, password).node_id != self.node_id:  # never swap in another identity
+            raise KeyFileError("rewrapped key does not match")
+        os.replace(tmp, path)
+
     @classmethod
-    def load(cls, path: Path) -> NodeKey:
+    def load(cls, path: Path, password: bytes | None = None) -> NodeKey:
         try:
             mode = path.stat().st_mode & 0o777
             data = path.read_bytes()
@@ -82,9 +100,11 @@ class NodeKey:
         if mode & 0o077:
             raise KeyFileError(f"node key {path} is readable by others (mode {mode:o}); run chmod 600")
         try:
-            key = serialization.load_pem_private_key(data, password=None)
+            key = serialization.load_pem_private_key(data, password=password or None)
+        except TypeError as e:  # encrypted and no password (a locked node), or the reverse
+            raise KeyFileError(f"node key {path}: {e}") from e
         except ValueError as e:
-            raise KeyFileError(f"node key {path} is not a valid PEM private key") from e
+            raise KeyFileError(f"node key {path} is not a readable PEM private key (wrong key?)") from e
         if not isinstance(key, Ed25519PrivateKey):
             raise KeyFileError(f"node key {path} is not an Ed25519 key")
         return cls(key)

@@ -5,10 +5,77 @@ scheduler must run once per node; concurrency comes from threads.
 
 from __future__ import annotations
 
+import ssl
+import tempfile
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
+
+
+class TlsContexts:
+    """The TLS context of each new connection (gunicorn's ``ssl_context`` hook), by lock state.
+
+    The node's certificate key is the node key, encrypted with the data key: while the node is
+    locked it cannot be loaded, so the sign-in page is served with a throwaway self-signed
+    certificate made at start (peers, who pin the district CA, refuse it: nothing syncs while
+    locked); once unlocked, the node's own certificate and key.
+    """
+
+    def __init__(self, app: Flask, certificate: str, key: str) -> None:
+        self.app = app
+        self.certificate = certificate
+        self.key = key
+        self._mutex = threading.Lock()
+        self._cache: dict[Any, ssl.SSLContext] = {}
+
+    def _new(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def _locked(self) -> ssl.SSLContext:
+        from datetime import UTC, datetime, timedelta
+
+        from certs import create_ca
+        from certs.identity import certificate_pem
+        from certs.keys import private_key_pem
+
+        throwaway = create_ca("00", now=datetime.now(UTC), lifetime=timedelta(days=30))
+        context = self._new()
+        with tempfile.TemporaryDirectory(prefix="motcua-tls-") as tmp:
+            cert, key = Path(tmp) / "c.pem", Path(tmp) / "k.pem"
+            cert.write_bytes(certificate_pem(throwaway.certificate))
+            key.write_bytes(private_key_pem(throwaway.key))
+            context.load_cert_chain(str(cert), str(key))
+        return context
+
+    def __call__(self) -> ssl.SSLContext:
+        from node.atrest import node_key_password
+
+        node = self.app.extensions["motcua.node"]
+        if not self.key.endswith("node.key"):
+            # the P-256 https key (tls.key) is not the node's identity and is kept as it is, so
+            # a locked node's sign-in page has the certificate staff browsers trust
+            which: Any = "tls"
+        else:
+            which = "locked" if getattr(node, "locked", False) else node.data_key
+        with self._mutex:
+            if which not in self._cache:
+                self._cache.clear()  # a lock or rekey retires the previous context
+                if which == "locked":
+                    self._cache[which] = self._locked()
+                elif which == "tls":
+                    context = self._new()
+                    context.load_cert_chain(self.certificate, self.key)
+                    self._cache[which] = context
+                else:
+                    context = self._new()
+                    context.load_cert_chain(self.certificate, self.key, password=node_key_password(which))
+                    self._cache[which] = context
+            return self._cache[which]
 
 
 def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, scheduler: Any = None,
@@ -37,6 +104,10 @@ def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, sche
                 # connection closed under it.
                 "keepalive": 75,
                 "accesslog": "-",
+                # Method and path only: gunicorn's default line carries the query string and the
+                # referrer, and a staff search (?q=<name or ID number>) or a lookup would put
+                # personal data in plaintext logs beside an encrypted database (issue 16).
+                "access_log_format": '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss',
             }
             # gunicorn >= 23 opens one control socket per user in ~/.gunicorn by default; several
             # nodes on one machine (the demo, tests) would fight over it, and we do not use it.
@@ -45,6 +116,8 @@ def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, sche
             if tls is not None:
                 # An enrolled node serves https with its certificate from the district CA.
                 options["certfile"], options["keyfile"] = tls
+                contexts = TlsContexts(app, *tls)
+                options["ssl_context"] = lambda _conf, _default: contexts()
             options["post_worker_init"] = lambda _worker: _start_in_worker()
             options["worker_exit"] = lambda _server, _worker: _stop_in_worker()
             for key, value in options.items():

@@ -28,10 +28,12 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith("MOTCUA_"):
             monkeypatch.delenv(name)
+    # unlock caches of in-process CLI runs stay in the test's folder, not in /dev/shm
+    monkeypatch.setenv("MOTCUA_RUNTIME_DIR", str(tmp_path / "motcua-run"))
 
 
 @pytest.fixture(scope="session")
@@ -119,3 +121,12 @@ def district_ca():
     from certs import create_ca
 
     return create_ca("40", now=datetime.now(UTC) - timedelta(minutes=5), lifetime=timedelta(days=365))
+
+
+@pytest.fixture(autouse=True)
+def _cheap_key_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Key slots derived with tiny Argon2 parameters in-process (the real ones cost 64 MiB and
+    a few hundred ms per slot), as cheap_hashing does for the password hashes."""
+    from node import atrest
+
+    monkeypatch.setattr(atrest, "KDF", atrest.KdfParams(t=1, m=8, p=1))

@@ -2,7 +2,8 @@
 
 * The pure core (domain rules, wire format, clock, chain verification, merge) imports only the
   standard library, well-kept pure data libraries, and other core modules.
-* cryptography enters through ``node/signing.py`` and ``certs/`` only; requests through the
+* cryptography enters through ``node/signing.py`` (signatures), ``node/atrest.py`` (key slots and
+  escrow of the data key: issue 16) and ``certs/`` only; requests through the
   sync transport; zeroconf through discovery; flask and click only in delivery modules.
 * No import cycle between our modules (``node``, ``sync``, ``web``, ``certs``, ``bench``), deferred
   function-level imports included, unless one is listed in :data:`DEFERRED_CYCLE_EXEMPT` with the
@@ -29,7 +30,7 @@ PURE_DATA_LIBS = {"holidays", "vietnam_provinces"}
 
 # library -> where it may be imported (file or folder prefixes, relative to the repo root)
 DOORS = {
-    "cryptography": ("node/signing.py", "certs/"),
+    "cryptography": ("node/signing.py", "node/atrest.py", "certs/"),
     "requests": ("sync/transport.py", "bench/", "tests/"),
     "zeroconf": ("sync/discovery.py", "tests/"),
     "flask": ("web/", "sync/server.py", "node/app.py", "node/wsgi.py", "node/cli/", "tests/"),

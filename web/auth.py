@@ -41,7 +41,7 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from node import accounts
+from node import accounts, unlocking
 from node.services import Node
 from web import hardening, i18n, permissions
 from web.formatting import FILTERS
@@ -123,7 +123,8 @@ def _csrf_check() -> None:
 def _load_staff() -> Response | None:
     g.staff = None
     token = request.cookies.get(COOKIE, "")
-    if token and request.blueprint not in NOT_COOKIE_AUTHENTICATED:
+    # a locked node (web.locked) has no database open: nobody is signed in until it unlocks
+    if token and request.blueprint not in NOT_COOKIE_AUTHENTICATED and not getattr(node(), "locked", False):
         g.staff = accounts.session_staff(token, now=now_ms())
     if request.blueprint == "printing":
         return _guard_printing()
@@ -223,6 +224,9 @@ def login() -> Response | str | tuple[Any, ...]:
         except accounts.AccountError:
             error = _("Tên đăng nhập hoặc mật khẩu không đúng.")
             return render_template("auth/login.html", error=error, username=username), 401
+        # The account's key slot (issue 16): made for a new account, refreshed after a password
+        # change or a rekey, so this person can unlock the node the next time it is locked.
+        unlocking.ensure_slot_at_sign_in(node(), staff.username, password)
         accounts.close_session(request.cookies.get(COOKIE, ""))
         token = accounts.open_session(staff, ip=client_ip(), user_agent=request.user_agent.string, now=now_ms())
         session.clear()  # a fresh CSRF token for the signed-in session

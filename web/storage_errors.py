@@ -42,5 +42,23 @@ def register(app: Flask) -> None:
         node = app.extensions["motcua.node"]
         return {"disk_warning": lambda: storage.space_warning(node.settings.data_dir, node.settings.MIN_FREE_MB)}
 
-    for cls in (pw.OperationalError, pw.InternalError, pw.DatabaseError, sqlite3.OperationalError, OSError):
+    for cls in (pw.DatabaseError, sqlite3.DatabaseError, OSError, *_driver_errors()):
         app.register_error_handler(cls, handle)
+
+
+def _driver_errors() -> list[type[Exception]]:
+    """The drivers' own classes: the store's raw cursor raises them unwrapped by peewee."""
+    found: list[type[Exception]] = []
+    try:
+        from sqlcipher3 import dbapi2 as sqlcipher
+
+        found.append(sqlcipher.DatabaseError)
+    except ImportError:
+        pass
+    try:
+        import psycopg
+
+        found.append(psycopg.DatabaseError)
+    except ImportError:
+        pass
+    return found

@@ -5,7 +5,8 @@ One module per command group: :mod:`~node.cli.lifecycle` (init, serve, backup, r
 unblock-writes, seed-demo), :mod:`~node.cli.health` (doctor, verify, rebuild, digest),
 :mod:`~node.cli.peering` (sync, peers, sync-log), :mod:`~node.cli.conflicts`,
 :mod:`~node.cli.trust` (ca, enroll, tls), :mod:`~node.cli.accounts` (user, token),
-:mod:`~node.cli.reference`, :mod:`~node.cli.codes` and :mod:`~node.cli.report`. This module only
+:mod:`~node.cli.reference`, :mod:`~node.cli.codes`, :mod:`~node.cli.report` and
+:mod:`~node.cli.atrest` (unlock, lock, recover, rekey, escrow, encrypt). This module only
 declares the group and attaches them; ``python -m node.cli`` runs it (``__main__.py``).
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import click
 
 from node import __version__
-from node.cli import accounts, codes, conflicts, health, lifecycle, peering, reference, report, trust
+from node.cli import accounts, atrest, codes, conflicts, health, lifecycle, peering, reference, report, trust
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,6 +45,7 @@ for _command in (
     reference.reference,
     codes.codes,
     report.report,
+    atrest.unlock, atrest.lock, atrest.recover, atrest.rekey, atrest.escrow, atrest.encrypt,
 ):
     main.add_command(_command)
 del _command

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from node.cli.atrest import _keyring, _password_option
 from node.cli.context import node_of
 
 
@@ -17,19 +18,29 @@ def user() -> None:
 @click.option("--role", type=click.Choice(["clerk", "head", "mobile", "district_admin"]), required=True,
               help="clerk (one-stop desk), head (head of office), mobile (outreach team), district_admin.")
 @click.option("--name", "full_name", required=True, help="Full name, as printed on forms (e.g. 'Nguyễn Thị Lan').")
-@click.password_option(help="Password (at least 12 characters); prompted, never on the command line in scripts.",
-                       prompt="Mật khẩu / password")
+@_password_option("Mật khẩu / password", confirm=True)
 @click.pass_context
 def user_add(ctx: click.Context, username: str, role: str, full_name: str, password: str) -> None:
     """Create a staff account (prompts for the password twice)."""
     from node.accounts import AccountError, create_account
+    from node.unlocking import set_account_slot
 
     node = node_of(ctx.parent)
     try:
         row = create_account(username, full_name, role, password, now=node.wall_ms())
     except AccountError as e:
         raise click.ClickException(str(e)) from e
+    first = node.data_key is not None and not _keyring(node).account_slots
+    set_account_slot(node, row.username, password)
     click.echo(f"created {row.role} account {row.username} ({row.full_name})")
+    if first:
+        # The setup slot is gone: the one who set the node up keeps it unlocked for the next
+        # steps (serve, enroll, seed) as motcua unlock would, until motcua lock.
+        from node.unlocking import unlock_cache_for
+
+        unlock_cache_for(node.settings, node.data_key)
+        click.echo("the node's data key is now protected by this account's password (key slot); it stays "
+                   "unlocked on this machine until motcua lock (or a restart); then a sign-in unlocks it")
 
 
 @user.command("list")
@@ -53,29 +64,35 @@ def user_list(ctx: click.Context) -> None:
 def user_disable(ctx: click.Context, username: str) -> None:
     """Disable an account and end its sessions at once (a person who left, a lost laptop)."""
     from node.accounts import AccountError, set_active
+    from node.atrest import AtRestError
+    from node.unlocking import check_slot_can_go, remove_account_slot
 
-    node_of(ctx.parent)
+    node = node_of(ctx.parent)
     try:
+        check_slot_can_go(node.settings, username)
         set_active(username, False)
-    except AccountError as e:
+    except (AccountError, AtRestError) as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"account {username} disabled; its sessions are ended")
+    slot = remove_account_slot(node.settings, username)
+    click.echo(f"account {username} disabled; its sessions are ended" + ("; its key slot is removed" if slot else ""))
 
 
 @user.command("set-password")
 @click.argument("username")
-@click.password_option(prompt="Mật khẩu mới / new password")
+@_password_option("Mật khẩu mới / new password", confirm=True)
 @click.pass_context
 def user_set_password(ctx: click.Context, username: str, password: str) -> None:
     """Set a new password (prompted twice); ends the account's sessions."""
     from node.accounts import AccountError, set_password
+    from node.unlocking import set_account_slot
 
     node = node_of(ctx.parent)
     try:
         set_password(username, password, now=node.wall_ms())
     except AccountError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"password of {username} changed; its sessions are ended")
+    set_account_slot(node, username, password)
+    click.echo(f"password of {username} changed; its sessions are ended; its key slot is rewrapped")
 
 
 # -- motcua token: personal API tokens (issue 10) -------------------------------------------------

@@ -26,12 +26,15 @@ def settings_of(ctx: click.Context) -> Settings:
 def node_of(ctx: click.Context) -> Node:
     """The node of that data directory, opened (its database bound)."""
     # deferred: opening a node pulls in the whole application; --help and init must not need it
+    from node.atrest import AtRestError
     from node.services import NodeNotInitialised, open_node
 
     try:
         return open_node(settings_of(ctx))
     except NodeNotInitialised as e:
         raise click.ClickException(str(e)) from e
+    except AtRestError as e:  # locked, or a keyring that does not open
+        raise click.ClickException(f"{e} (motcua unlock --user NAME)") from e
 
 
 def ca_fingerprint_of(node: Node) -> str:

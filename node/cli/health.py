@@ -45,7 +45,16 @@ def doctor(ctx: click.Context) -> None:
     problems += not ok_key
     click.echo(f"{'ok  ' if ok_key else 'FAIL'} key file {key_path} mode {mode and oct(mode)}")
     click.echo(f"ok   unit {settings.UNIT}: {describe_unit(settings.UNIT) or 'not in the 2025 list'}")
-    node = node_of(ctx)
+    from node.cli.atrest import at_rest_report
+
+    lines, bad, node = at_rest_report(ctx, settings)
+    problems += bad
+    for line in lines:
+        click.echo(line)
+    if node is None:  # locked: a normal state, but the database could not be checked
+        click.echo(f"{'ok  ' if not problems else 'FAIL'} {problems} problem(s); the database, feeds and backups "
+                   "were not checked: the node is locked (motcua unlock --user NAME, then doctor again)")
+        sys.exit(1 if problems else 0)
     click.echo(f"ok   database {backend_name(node.db)}; pending migrations: {pending_migrations(node.db) or 'none'}")
     status = node.status()
     click.echo(f"ok   node {status['node_id']}: {status['events']} events, {status['dossiers']} dossiers")

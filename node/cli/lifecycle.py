@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +61,7 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
     """Create a node: data directory, Ed25519 key (0600), node.json, migrated database."""
     from node.db import open_database
     from node.units import describe_unit, is_unit_code
+    from node.unlocking import create_node_keys
 
     settings = settings_of(ctx)
     data_dir = settings.data_dir
@@ -79,15 +79,17 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
         )
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_path = data_dir / KEY_FILE
-    key = NodeKey.load(key_path) if key_path.exists() else NodeKey.generate()
-    if not key_path.exists():
-        key.save(key_path)
+    if key_path.exists():
+        raise click.ClickException(f"{key_path} exists without a node.json; move it away to start over")
+    key = NodeKey.generate()
+    # The database, the key file and the session secret are encrypted with a new data key; the
+    # keyring holds it in a setup slot until the first staff account (motcua user add).
+    data_key = create_node_keys(data_dir, key)
     node_file: dict[str, Any] = {
         "role": role,
         "unit": unit,
         "name": name,
         "node_id": key.node_id,
-        "secret_key": secrets.token_urlsafe(32),
     }
     if parent_url:
         node_file["parent_url"] = parent_url
@@ -97,12 +99,14 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
         node_file["dev_open_trust"] = True
     tmp = settings.node_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(node_file, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.chmod(tmp, 0o600)  # it holds the session secret
+    os.chmod(tmp, 0o600)
     os.replace(tmp, settings.node_file)
-    db = open_database(load_settings(data_dir))
+    db = open_database(load_settings(data_dir), data_key=data_key)
     db.close()
     where = describe_unit(unit) or "unit not in the 2025 national list (kept as given)"
-    click.echo(f"initialised {role} node {key.node_id}\n  unit {unit}: {where}\n  data  {data_dir}")
+    click.echo(f"initialised {role} node {key.node_id}\n  unit {unit}: {where}\n  data  {data_dir} (encrypted)")
+    click.echo("add the first staff account now (motcua user add): until then the data key sits unprotected "
+               "in keys.json", err=True)
     if dev_open_trust:
         click.echo(DEV_OPEN_WARNING, err=True)
 
@@ -115,29 +119,53 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
 def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> None:
     """Run the node's web server (gunicorn, one process, threads)."""
     from node.app import create_app
+    from node.unlocking import serving_lock
 
     settings = settings_of(ctx)
-    node = node_of(ctx)
-    app = create_app(settings, node=node)
+    try:
+        node = node_of(ctx)
+    except click.ClickException:
+        node = None  # locked: the app serves its sign-in page; a staff sign-in unlocks it
+    app = create_app(settings, node=node) if node is not None else create_app(settings, locked=True)
     host = host or settings.HOST
     port = port or settings.PORT
     from node.https import report, serving_files
 
-    tls = serving_files(node.trust)  # the P-256 certificate browsers accept, else the Ed25519 one
+    if node is not None:
+        trust = node.trust
+    else:  # locked: the certificate files are read as they are (no database behind them)
+        from node.services import system_wall_ms
+        from node.signing import verify_signature
+        from node.trust import NodeTrust
+
+        trust = NodeTrust(settings.data_dir, verify_signature, system_wall_ms, None, settings.DEV_OPEN_TRUST)
+    tls = serving_files(trust)  # the P-256 certificate browsers accept, else the Ed25519 one
     scheme = "https" if tls else "http"
-    click.echo(f"motcua {settings.ROLE} node {node.node_id} on {scheme}://{host}:{port}/", err=True)
-    for line in report(node.trust):
+    node_id = app.extensions["motcua.node"].node_id
+    state = "LOCKED until a staff member signs in" if node is None else "unlocked"
+    click.echo(f"motcua {settings.ROLE} node {node_id} on {scheme}://{host}:{port}/ ({state})", err=True)
+    for line in report(trust):
         if not line.startswith("ok"):
             click.echo(line, err=True)
-    if node.trust.open_to_strangers:
+    if node is not None and node.trust.open_to_strangers:
         click.echo(DEV_OPEN_WARNING, err=True)
-    scheduler = make_scheduler(node, app)
+    from node.lockstate import IdleWatcher, Together, idle_lock_ms
+
+    watcher = IdleWatcher(app.extensions["motcua.atrest"]) if idle_lock_ms(settings) else None
+    sync_scheduler = make_scheduler(app)
+    scheduler = Together(sync_scheduler, watcher) if watcher or sync_scheduler else None
+    stack = serving_lock(settings.data_dir)
+    stack.__enter__()  # held until the process ends: rekey and encrypt refuse meanwhile
     if dev:
         advertiser = make_advertiser(node, host, port, scheme)
         if scheduler:
             scheduler.start()
         try:
-            app.run(host=host, port=port, threaded=True, ssl_context=tls)
+            from node.wsgi import TlsContexts
+
+            # the development server takes one context: the node's own, or the throwaway one
+            # of a locked node until it restarts
+            app.run(host=host, port=port, threaded=True, ssl_context=TlsContexts(app, *tls)() if tls else None)
         finally:
             if scheduler:
                 scheduler.stop()
@@ -151,9 +179,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
                         advertise=lambda: make_advertiser(node, host, port, scheme))
 
 
-def make_advertiser(node: Node, host: str, port: int, scheme: str) -> Advertiser | None:
+def make_advertiser(node: Node | None, host: str, port: int, scheme: str) -> Advertiser | None:
     """Commune and district nodes announce themselves on the LAN (mDNS), mobiles do not."""
-    if node.settings.ROLE == "mobile" or not node.settings.ADVERTISE:
+    if node is None or node.settings.ROLE == "mobile" or not node.settings.ADVERTISE:
         return None
     from sync.discovery import Advertiser, ServiceRecord
 
@@ -164,23 +192,31 @@ def make_advertiser(node: Node, host: str, port: int, scheme: str) -> Advertiser
         return None
 
 
-def make_scheduler(node: Node, app: Flask) -> SyncScheduler | None:
-    """The background sync of ``serve``: only for nodes with a parent to sync with."""
+def make_scheduler(app: Flask) -> SyncScheduler | None:
+    """The background sync of ``serve``: only for nodes with a parent to sync with. It pauses
+    while the node is locked (no key, no database), and checks the idle lock of a mobile node."""
     import logging
 
     from sync.scheduler import SyncScheduler
 
-    if not node.settings.PARENT_URL:
+    settings = app.extensions["motcua.atrest"].settings
+    if not settings.PARENT_URL:
         return None
     logger = logging.getLogger("motcua.sync")
 
     def run() -> bool:
+        gate = app.extensions["motcua.atrest"]
+        gate.check()
+        node = app.extensions["motcua.node"]
+        if getattr(node, "locked", False):
+            logger.info("sync skipped: the node is locked")
+            return False
         summary = node.sync_with(node.settings.PARENT_URL)
         logger.info("sync %s: %s up, %s down, %s", summary.outcome, summary.events_out, summary.events_in,
                     summary.error or "")
         return summary.ok
 
-    scheduler = SyncScheduler(run, node.settings.SYNC_INTERVAL_SECONDS)
+    scheduler = SyncScheduler(run, settings.SYNC_INTERVAL_SECONDS)
     app.extensions["motcua.scheduler"] = scheduler
     return scheduler
 
@@ -226,14 +262,19 @@ def backup(ctx: click.Context, dest: Path) -> None:
 
 @click.command()
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--user", "username", default="", help="A staff account of the backed-up node (an encrypted "
+              "backup opens with its password, prompted).")
 @click.pass_context
-def restore(ctx: click.Context, source: Path) -> None:
+def restore(ctx: click.Context, source: Path, username: str) -> None:
     """Restore a backup folder into the (empty) data directory; writes wait for a sync."""
-    from node.backup import BackupError, restore_backup
+    from node.backup import BackupError, backup_data_key, restore_backup
 
     settings = settings_of(ctx)
     try:
-        manifest = restore_backup(source, settings.data_dir, None, lambda msg: click.echo(f"  {msg}", err=True))
+        password = click.prompt("Mật khẩu / password", hide_input=True) if username else ""
+        data_key = backup_data_key(source, username, password)
+        manifest = restore_backup(source, settings.data_dir, None, lambda msg: click.echo(f"  {msg}", err=True),
+                                  data_key)
     except BackupError as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"restored {manifest['role']} node {manifest['node_id']} (unit {manifest['unit']}) "

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
+from node.cli.atrest import _escrow_passphrase
 from node.cli.context import node_of, settings_of
 
 
@@ -17,17 +19,65 @@ def ca_group() -> None:
 @ca_group.command("init")
 @click.pass_context
 def ca_init(ctx: click.Context) -> None:
-    """Create the district CA under <data dir>/ca and certify this district node."""
+    """Create the district CA under <data dir>/ca, certify this district node, and make the
+    district escrow key pair (passphrase from MOTCUA_ESCROW_PASSPHRASE, else prompted)."""
     from node.domain.errors import DomainError
     from node.enrollment import init_ca
 
     node = node_of(ctx.parent)
+    passphrase = _escrow_passphrase(confirm=True, required=False)
     try:
-        fingerprint = init_ca(node)
+        fingerprint = init_ca(node, escrow_passphrase=passphrase or b"")
     except DomainError as e:
         raise click.ClickException(e.message) from e
     click.echo(f"district CA created; fingerprint {fingerprint}")
+    if passphrase:
+        click.echo("escrow key pair created in ca/escrow.key (passphrase-encrypted) and ca/escrow.pub; enrolling "
+                   "nodes wrap their data key to it. Copy it offline: motcua ca escrow-export --to DIR")
+    else:
+        click.echo("WARNING: no escrow key (no MOTCUA_ESCROW_PASSPHRASE and no terminal): a commune whose "
+                   "passwords are all lost cannot be recovered; run motcua ca escrow-init", err=True)
     click.echo("restart motcua serve: it now serves https and accepts only certified nodes")
+
+
+@ca_group.command("escrow-init")
+@click.pass_context
+def ca_escrow_init(ctx: click.Context) -> None:
+    """Make the district escrow key pair if the CA was made without it (passphrase from
+    MOTCUA_ESCROW_PASSPHRASE, else prompted); nodes enrolling from now on escrow to it."""
+    from node.atrest import ESCROW_PUBLIC_FILE
+    from node.enrollment import ca_layout, make_escrow_key
+    from node.unlocking import escrow_to
+
+    node = node_of(ctx.parent)
+    layout = ca_layout(node)
+    if not layout.certificate.exists():
+        raise click.ClickException("no CA here: run motcua ca init")
+    if (layout.root / ESCROW_PUBLIC_FILE).exists():
+        raise click.ClickException(f"{layout.root / ESCROW_PUBLIC_FILE} exists already")
+    make_escrow_key(layout, _escrow_passphrase(confirm=True))
+    fingerprint = escrow_to(node, (layout.root / ESCROW_PUBLIC_FILE).read_bytes()) if node.data_key else ""
+    click.echo(f"escrow key pair created in {layout.root}; this node escrowed to it {fingerprint[:16]}… "
+               "Nodes enrolled before: motcua escrow --public escrow.pub on each")
+
+
+@ca_group.command("escrow-export")
+@click.option("--to", "dest", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder (a USB key kept in the district's safe) receiving escrow.key and escrow.pub.")
+@click.pass_context
+def ca_escrow_export(ctx: click.Context, dest: Path) -> None:
+    """Copy the escrow key pair (private part still passphrase-encrypted) for offline keeping."""
+    import shutil
+
+    from node.atrest import ESCROW_KEY_FILE, ESCROW_PUBLIC_FILE
+
+    root = settings_of(ctx.parent).data_dir / "ca"
+    if not (root / ESCROW_KEY_FILE).exists():
+        raise click.ClickException(f"no escrow key in {root}: run motcua ca init")
+    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in (ESCROW_KEY_FILE, ESCROW_PUBLIC_FILE):
+        shutil.copy2(root / name, dest / name)
+    click.echo(f"escrow key exported to {dest}; it opens with its passphrase only (motcua recover --escrow-key)")
 
 
 @ca_group.command("pair")
@@ -79,14 +129,21 @@ def ca_revoke(ctx: click.Context, node_id: str, after_seq: int | None, unit: str
 @click.pass_context
 def enroll(ctx: click.Context, district_url: str, code: str, extra_names: tuple[str, ...]) -> None:
     """Enroll this node with the district CA using a one-time pairing code."""
+    from node.atrest import AtRestError, node_key_password
     from node.enrollment import EnrollmentFailed
     from node.enrollment import enroll as do_enroll
     from node.https import default_names
+    from node.lockstate import resolve_data_key
+    from node.unlocking import escrow_to
 
     settings = settings_of(ctx)
     names = list(dict.fromkeys([*default_names(settings), *extra_names]))
     try:
-        done = do_enroll(settings.data_dir, district_url, code, settings.HTTP_TIMEOUT_SECONDS, names)
+        data_key = resolve_data_key(settings)
+        done = do_enroll(settings.data_dir, district_url, code, settings.HTTP_TIMEOUT_SECONDS, names,
+                         node_key_password=node_key_password(data_key))
+    except AtRestError as e:
+        raise click.ClickException(f"{e} (motcua unlock --user NAME)") from e
     except EnrollmentFailed as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"enrolled as {done.name} ({done.role}, unit {done.unit}), node {done.node_id}")
@@ -98,6 +155,11 @@ def enroll(ctx: click.Context, district_url: str, code: str, extra_names: tuple[
     else:
         click.echo(f"warning: no https certificate for browsers: {done.tls_error}; sync works; later run "
                    "motcua tls request --district URL", err=True)
+    if done.escrow_pem and data_key is not None:
+        node = node_of(ctx)
+        fingerprint = escrow_to(node, done.escrow_pem)
+        node.close()
+        click.echo(f"data key escrowed to the district escrow key {fingerprint[:16]}… (motcua recover)")
     click.echo(f"district CA fingerprint {done.fingerprint}; restart motcua serve to serve https")
 
 
@@ -130,7 +192,10 @@ def tls_request(ctx: click.Context, district_url: str | None, extra_names: tuple
             url = district_url or settings.PARENT_URL
             if not url:
                 raise click.ClickException("give --district URL (the district node that holds the CA)")
-            certified = request_from_district(settings.data_dir, url, names, settings.HTTP_TIMEOUT_SECONDS)
+            from node.atrest import node_key_password
+
+            certified = request_from_district(settings.data_dir, url, names, settings.HTTP_TIMEOUT_SECONDS,
+                                              node_key_password(node.data_key))
     except (TlsRequestFailed, DomainError) as e:
         raise click.ClickException(str(e)) from e
     except CertsError as e:

@@ -101,7 +101,7 @@ def build_templates(root: Path) -> tuple[Template, Template]:
     district = Template(root / "district", "district", DISTRICT_UNIT)
     commune = Template(root / "commune", "commune", "17272")
     for t in (district, commune):
-        init_node_dir(t.data_dir, t.role, t.unit)
+        init_node_dir(t.data_dir, t.role, t.unit, encrypted=False)  # at rest is not what is tested here
     d = open_at(district.data_dir, district.role, district.unit, clock)
     d.publish_reference("admin")
     c = open_at(commune.data_dir, commune.role, commune.unit, clock)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import sqlite_connect
 from tests.scenarios.harness import RealNode, certify, clean_env
 
 # A second process writing dossiers as fast as it can until told to stop (bounded in count and
@@ -34,7 +34,7 @@ print(n)
 
 
 def count_events(db: Path) -> int:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    con = sqlite_connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         return con.execute("SELECT COUNT(*) FROM event").fetchone()[0]
     finally:
@@ -75,7 +75,7 @@ def test_backup_while_writing_is_a_consistent_checked_snapshot(tmp_path):
     sizes = []
     for folder in taken:
         db = folder / "motcua.sqlite3"
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        con = sqlite_connect(f"file:{db}?mode=ro", uri=True)
         assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         head = con.execute("SELECT MAX(seq) FROM event WHERE origin = ?", (commune.node_id,)).fetchone()[0]
         con.close()
@@ -125,7 +125,7 @@ def test_restore_keeps_writes_blocked_until_a_sync_brings_back_later_events(tmp_
         new_pc.cli("seed-demo", "--count", "1")
         new_pc.cli("sync")
         assert new_pc.own_events() <= hub.events()
-        con = sqlite3.connect(hub.db_path)
+        con = sqlite_connect(hub.db_path)
         assert con.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0] == 0
         con.close()
     finally:
@@ -163,7 +163,7 @@ def test_doctor_warns_when_the_last_backup_is_older_than_seven_days(tmp_path):
     commune.cli("backup", "--to", str(tmp_path / "backups"))
     fresh = commune.cli("doctor").stdout
     assert "ok   backup: last" in fresh and "0 day(s) ago" in fresh
-    con = sqlite3.connect(commune.db_path)
+    con = sqlite_connect(commune.db_path)
     row = json.loads(con.execute("SELECT value FROM node_state WHERE key = 'last_backup'").fetchone()[0])
     row["at"] -= 8 * 86_400_000
     con.execute("UPDATE node_state SET value = ? WHERE key = 'last_backup'", (json.dumps(row),))

@@ -57,11 +57,11 @@ def test_seed_verify_rebuild_doctor(tmp_path):
 
 
 def test_verify_fails_with_a_reason_after_tampering(tmp_path):
-    import sqlite3
+    from tests.factories import sqlite_connect
 
     init(tmp_path)
     run(tmp_path, "seed-demo", "--count", "2")
-    con = sqlite3.connect(tmp_path / "n" / "motcua.sqlite3")
+    con = sqlite_connect(tmp_path / "n" / "motcua.sqlite3")
     con.execute("UPDATE event SET raw = replace(raw, 'Nguy', 'Nguo') WHERE seq = 1")
     con.commit()
     con.close()

@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import ssl
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
+
+from tests.factories import sqlite_connect
 
 ROOT = Path(__file__).resolve().parents[2]
 # A liveness probe: node certificates name node ids, not hosts (the nodes pin the CA themselves).
@@ -21,7 +22,7 @@ INSECURE.verify_mode = ssl.CERT_NONE
 
 
 def rows(db: Path, sql: str, *args) -> list[tuple]:
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    con = sqlite_connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         return con.execute(sql, args).fetchall()
     finally:

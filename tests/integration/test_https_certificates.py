@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from certs import create_ca, issue_node_certificate
-from certs.ca import load_ca, save_ca
+from certs.ca import save_ca
 from certs.identity import certificate_pem, identity_from_certificate, parse_certificate
 from certs.keys import generate_tls_key, load_private_key, save_private_key
 from certs.layout import CaLayout, NodeLayout
@@ -33,10 +33,11 @@ from certs.tlsca import (
 from certs.tlsrequest import build_tls_request
 from node import https
 from node.app import create_app
+from node.atrest import node_key_password
 from node.db import open_database
-from node.enrollment import ca_layout, init_ca, revoke
+from node.enrollment import ca_layout, init_ca, load_district_ca, revoke
 from node.services import Node
-from tests.factories import init_node_dir, make_settings
+from tests.factories import init_node_dir, make_settings, node_data_key
 
 UNIT = "17272"
 JSON = "application/json"
@@ -75,9 +76,17 @@ def certified_commune(tmp_path, clock, authority, name="commune") -> Node:
     return node
 
 
+def district_tls_ca(district: Node):  # -> TlsCA
+    """The district's TLS CA, its key opened as the district opens it (encrypted, issue 16)."""
+    from node.enrollment import _passphrase
+
+    return load_tls_ca(ca_layout(district), passphrase=_passphrase(district))
+
+
 def tls_request_body(node: Node, names, key=None) -> bytes:
     layout = NodeLayout(node.settings.data_dir)
-    request = build_tls_request(load_private_key(layout.key), parse_certificate(layout.certificate.read_bytes()),
+    request = build_tls_request(load_private_key(layout.key, passphrase=node_key_password(node.data_key)),
+                                parse_certificate(layout.certificate.read_bytes()),
                                 key or generate_tls_key(), names)
     return json.dumps(request.to_dict()).encode()
 
@@ -102,7 +111,7 @@ def test_ca_init_makes_the_tls_ca_and_certifies_the_district_itself(district):
 
 
 def test_a_certified_node_gets_a_lan_certificate(tmp_path, clock, server, district):
-    commune = certified_commune(tmp_path, clock, load_ca(ca_layout(district)))
+    commune = certified_commune(tmp_path, clock, load_district_ca(district))
     key = generate_tls_key()
     r = post(server, tls_request_body(commune, ["localhost", "192.168.1.20", "may-1.local", "xa.huyen.gov.vn"], key))
     assert r.status_code == 200, r.get_json()
@@ -116,7 +125,7 @@ def test_a_certified_node_gets_a_lan_certificate(tmp_path, clock, server, distri
 
 
 def test_public_names_a_stranger_and_a_revoked_node_get_nothing(tmp_path, clock, server, district):
-    authority = load_ca(ca_layout(district))
+    authority = load_district_ca(district)
     commune = certified_commune(tmp_path, clock, authority)
     r = post(server, tls_request_body(commune, ["www.google.com"]))
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "names"
@@ -131,7 +140,7 @@ def test_public_names_a_stranger_and_a_revoked_node_get_nothing(tmp_path, clock,
 
 
 def test_tampered_requests_and_garbage_are_4xx(tmp_path, clock, server, district):
-    commune = certified_commune(tmp_path, clock, load_ca(ca_layout(district)))
+    commune = certified_commune(tmp_path, clock, load_district_ca(district))
     doc = json.loads(tls_request_body(commune, ["localhost"]))
     doc["names"] = ["192.168.1.99"]  # not what the node signed
     assert post(server, json.dumps(doc).encode()).status_code == 400
@@ -143,14 +152,14 @@ def test_tampered_requests_and_garbage_are_4xx(tmp_path, clock, server, district
 def test_the_tls_ca_is_offered_to_sync_clients_on_every_node_that_pins_one(tmp_path, clock, server, district):
     offer = server.get("/sync/v1/tls-ca").get_json()
     assert parse_certificate(offer["tls_ca"].encode()) == district.trust.tls_ca
-    commune = certified_commune(tmp_path, clock, load_ca(ca_layout(district)))
+    commune = certified_commune(tmp_path, clock, load_district_ca(district))
     r = create_app(commune.settings, node=commune).test_client().get("/sync/v1/tls-ca")
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "no_tls_ca"
 
 
 def test_a_node_enrolled_before_the_tls_ca_fetches_it_and_keeps_it_only_if_signed(tmp_path, clock, district,
                                                                                   monkeypatch, server):
-    commune = certified_commune(tmp_path, clock, load_ca(ca_layout(district)))
+    commune = certified_commune(tmp_path, clock, load_district_ca(district))
     assert commune.trust.tls_ca is None and commune.trust.pinned_ca_files == [str(commune.trust.layout.ca_certificate)]
     assert https.serving_files(commune.trust)[0].endswith("node.pem")  # Ed25519: sync works, browsers do not
     [line] = https.report(commune.trust)
@@ -174,7 +183,7 @@ def test_a_node_enrolled_before_the_tls_ca_fetches_it_and_keeps_it_only_if_signe
 def test_sync_asks_a_peer_for_the_tls_ca_once(tmp_path, clock, district, monkeypatch):
     from node.replication import fetch_tls_ca_once
 
-    commune = certified_commune(tmp_path, clock, load_ca(ca_layout(district)))
+    commune = certified_commune(tmp_path, clock, load_district_ca(district))
     asked = []
     monkeypatch.setattr("node.https.fetch_tls_ca", lambda trust, url, timeout: asked.append(url) or False)
     for _ in range(2):
@@ -205,10 +214,10 @@ def test_a_ca_directory_from_before_gets_its_tls_ca_on_first_use(tmp_path, clock
 
 
 def test_a_stale_tls_ca_after_enrolling_elsewhere_is_not_served(tmp_path, clock, district):
-    commune = certified_commune(tmp_path, clock, load_ca(ca_layout(district)))
+    commune = certified_commune(tmp_path, clock, load_district_ca(district))
     key = generate_tls_key()
-    authority = load_ca(ca_layout(district))
-    tls_ca = load_tls_ca(ca_layout(district))
+    authority = load_district_ca(district)
+    tls_ca = district_tls_ca(district)
     cert = issue_tls_certificate(key.public_key(), identity=identity_from_certificate(commune.trust.own),
                                  names=["localhost"], tls_ca=tls_ca, now=datetime.fromtimestamp(clock() / 1000, UTC))
     https.install(commune.settings.data_dir, key, cert, tls_ca.certificate, endorse(tls_ca.certificate, authority))
@@ -271,7 +280,7 @@ def test_sync_verifies_a_p256_peer_against_the_endorsed_tls_ca_only(tmp_path, cl
     from sync.transport import HttpTransport, TransportError
     from tests.sync_helpers import make_client
 
-    commune = certified_commune(tmp_path, clock, load_ca(ca_layout(district)))
+    commune = certified_commune(tmp_path, clock, load_district_ca(district))
     layout = NodeLayout(commune.settings.data_dir)
     # the commune pins the district's TLS CA, as an enrollment or a fetch from a peer leaves it
     layout.tls_ca_certificate.write_bytes(certificate_pem(district.trust.tls_ca))
@@ -279,7 +288,7 @@ def test_sync_verifies_a_p256_peer_against_the_endorsed_tls_ca_only(tmp_path, cl
     commune.trust.reload()
     assert len(commune.trust.pinned_ca_files) == 2
     now = datetime.fromtimestamp(clock() / 1000, UTC)
-    tls_ca = load_tls_ca(ca_layout(district)) if whose == "district's" else create_tls_ca(
+    tls_ca = district_tls_ca(district) if whose == "district's" else create_tls_ca(
         "40", now=now, lifetime=timedelta(days=3650))
     key = generate_tls_key()
     cert = issue_tls_certificate(key.public_key(), identity=identity_from_certificate(district.trust.own),
@@ -310,7 +319,7 @@ def test_enrollment_keeps_the_lan_names_when_the_district_refuses_a_configured_o
 
     calls = []
 
-    def fake_request(data_dir, url, names, timeout):
+    def fake_request(data_dir, url, names, timeout, _node_key_password=None):
         calls.append(list(names))
         if "motcua.tanphu.vn" in names:
             raise https.TlsRequestFailed("the district refused (HTTP 422): 'motcua.tanphu.vn'", 422)
@@ -323,7 +332,8 @@ def test_enrollment_keeps_the_lan_names_when_the_district_refuses_a_configured_o
     data_dir = tmp_path / "new-commune"
     init_node_dir(data_dir, role="commune", unit=UNIT)
     names = ["localhost", "127.0.0.1", "motcua.tanphu.vn"]
-    done = enrollment.enroll(data_dir, "https://district.example", code, 5, names)
+    done = enrollment.enroll(data_dir, "https://district.example", code, 5, names,
+                             node_key_password=node_key_password(node_data_key(data_dir)))
     assert calls == [names, ["localhost", "127.0.0.1"]]
     assert done.tls_names == ["localhost", "127.0.0.1"] and "422" in done.tls_error
     assert (data_dir / "node.pem").exists()

@@ -84,8 +84,9 @@ def test_doctor_and_the_dashboard_warn_when_free_space_is_low(app, clock, sqlite
     assert 'data-warning="disk"' not in c.get("/mot-cua/").text
     monkeypatch.setattr(storage, "free_mb", lambda path: 3)
     assert 'data-warning="disk"' in c.get("/mot-cua/").text and "chỉ còn 3 MB" in c.get("/mot-cua/").text
-    out = CliRunner().invoke(main, ["--data-dir", str(sqlite_node.settings.data_dir), "doctor"],
-                             env={"MOTCUA_STATE_DIR": sqlite_node.settings.STATE_DIR})
+    cli_dir = str(tmp_path / "cli-node")  # an unlocked node made by motcua init, as test_cli's
+    CliRunner().invoke(main, ["--data-dir", cli_dir, "init", "--role", "commune", "--unit", "17272", "--name", "x"])
+    out = CliRunner().invoke(main, ["--data-dir", cli_dir, "doctor"])
     assert "warn disk: Ổ đĩa sắp đầy: chỉ còn 3 MB" in out.output, out.output
 
 

@@ -10,11 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from certs import create_ca, issue_node_certificate
-from certs.ca import load_ca
 from certs.identity import certificate_der
 from node.app import create_app
 from node.db import open_database
-from node.enrollment import ca_layout, init_ca, revoke
+from node.enrollment import init_ca, load_district_ca, revoke
 from node.services import Node
 from sync.store import EventRow
 from tests.factories import init_node_dir, make_settings
@@ -57,7 +56,7 @@ def certify(client, authority, clock, role="commune", unit=UNIT, days=365):
 
 
 def test_a_certified_commune_writes_and_reads(server, district, clock):
-    commune = certify(make_client("commune", UNIT), load_ca(ca_layout(district)), clock)
+    commune = certify(make_client("commune", UNIT), load_district_ca(district), clock)
     status, answer = post_exchange(server, commune, make_request(commune, [make_run(commune, UNIT, 1, 2)]))
     assert status == 200 and "error" not in answer, answer
     assert answer["vector"][f"{commune.node_id}:{UNIT}"] == 2
@@ -66,7 +65,7 @@ def test_a_certified_commune_writes_and_reads(server, district, clock):
 def test_a_stored_certified_profile_is_admitted_again_when_relayed(server, district, clock):
     """Name, role and unit stored are the certificate's, not what the node signed of itself (here
     its name differs): relaying or reloading that profile must still admit it."""
-    commune = certify(make_client("commune", UNIT, name="tên tự đặt"), load_ca(ca_layout(district)), clock)
+    commune = certify(make_client("commune", UNIT, name="tên tự đặt"), load_district_ca(district), clock)
     assert post_exchange(server, commune, make_request(commune, [make_run(commune, UNIT, 1, 1)]))[0] == 200
     stored = district.store.load_profiles([commune.node_id])[commune.node_id]
     assert stored.name == f"commune {UNIT}"  # from the certificate
@@ -83,7 +82,7 @@ def test_uncertified_callers_can_neither_write_nor_read(server, district, clock,
         now = datetime.fromtimestamp(clock() / 1000, UTC)
         commune = certify(commune, create_ca("41", now=now, lifetime=timedelta(days=3650)), clock)
     elif how == "expired":
-        commune = certify(commune, load_ca(ca_layout(district)), clock, days=30)
+        commune = certify(commune, load_district_ca(district), clock, days=30)
         clock.advance(60 * 24 * 3600 * 1000)
     # something to read, written by the district itself in the commune's unit
     district.create_dossier("hub", {"procedure": {"code": "1.001193"}, "applicant": {"name": "Bí Mật"}})
@@ -95,13 +94,13 @@ def test_uncertified_callers_can_neither_write_nor_read(server, district, clock,
 
 def test_role_and_unit_come_from_the_certificate_not_the_profile(server, district, clock):
     liar = make_client("district", "40")  # claims to be a district, which may write any unit
-    liar = certify(liar, load_ca(ca_layout(district)), clock, role="commune", unit=UNIT)
+    liar = certify(liar, load_district_ca(district), clock, role="commune", unit=UNIT)
     status, answer = post_exchange(server, liar, make_request(liar, [make_run(liar, "17275", 1, 1)]))
     assert status == 200 and answer["error"]["code"] == "scope_denied", answer
 
 
 def test_a_revoked_node_is_refused_and_its_earlier_events_stay(server, district, clock):
-    mobile = certify(make_client("mobile", UNIT), load_ca(ca_layout(district)), clock, role="mobile")
+    mobile = certify(make_client("mobile", UNIT), load_district_ca(district), clock, role="mobile")
     status, _ = post_exchange(server, mobile, make_request(mobile, [make_run(mobile, UNIT, 1, 3)]))
     assert status == 200
     revoke(district, mobile.node_id, "admin", "key_compromise")
@@ -115,7 +114,7 @@ def test_a_revoked_node_is_refused_and_its_earlier_events_stay(server, district,
 
 
 def test_certificates_check_out_on_a_pc_whose_clock_is_ten_years_behind(district, clock):
-    commune = certify(make_client("commune", UNIT), load_ca(ca_layout(district)), clock)
+    commune = certify(make_client("commune", UNIT), load_district_ca(district), clock)
     district.create_dossier("hub", {"procedure": {"code": "1.001193"}, "applicant": {"name": "A"}})
     clock.advance(-10 * 365 * 24 * 3600 * 1000)  # the CMOS battery died
     assert district.trust.admit(commune.profile).role == "commune"  # the floor says "not before today"

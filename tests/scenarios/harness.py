@@ -13,7 +13,6 @@ import os
 import secrets
 import signal
 import socket
-import sqlite3
 import ssl
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests.factories import sqlite_connect
 
 MOTCUA = [sys.executable, "-m", "node.cli"]
 # Health probes of the harness only: the nodes themselves pin the district CA.
@@ -129,7 +130,7 @@ class RealNode:
 
     def events(self) -> set[tuple[str, str, int, str]]:
         """The (origin, scope, seq, hash) set this node holds, read from its database file."""
-        con = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+        con = sqlite_connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
         try:
             rows = con.execute("SELECT origin, scope, seq, hash FROM event").fetchall()
         finally:
@@ -155,9 +156,9 @@ def certify(node: RealNode, ca) -> RealNode:  # ca: certs.DistrictCA
 
     from certs import issue_node_certificate
     from certs.identity import certificate_pem
-    from node.signing import KEY_FILE, NodeKey
+    from tests.factories import load_node_key
 
-    key = NodeKey.load(node.data_dir / KEY_FILE)
+    key = load_node_key(node.data_dir)
     cert = issue_node_certificate(key.public_key, node_id=key.node_id, role=node.role, unit=node.unit,
                                   name=node.name[:64], ca=ca, now=datetime.now(UTC), lifetime=timedelta(days=30))
     (node.data_dir / "ca.pem").write_bytes(certificate_pem(ca.certificate))

@@ -8,12 +8,12 @@ under the account's name."""
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
 from flask import Flask
 
 from tests.api_routes import api_calls
+from tests.factories import sqlite_connect
 from tests.scenarios.harness import RealNode, call
 
 UNIT = "17272"
@@ -36,7 +36,7 @@ def enroll(node: RealNode, district: RealNode) -> None:
 
 
 def access_log(node: RealNode) -> list[tuple[str, str, str]]:
-    con = sqlite3.connect(f"file:{node.db_path}?mode=ro", uri=True, timeout=30)
+    con = sqlite_connect(f"file:{node.db_path}?mode=ro", uri=True, timeout=30)
     try:
         return con.execute("SELECT username, dossier_id, action FROM access_log ORDER BY id").fetchall()
     finally:

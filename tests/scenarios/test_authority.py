@@ -13,7 +13,6 @@ import copy
 import http.cookiejar
 import json
 import re
-import sqlite3
 import subprocess
 import urllib.parse
 import urllib.request
@@ -23,6 +22,7 @@ import pytest
 
 from node import reference
 from node.domain.vietnam_time import VIETNAM
+from tests.factories import sqlite_connect
 from tests.scenarios.harness import INSECURE, MOTCUA, RealNode, clean_env
 
 AGENCY = "000.17.22.H56"
@@ -43,7 +43,7 @@ def act(node: RealNode, *steps: dict) -> list[str]:
 
 
 def query(node: RealNode, sql: str, *args) -> list[tuple]:
-    con = sqlite3.connect(f"file:{node.db_path}?mode=ro", uri=True, timeout=30)
+    con = sqlite_connect(f"file:{node.db_path}?mode=ro", uri=True, timeout=30)
     try:
         return con.execute(sql, args).fetchall()
     finally:
@@ -51,8 +51,8 @@ def query(node: RealNode, sql: str, *args) -> list[tuple]:
 
 
 def dossier_row(node: RealNode, dossier_id: str) -> dict:
-    con = sqlite3.connect(f"file:{node.db_path}?mode=ro", uri=True, timeout=30)
-    con.row_factory = sqlite3.Row
+    con = sqlite_connect(f"file:{node.db_path}?mode=ro", uri=True, timeout=30)
+    con.row_factory = __import__("sqlcipher3").dbapi2.Row
     try:
         return dict(con.execute("SELECT * FROM dossier WHERE id = ?", (dossier_id,)).fetchone())
     finally:

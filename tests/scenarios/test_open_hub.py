@@ -4,13 +4,12 @@ development switch on both ends the same stranger syncs, and ``motcua doctor`` s
 
 from __future__ import annotations
 
-import sqlite3
-
+from tests.factories import sqlite_connect
 from tests.scenarios.harness import DEV_OPEN_TRUST, RealNode
 
 
 def count(node: RealNode, sql: str, *args) -> int:
-    con = sqlite3.connect(f"file:{node.db_path}?mode=ro", uri=True)
+    con = sqlite_connect(f"file:{node.db_path}?mode=ro", uri=True)
     try:
         return con.execute(sql, args).fetchone()[0]
     finally:

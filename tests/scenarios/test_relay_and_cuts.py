@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import os
 import random
-import sqlite3
 
 import pytest
 
 from bench.netproxy import LatencyProxy
+from tests.factories import sqlite_connect
 from tests.scenarios.harness import DEV_OPEN_TRUST, RealNode, may_hold
 
 CUTS = int(os.environ.get("SCENARIO_CUTS", "50"))  # cuts that actually fired mid-exchange
@@ -65,7 +65,7 @@ def test_offline_mobile_work_reaches_the_district_through_its_commune_only(netwo
     assert mobile_events <= district.events()
     assert not {e for e in b.events() if e[0] == mobile.node_id or e[1] == UNIT_A}
     # the district checked the laptop's own signature: it holds the laptop's key and signed head
-    con = sqlite3.connect(district.db_path)
+    con = sqlite_connect(district.db_path)
     key = con.execute("SELECT public_key FROM origin WHERE node_id = ?", (mobile.node_id,)).fetchone()
     heads = con.execute("SELECT COUNT(*) FROM head_signature WHERE origin = ?", (mobile.node_id,)).fetchone()
     con.close()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 
 import pytest
 
+from tests.factories import sqlite_connect
 from tests.scenarios.harness import RealNode, certify
 
 
@@ -44,7 +44,7 @@ def test_restored_node_recovers_its_own_events_before_writing(hub, tmp_path, dis
     commune.cli("seed-demo", "--count", "1")  # writes continue after the recovered head
     commune.cli("sync")
     assert commune.own_events() <= hub.events()
-    con = sqlite3.connect(hub.db_path)
+    con = sqlite_connect(hub.db_path)
     assert con.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0] == 0
     con.close()
     assert "FAIL" not in commune.cli("verify").stdout
@@ -70,7 +70,7 @@ def test_cloned_laptop_is_detected_quarantined_and_blocked(hub, tmp_path, distri
     result = clone.cli("sync", check=False)
     assert result.returncode != 0 and "fork" in result.stderr
     assert {e for e in hub.events() if e[0] == laptop.node_id} == accepted  # never merged
-    con = sqlite3.connect(hub.db_path)
+    con = sqlite_connect(hub.db_path)
     quarantined = con.execute("SELECT origin, reason FROM quarantine").fetchall()
     logged = con.execute("SELECT error_code FROM sync_session WHERE side = 'server' AND outcome = 'failed'").fetchall()
     con.close()

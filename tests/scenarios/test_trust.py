@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 import socket
-import sqlite3
 import ssl
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.factories import sqlite_connect
 from tests.scenarios.harness import RealNode
 
 UNIT = "17272"
@@ -29,7 +29,7 @@ def enrolled(node: RealNode, district: RealNode, role: str, name: str) -> RealNo
 
 
 def count(node: RealNode, sql: str, *args) -> int:
-    con = sqlite3.connect(node.db_path)
+    con = sqlite_connect(node.db_path)
     try:
         return con.execute(sql, args).fetchone()[0]
     finally:
@@ -82,7 +82,7 @@ def test_mobile_discovers_the_commune_enrolls_and_syncs_over_https(net):
     commune.cli("sync", "--peer", district.url)
     assert mobile.own_events() <= district.events()
     # the district knows the laptop by its certificate: role and unit come from the CA
-    con = sqlite3.connect(district.db_path)
+    con = sqlite_connect(district.db_path)
     role, unit, cert = con.execute("SELECT role, unit, length(cert) FROM node_profile WHERE node_id = ?",
                                    (mobile.node_id,)).fetchone()
     con.close()
