@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
 
 import pytest
 
-from tests.factories import sample_dossier
+from tests.factories import sample_dossier, sqlite_connect
 from tests.scenarios.harness import DEV_OPEN_TRUST, MOTCUA, RealNode, call, clean_env
 
 SERVE_KILLS = 6  # per backend: a restart costs seconds
@@ -32,7 +31,7 @@ def _rows(node: RealNode, url: str, sql: str) -> list[tuple]:
 
         with psycopg.connect(url, connect_timeout=5) as conn:
             return conn.execute(sql).fetchall()
-    con = sqlite3.connect(f"file:{node.db_path}?mode=ro", uri=True, timeout=30)
+    con = sqlite_connect(f"file:{node.db_path}?mode=ro", uri=True, timeout=30)  # SQLCipher: keyed from the node
     try:
         return con.execute(sql).fetchall()
     finally:
@@ -105,7 +104,7 @@ def test_killed_servers_and_sync_clients_lose_nothing(backend, tmp_path, request
         t.start()
     started = time.monotonic()
     for _ in range(SERVE_KILLS):
-        time.sleep(rng.uniform(0.2, 0.8))
+        time.sleep(rng.uniform(0.4, 1.2))
         hub.stop(signal.SIGKILL)
         hub.start()
     deadline = time.monotonic() + 60
