@@ -45,6 +45,7 @@ import peewee as pw
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from node import storage
 from node.domain.text import forbidden_char
 from node.models import STAFF_ROLES, AccessLogRow, LoginAttemptRow, StaffAccountRow, StaffSessionRow
 from node.ratelimit import address_key
@@ -284,10 +285,9 @@ def close_session(token: str) -> None:
 
 def record_access(username: str, dossier_id: str, action: str, ip: str, *, now: int, detail: str = "") -> None:
     """One row of the read audit: who read which dossier, when, from where."""
-    AccessLogRow.create(
-        at=now, username=username[:64], dossier_id=dossier_id[:120], action=action[:40], ip=ip[:64],
-        detail=detail[:300],
-    )
+    row = {"at": now, "username": username[:64], "dossier_id": dossier_id[:120], "action": action[:40],
+           "ip": ip[:64], "detail": detail[:300]}
+    storage.bookkeeping(lambda: AccessLogRow.create(**row), f"access log {row}")
 
 
 def access_log(dossier_id: str = "", username: str = "", limit: int = 200) -> list[dict]:

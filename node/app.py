@@ -76,6 +76,9 @@ def create_app(
     from web.enroll import tlsca_bp
 
     app.register_blueprint(tlsca_bp)
+    from web import storage_errors
+
+    storage_errors.register(app)
     if settings.ROLE == "district":
         from web.enroll import bp as enroll_bp
 

@@ -56,6 +56,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SECRET_KEY", "", "Flask session key override (tests); by default derived from the data key, never "
             "stored."),
     Setting("MAX_CLOCK_SKEW_SECONDS", 300, "How far a received timestamp may move the local clock ahead."),
+    Setting("MIN_FREE_MB", 500, "Free disk space (MiB) under which motcua doctor and the dashboard warn, before "
+            "writes start failing with storage_full."),
     Setting("SYNC_INTERVAL_SECONDS", 60, "Seconds between background syncs when the link is up."),
     Setting("SYNC_BATCH_BYTES", 16 * 1024 * 1024, "Upper bound of one batch (uncompressed JSON) each way."),
     Setting("HTTP_TIMEOUT_SECONDS", 30, "Read timeout of every outgoing HTTP call (connect is 5 s)."),

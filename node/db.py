@@ -29,6 +29,7 @@ migration, so the tables' modules can use them without an import cycle through t
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -130,12 +131,26 @@ def make_database(settings: Settings, data_key: bytes | None = None) -> pw.Datab
             raise ValueError("DATABASE_URL must be a postgresql:// URL; SQLite is the default without it")
         return connect_url(url)
     path: Path = settings.sqlite_path
-    path.parent.mkdir(parents=True, exist_ok=True)
     if data_key is None:
         from node.lockstate import resolve_data_key
 
         data_key = resolve_data_key(settings)
+    if read_only_file(path):
+        # Opened read-only on purpose, also for root (whom file modes do not stop): the node
+        # serves reads and refuses writes with read_only (node.storage) instead of failing to start.
+        return connect_sqlite(f"file:{path}?mode=ro", data_key, pragmas={"busy_timeout": 15000}, uri=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     return connect_sqlite(path, data_key)
+
+
+def read_only_file(path: Path) -> bool:
+    """A database file that exists and that nobody may write (its mode), or in a directory or on a
+    mount this process cannot write."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not mode & 0o222 or not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK)
 
 
 def open_database(settings: Settings, *, migrate_schema: bool = True, data_key: bytes | None = None) -> pw.Database:
@@ -146,6 +161,11 @@ def open_database(settings: Settings, *, migrate_schema: bool = True, data_key: 
     if migrate_schema:
         migrate(db)
     return db
+
+
+def is_read_only(db: pw.Database) -> bool:
+    """Whether :func:`make_database` opened ``db`` read-only (see :func:`read_only_file`)."""
+    return isinstance(db, pw.SqliteDatabase) and str(db.database).startswith("file:") and "mode=ro" in db.database
 
 
 def applied_versions(db: pw.Database) -> set[int]:

@@ -47,6 +47,10 @@ def sync_with(node: SyncingNode, url: str, progress: Callable[[SessionSummary, i
         if summary.ok or fork_feed:
             node.gate.after_sync(node.store.peer_state(summary.peer).vector, fork_feed)
     if summary.ok:
+        from node import clockcheck
+
+        with node.writer.transaction(gated=False):  # what the peer said of this clock, kept
+            clockcheck.observe_peer(getattr(transport, "peer_time_ms", None), node.wall_ms())
         after_sync(node)
     return summary
 

@@ -45,7 +45,7 @@ from node import (
 from node.atrest import NodeLocked, node_key_password
 from node.binding import store_for
 from node.config import Settings
-from node.db import open_database
+from node.db import is_read_only, open_database
 from node.domain import dossier as domain
 from node.domain import lookup
 from node.domain.report import check_period
@@ -89,10 +89,11 @@ class Node:
         self.data_key = data_key if data_key is not None else _soft_data_key(settings)
         self.wall_ms = wall_ms
         self.store = store_for(db)
+        self.read_only = is_read_only(db)  # serves reads and sync pulls; each write answers read_only
         self.log = LocalLog(self.store, key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         self.gate = WriteGate(key.node_id, Path(settings.STATE_DIR), has_parent=bool(settings.PARENT_URL))
         self.log.after_commit = self.gate.after_commit
-        self.writer = EventWriter(self.log, self.gate)
+        self.writer = EventWriter(self.log, self.gate, self.check_clock)
         self.lookup_secret = key.derive_secret("lookup-check")
         self.provisional_name = lookup.provisional_node_name(key.derive_secret("provisional-code"))
         self.reference = reference.ReferenceData(wall_ms)
@@ -101,8 +102,15 @@ class Node:
         self.profile = certified_profile(make_profile(key, settings), self.trust)
         self.replica = Replica(
             self.store, self.profile, self.log, verify_signature, projection.project, wall_ms,
-            settings.SYNC_BATCH_BYTES, self.trust, projection.reproject_origins,
+            settings.SYNC_BATCH_BYTES, self.trust, projection.reproject_origins, keep_own=not self.read_only,
         )
+
+    def check_clock(self) -> None:
+        """Refuse a write when the PC clock is before the trusted floor or ahead of the last sync's
+        peer time, beyond the allowed skew (:mod:`node.clockcheck`)."""
+        from node import clockcheck
+
+        clockcheck.check(self.wall_ms(), self.trust.trusted_floor_ms(), self.settings.MAX_CLOCK_SKEW_SECONDS * 1000)
 
     @property
     def node_id(self) -> str:
@@ -122,6 +130,11 @@ class Node:
     # -- dossiers (node.dossiers) -----------------------------------------------------------------
 
     def create_dossier(self, author: str, data: Mapping[str, Any]) -> domain.DossierState:
+        if isinstance(data, Mapping) and data.get("received_at") is not None:
+            from node import clockcheck
+
+            clockcheck.check_received_at(data["received_at"], self.wall_ms(), self.trust.trusted_floor_ms(),
+                                         self.settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         return dossiers.create(self, author, data)
 
     def change_status(
@@ -276,6 +289,8 @@ def open_node(settings: Settings, wall_ms: Callable[[], int] = system_wall_ms, d
     key = NodeKey.load(key_path, node_key_password(data_key))
     db = open_database(settings, data_key=data_key)
     node = Node(settings, db, key, wall_ms, data_key=data_key)
+    if node.read_only:
+        return node  # nothing to record at start: no block, no session, can be written here
     node.gate.check_at_start()
     from node.session_recovery import recover
 

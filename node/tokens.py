@@ -22,6 +22,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from node import storage
 from node.accounts import AccountError, Staff
 from node.models import ApiTokenRow, StaffAccountRow
 
@@ -111,6 +112,7 @@ def token_staff(secret: str, *, now: int) -> TokenStaff | None:
     if row is None or token_state(row, now) != "active":
         return None
     if now - row.last_used_at > _TOUCH_EVERY_MS:
-        ApiTokenRow.update(last_used_at=now).where(ApiTokenRow.id == row.id).execute()
+        storage.bookkeeping(ApiTokenRow.update(last_used_at=now).where(ApiTokenRow.id == row.id).execute,
+                            f"token {row.id} used at {now}")
     account = row.account
     return TokenStaff(Staff(account.id, account.username, account.full_name, account.role), row.scope, row.id)

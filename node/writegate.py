@@ -25,6 +25,7 @@ How a restore is noticed
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,6 +36,8 @@ from node.binding import NodeRow, node_store
 from node.domain.errors import DomainError
 from sync.eventstore import FeedHead
 from sync.protocol import feed_key
+
+log = logging.getLogger(__name__)
 
 
 class WriteBlocked(DomainError):
@@ -121,7 +124,13 @@ class WriteGate:
         os.replace(tmp, self.sentinel)
 
     def after_commit(self, heads: list[FeedHead]) -> None:
-        self.save_sentinel({feed_key(h.origin, h.scope): h.seq for h in heads})
+        try:
+            self.save_sentinel({feed_key(h.origin, h.scope): h.seq for h in heads})
+        except OSError as e:
+            # The write is committed: failing it now (a full STATE_DIR disk) would answer an error
+            # for a stored write, and the caller's retry would store it twice. The next commit
+            # writes the sentinel again (it keeps the maximum of each feed).
+            log.warning("write committed but the sentinel %s was not updated: %s", self.sentinel, e)
 
     def check_at_start(self) -> str:
         """Compare the database with the sentinel; block if it looks restored or moved."""

@@ -43,6 +43,7 @@ class Replica:
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         trust: Trust | None = None,
         on_profiles: Callable[[list[str]], object] | None = None,
+        keep_own: bool = True,
     ) -> None:
         self.store = store
         self.me = me
@@ -54,7 +55,8 @@ class Replica:
         self.on_profiles = on_profiles
         self.ingestor = Ingestor(store, me, verify_signature, self._on_events(on_events), wall_ms, self.trust,
                                  on_profiles)
-        self.keep_profiles([me])
+        if keep_own:  # False on a read-only database: the profile is already there, or cannot be
+            self.keep_profiles([me])
 
     def keep_profiles(self, profiles: list[Profile]) -> None:
         """Save profiles and, in the same transaction, re-derive what origins whose role or unit

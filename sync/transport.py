@@ -19,6 +19,7 @@ import secrets
 import ssl
 import warnings
 from collections.abc import Callable, Sequence
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import requests
@@ -96,6 +97,9 @@ class HttpTransport:
         self.wall_ms = wall_ms
         self.new_nonce = new_nonce
         self.timeout = (connect_timeout, read_timeout)
+        # The peer's clock at its last answer (its HTTP Date, 1 s resolution), for the node's clock
+        # sanity check (node.clockcheck); None until an answer carried one.
+        self.peer_time_ms: int | None = None
         self.session = requests.Session()
         self.session.trust_env = False  # a commune PC's proxy settings must not reroute sync
         self.session.headers.clear()
@@ -126,6 +130,7 @@ class HttpTransport:
             content = response.content
         except requests.RequestException as e:
             raise TransportError(f"{type(e).__name__}: {e}") from e
+        self.peer_time_ms = _date_ms(response.headers.get("Date", "")) or self.peer_time_ms
         if response.headers.get("Content-Type", "").split(";")[0] != codec.CONTENT_TYPE:
             raise TransportError(f"HTTP {response.status_code} from {self.url} is not a sync answer")
         try:
@@ -144,6 +149,13 @@ class HttpTransport:
 
 
 MAX_UNVERIFIED_ANSWER = 64 * 1024  # an enrollment or TLS answer is a few certificates: ~4 KB
+
+
+def _date_ms(value: str) -> int | None:
+    try:
+        return int(parsedate_to_datetime(value).timestamp() * 1000) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _unverified_json(method: str, url: str, payload: dict[str, Any] | None, timeout: float) -> tuple[int, Any]:

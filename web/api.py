@@ -10,7 +10,8 @@ shape, ``{"error": {"code", "message", "field"}}``, with stable codes: ``bad_jso
 ``unauthenticated`` (401), ``forbidden`` and ``csrf_failed`` (403), ``invalid_input`` (422),
 ``too_large`` (413), ``method_not_allowed`` (405), ``invalid_transition`` (409), ``not_found``
 (404), ``write_blocked`` (503: the node must sync before writing, see :mod:`node.writegate`),
-``bad_idempotency_key`` (400) and ``idempotency_key_reused`` (422).
+``bad_idempotency_key`` (400), ``idempotency_key_reused`` (422), and from :mod:`web.storage_errors`
+``storage_full`` (507: the disk is full) and ``read_only`` (503: the database cannot be written).
 
 Every state-changing call (:func:`idempotent`) accepts an ``Idempotency-Key`` header: a retry with
 the same key and body answers as the first time and writes nothing (:mod:`web.idempotency`).

@@ -64,6 +64,18 @@ def doctor(ctx: click.Context) -> None:
     from node.https import report as https_report
 
     lines = [*trust_report(node), *https_report(node.trust), doctor_line(node.wall_ms())]
+    from node.storage import free_mb, space_warning
+
+    low = space_warning(settings.data_dir, settings.MIN_FREE_MB)
+    lines.append(f"warn disk: {low}" if low else f"ok   disk: {free_mb(settings.data_dir)} MiB free")
+    from node import clockcheck
+
+    skew_ms = settings.MAX_CLOCK_SKEW_SECONDS * 1000
+    wrong = clockcheck.problem(node.wall_ms(), node.trust.trusted_floor_ms(), skew_ms)
+    lines.append(f"FAIL clock: {wrong}" if wrong else "ok   clock: within the trusted time and the last sync")
+    odd = clockcheck.implausible_events(node.store, node.wall_ms(), skew_ms)
+    lines += [f"warn clock of {e['origin']}: event {e['ref']} at {e['at']} is {e['clock']} its HLC time {e['hlc_ms']}"
+              for e in odd[:10]]
     if status["write_block"]:
         lines.append(f"FAIL writes blocked ({status['write_block']}): sync with the parent, or see unblock-writes")
     # one integrity line per feed, as `motcua verify` prints them (the README promises both)
