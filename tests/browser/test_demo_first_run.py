@@ -23,7 +23,10 @@ LANDING = {"district": "/quan-tri/", "commune": "/mot-cua/", "mobile": "/luu-don
 
 def test_the_demo_prints_accounts_a_person_can_sign_in_with(tmp_path, browser):
     base = int(os.environ.get("DEMO_TEST_BASE_PORT") or free_base_port())
-    env = {**os.environ, "DEMO_BASE_PORT": str(base), "DEMO_DATA_DIR": str(tmp_path / "demo"),
+    # The demo ignores MOTCUA_* variables (it unsets them); the motcua commands below must see the
+    # nodes as the demo does, e.g. find the unlock cache where the demo left it (RUNTIME_DIR).
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")},
+           "DEMO_BASE_PORT": str(base), "DEMO_DATA_DIR": str(tmp_path / "demo"),
            "XDG_STATE_HOME": str(tmp_path / "state")}
     started = time.monotonic()
     try:

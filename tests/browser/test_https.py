@@ -26,7 +26,7 @@ import pytest
 from certs.ca import load_ca
 from certs.layout import CaLayout
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, shot
-from tests.scenarios.harness import RealNode, certify
+from tests.scenarios.harness import RealNode, certify, clean_env
 
 UNIT = "17272"
 PORTS = {"district": 29101, "commune": 29102, "old": 29103}  # this branch's range (29000-29999)
@@ -51,6 +51,18 @@ def nss_home(root: Path, tls_ca: Path) -> Path:
     return home
 
 
+def district_ca(district: RealNode):  # -> certs.DistrictCA
+    """The district's CA as ``motcua ca init`` left it: its key is encrypted under the node's data
+    key (issue 16), which a node without staff accounts keeps in its setup slot."""
+    from node.atrest import ca_passphrase
+    from node.config import load_settings
+    from node.lockstate import resolve_data_key
+
+    settings = load_settings(district.data_dir, environ=clean_env(**district.env))
+    return load_ca(CaLayout(district.data_dir / "ca"),
+                   passphrase=ca_passphrase(district.data_dir, resolve_data_key(settings)))
+
+
 @pytest.fixture(scope="module")
 def net(tmp_path_factory):
     root = tmp_path_factory.mktemp("https")
@@ -67,7 +79,7 @@ def net(tmp_path_factory):
         assert "https certificate (ECDSA P-256) for localhost, 127.0.0.1" in out, out
         commune.start()
         old.init()
-        certify(old, load_ca(CaLayout(district.data_dir / "ca")))
+        certify(old, district_ca(district))
         old.start()
         yield {"district": district, "commune": commune, "old": old, "root": root}
     finally:
