@@ -6,15 +6,15 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 
+from tests.factories import sqlite_connect
 from tests.scenarios.harness import DEV_OPEN_TRUST, MOTCUA, RealNode, clean_env
 
 
 def client_sessions(node: RealNode) -> list[tuple[str, str]]:
-    con = sqlite3.connect(f"file:{node.db_path}?mode=ro", uri=True, timeout=30)
+    con = sqlite_connect(f"file:{node.db_path}?mode=ro", uri=True, timeout=30)  # SQLCipher at rest
     try:
         return con.execute("SELECT outcome, error_code FROM sync_session WHERE side = 'client'").fetchall()
     finally:
