@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -87,21 +89,21 @@ class DistrictCA:
         return str(attrs[0].value) if attrs else ""
 
 
-def create_ca(unit: str, *, now: datetime, lifetime: timedelta, key: Ed25519PrivateKey | None = None) -> DistrictCA:
-    """Create a district CA valid from ``now`` (less the skew allowance) for ``lifetime``."""
-    now = require_utc(now)
-    if not UNIT_RE.match(unit):
-        raise ValueError(f"unit code {unit!r} must be 1-40 characters of [0-9A-Za-z._-]")
-    key = key or generate_private_key()
+def self_signed_ca_certificate(key: Any, unit: str, common_name: str, usage: x509.KeyUsage,
+                               algorithm: hashes.HashAlgorithm | None, *, now: datetime,
+                               lifetime: timedelta) -> x509.Certificate:
+    """The self-signed certificate of a district CA (this one, Ed25519, ``algorithm`` None; the TLS
+    CA of :mod:`certs.tlsca`, P-256 with SHA-256): a CA that signs only leaves (pathLen 0), valid
+    from ``now`` less the skew allowance for ``lifetime``."""
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
             x509.NameAttribute(NameOID.LOCALITY_NAME, unit),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"motcua district CA {unit}"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -110,11 +112,21 @@ def create_ca(unit: str, *, now: datetime, lifetime: timedelta, key: Ed25519Priv
         .not_valid_before(now - CLOCK_SKEW_ALLOWANCE)
         .not_valid_after(now + lifetime)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_CA_KEY_USAGE, critical=True)
+        .add_extension(usage, critical=True)
         .add_extension(ski, critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .sign(key, None)
+        .sign(key, algorithm)
     )
+
+
+def create_ca(unit: str, *, now: datetime, lifetime: timedelta, key: Ed25519PrivateKey | None = None) -> DistrictCA:
+    """Create a district CA valid from ``now`` (less the skew allowance) for ``lifetime``."""
+    now = require_utc(now)
+    if not UNIT_RE.match(unit):
+        raise ValueError(f"unit code {unit!r} must be 1-40 characters of [0-9A-Za-z._-]")
+    key = key or generate_private_key()
+    cert = self_signed_ca_certificate(key, unit, f"motcua district CA {unit}", _CA_KEY_USAGE, None,
+                                      now=now, lifetime=lifetime)
     return DistrictCA(key, cert)
 
 

@@ -61,7 +61,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from certs.ca import CLOCK_SKEW_ALLOWANCE, DistrictCA
+from certs.ca import CLOCK_SKEW_ALLOWANCE, DistrictCA, self_signed_ca_certificate
 from certs.errors import CertificateRejected, KeyFileError, PkiError, Reason
 from certs.identity import (
     ORGANIZATION,
@@ -113,26 +113,8 @@ def create_tls_ca(unit: str, *, now: datetime, lifetime: timedelta,
     if not UNIT_RE.match(unit):
         raise ValueError(f"unit code {unit!r} must be 1-40 characters of [0-9A-Za-z._-]")
     key = key or generate_tls_key()
-    name = x509.Name([
-        x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
-        x509.NameAttribute(NameOID.LOCALITY_NAME, unit),
-        x509.NameAttribute(NameOID.COMMON_NAME, f"motcua district TLS CA {unit}"),
-    ])
-    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - CLOCK_SKEW_ALLOWANCE)
-        .not_valid_after(now + lifetime)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_CA_USAGE, critical=True)
-        .add_extension(ski, critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed_ca_certificate(key, unit, f"motcua district TLS CA {unit}", _CA_USAGE, hashes.SHA256(),
+                                      now=now, lifetime=lifetime)
     return TlsCA(key, cert)
 
 
