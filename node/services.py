@@ -137,6 +137,12 @@ class Node:
                                          self.settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         return dossiers.create(self, author, data)
 
+    def record_fee(self, author: str, dossier_id: str, fee: Mapping[str, Any]) -> domain.DossierState:
+        return dossiers.record_fee(self, author, dossier_id, fee)
+
+    def rate_dossier(self, author: str, dossier_id: str, body: Mapping[str, Any]) -> domain.DossierState:
+        return dossiers.rate(self, author, dossier_id, body)
+
     def change_status(
         self, author: str, dossier_id: str, to: str, reason: str = "", target_office: str = ""
     ) -> domain.DossierState:

@@ -141,9 +141,9 @@ def test_control_slip_names_both_offices_of_a_recorded_transfer(printing, client
     state = sqlite_node.create_dossier("api", sample_dossier())
     sqlite_node.change_status("api", state.id, "processing")
     clock.advance(HOUR_MS)
-    sqlite_node.change_status("api", state.id, "processing", "liên thông", target_office="17275")
+    sqlite_node.change_status("api", state.id, "processing", "liên thông", target_office="17329")
     slip = client.get(f"/in/{state.id}/kiem-soat").get_data(as_text=True)
-    assert "1. Giao: Đơn vị 17272<br>2. Nhận: Đơn vị 17275" in slip
+    assert "1. Giao: Đơn vị 17272<br>2. Nhận: Đơn vị 17329" in slip
     assert f"{vn_datetime_words(clock.now)}</td>" in slip
 
 
