@@ -90,3 +90,17 @@ def transfer_choices(own_unit: str) -> list[tuple[str, str]]:
                        and province is not None and province_of(c) == province), key=lambda cn: cn[1])
     provinces = sorted(((c, n) for c, n in _names().items() if len(c) == 2), key=lambda cn: cn[1])
     return communes + provinces
+
+
+_UNIT_KINDS = ("Đặc khu ", "Phường ", "Xã ", "Thành phố ", "Tỉnh ")
+
+
+def place_name(code: str) -> str:
+    """The place name (địa danh) a commune's documents print before the date, "Tân Phú, ngày …"
+    (Nghị định 30/2020/NĐ-CP, Phụ lục I): the unit's own name without its kind; "" for a code the
+    list does not know."""
+    name = _names().get(code, "").split(",")[0]
+    for kind in _UNIT_KINDS:
+        if name.startswith(kind):
+            return name[len(kind):]
+    return name

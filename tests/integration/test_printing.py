@@ -8,7 +8,7 @@ import pytest
 
 from node import accounts
 from tests.factories import sample_dossier
-from tests.integration.web_helpers import API_USER, login
+from tests.integration.web_helpers import API_USER, PASSWORD, login
 from web.formatting import vn_date, vn_datetime_words
 from web.printing import bp as printing_bp
 
@@ -44,16 +44,23 @@ def printing(app, client, monkeypatch):
 
 
 @pytest.fixture
-def dossier(sqlite_node, clock):
+def officers(sqlite_node, clock):
+    """Two local accounts: the forms print their full names, never their logins."""
+    accounts.create_account("le.hanh", "Lê Thị Hạnh", "clerk", PASSWORD, now=clock())
+    accounts.create_account("pham.tu", "Phạm Văn Tư", "clerk", PASSWORD, now=clock())
+
+
+@pytest.fixture
+def dossier(sqlite_node, clock, officers):
     """Received, transferred, supplement requested and completed, then decided early."""
     state = sqlite_node.create_dossier(
-        "Lê Thị Hạnh", sample_dossier(due_at=clock.now + 3 * DAY_MS, details=DETAILS)
+        "le.hanh", sample_dossier(due_at=clock.now + 3 * DAY_MS, details=DETAILS)
     )
     for author, to, reason in (
-        ("Lê Thị Hạnh", "processing", ""),
-        ("Phạm Văn Tư", "supplement_requested", "Thiếu bản sao Giấy chứng sinh có chứng thực"),
-        ("Phạm Văn Tư", "processing", "Đã bổ sung"),
-        ("Phạm Văn Tư", "resolved", ""),
+        ("le.hanh", "processing", ""),
+        ("pham.tu", "supplement_requested", "Thiếu bản sao Giấy chứng sinh có chứng thực"),
+        ("pham.tu", "processing", "Đã bổ sung"),
+        ("pham.tu", "resolved", ""),
     ):
         clock.advance(HOUR_MS)
         sqlite_node.change_status(author, state.id, to, reason)
@@ -66,7 +73,7 @@ FORMS = {
                 "NGƯỜI HƯỚNG DẪN", "Phạm Văn Tư"],
     "tu-choi": ["Phiếu từ chối tiếp nhận giải quyết hồ sơ", "không tiếp nhận, giải quyết hồ sơ này",
                 "NGƯỜI NỘP HỒ SƠ", "NGƯỜI TIẾP NHẬN HỒ SƠ"],
-    "xin-loi": ["Phiếu xin lỗi và hẹn lại ngày trả kết quả", "Kính gửi: Ông/Bà", "xin lỗi Ông/Bà",
+    "xin-loi": ["Văn bản xin lỗi và đề nghị gia hạn thời gian giải quyết", "Kính gửi: Ông/Bà", "xin lỗi Ông/Bà",
                 "THỦ TRƯỞNG CƠ QUAN, ĐƠN VỊ", "Nơi nhận"],
     "kiem-soat": ["Phiếu kiểm soát quá trình giải quyết hồ sơ", "1. Giao: Bộ phận Một cửa",
                   "2. Nhận: Bộ phận chuyên môn", "Trước hạn", "Phạm Văn Tư"],
@@ -94,7 +101,7 @@ def test_receipt_slip_has_two_copies_and_every_item(printing, client, dossier):
     html = client.get(f"/in/{dossier.id}/bien-nhan").get_data(as_text=True)
     assert html.count("<h1>Giấy tiếp nhận hồ sơ và hẹn trả kết quả</h1>") == 2
     assert "(Liên 1: Lưu)" in html and "(Liên 2: Giao người nộp hồ sơ)" in html
-    assert html.count("<svg") == 2
+    assert html.count("<svg") == 3  # the code on each copy, the rating page on the applicant's
     for item in ("1. Thành phần", "2. Số lượng hồ sơ", "3. Thời gian giải quyết", "4. Thời gian nhận hồ sơ",
                  "5. Thời gian trả kết quả", "6. Đăng ký nhận kết quả"):  # fmt: skip
         assert html.count(item) == 2, item
@@ -107,7 +114,7 @@ def test_receipt_slip_has_two_copies_and_every_item(printing, client, dossier):
     assert "☒ Bộ phận Một cửa" in html and "☐ Qua dịch vụ bưu chính công ích" in html
     assert "Quyển số: 02" in html and "Số thứ tự: 137" in html
     assert "040090001234" in html and "an.nguyen@example.vn" in html
-    assert "Lê Thị Hạnh" in html  # the receiving officer, author of the reception event
+    assert "Lê Thị Hạnh" in html and "le.hanh" not in html  # the receiving officer's full name, not the login
 
 
 def test_unknown_fields_become_dotted_blanks(printing, client, sqlite_node):
@@ -126,10 +133,10 @@ def test_malformed_details_do_not_break_printing(printing, client, sqlite_node):
     assert 'class="blankrow"' in html and "Số lượng hồ sơ: <span class=\"blank\"" in html
 
 
-def test_refusal_and_control_slip_use_the_recorded_events(printing, client, sqlite_node, clock):
-    state = sqlite_node.create_dossier("Lê Thị Hạnh", sample_dossier())
+def test_refusal_and_control_slip_use_the_recorded_events(printing, client, sqlite_node, clock, officers):
+    state = sqlite_node.create_dossier("le.hanh", sample_dossier())
     clock.advance(HOUR_MS)
-    sqlite_node.change_status("Lê Thị Hạnh", state.id, "refused", "Không thuộc thẩm quyền giải quyết của xã")
+    sqlite_node.change_status("le.hanh", state.id, "refused", "Không thuộc thẩm quyền giải quyết của xã")
     html = client.get(f"/in/{state.id}/tu-choi").get_data(as_text=True)
     assert "Không thuộc thẩm quyền giải quyết của xã" in html
     assert f"Thời gian từ chối: {vn_datetime_words(clock.now)}" in html
