@@ -12,7 +12,15 @@ import pytest
 from node import reference
 from node.db import SchemaMigration, migrate, open_database
 from node.domain.vietnam_time import VIETNAM
-from node.models import DERIVED_MODELS, DossierServiceRow, IssuedCodeRow, NumberBlockRow, ProcedureRow, ReferenceRow, ViolationRow
+from node.models import (
+    DERIVED_MODELS,
+    DossierServiceRow,
+    IssuedCodeRow,
+    NumberBlockRow,
+    ProcedureRow,
+    ReferenceRow,
+    ViolationRow,
+)
 from tests.factories import FakeClock, init_node_dir, make_settings, reset_postgres, sample_dossier
 from tests.multinode import append_crafted, carry, make_node
 
