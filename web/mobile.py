@@ -167,6 +167,7 @@ def _save_intake() -> Response | tuple[str, int]:
     n = node()
     body = forms.dossier_body(procedure, applicant, components, channel="mobile",
                               due_at=None)
+    body["officer_name"] = current_staff().full_name  # printed on the receipt, never the login
     try:
         state = n.create_dossier(current_staff().author, body)
     except DomainError as e:
