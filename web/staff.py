@@ -36,6 +36,7 @@ from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms, roles_required
 from web.i18n import N_, _
 from web.labels import STATUS_LABELS, TRANSITION_LABELS
+from web.rating import LEVEL_LABELS as RATING_LABELS
 
 bp = Blueprint("staff", __name__, url_prefix="/mot-cua", template_folder="templates")
 bp.before_request(login_required(*can.roles_for(can.DESK)))
@@ -239,12 +240,33 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
         just_received=bool(request.args.get("moi")),
         lookup_check=display(n.lookup_check(dossier_id)),
         transfer_units=units.transfer_choices(n.settings.UNIT) if d_transferable(state) else [],
+        fee_statuses=fee_form.FEE_STATUS_LABELS, rating_levels=RATING_LABELS,
     )
 
 
 def d_transferable(state: domain.DossierState) -> bool:
     """A transfer (liên thông) is a processing -> processing move: offered only from processing."""
     return state.status == "processing"
+
+
+@bp.post("/ho-so/<dossier_id>/phi")
+@roles_required(*can.roles_for(can.PROCESS))
+def record_fee(dossier_id: str) -> Response:
+    """Decree 61 art. 22: a fee left unpaid at reception, paid later, with its receipt number."""
+    return idempotency.form_once(lambda: _record_fee(dossier_id))
+
+
+def _record_fee(dossier_id: str) -> Response:
+    n = node()
+    try:
+        state = n.get_dossier(dossier_id)
+        n.record_fee(current_staff().author, dossier_id, {"status": "paid", "amount_vnd": state.fee_amount_vnd,
+                                                          "receipt_no": request.form.get("fee_receipt", "")})
+        idempotency.wrote()
+        flash(_("Đã ghi nhận phí, lệ phí đã nộp."), "ok")
+    except DomainError as e:
+        flash(domain_message(e), "error")
+    return redirect(url_for("staff.dossier", dossier_id=dossier_id))
 
 
 @bp.post("/ho-so/<dossier_id>/trang-thai")

@@ -147,3 +147,16 @@ def test_transfer_picks_the_receiving_unit_from_the_list_never_free_text(desk, s
             sqlite_node.change_status("lan", state.id, "processing", "liên thông", target_office=bad)
     moved = sqlite_node.change_status("lan", state.id, "processing", "liên thông", target_office="17329")
     assert moved.owner == "17329"
+
+
+def test_decree_61_art_22_fee_unpaid_at_reception_is_paid_later_from_the_dossier_page(desk, sqlite_node):
+    state = sqlite_node.create_dossier("lan", sample_dossier(procedure={"code": "2.000635"}, fee={"status": "unpaid"}))
+    path = f"/mot-cua/ho-so/{state.id}"
+    page = desk.get(path).text
+    assert 'data-fee-status="unpaid"' in page and "data-fee-paid" in page
+    r = desk.post(f"{path}/phi", data={"csrf_token": token_of(desk, path), "fee_receipt": "BL 0099",
+                                       "idempotency_key": "k" * 32})
+    assert r.status_code == 302
+    after = sqlite_node.get_dossier(state.id)
+    assert (after.fee_status, after.fee_amount_vnd, after.fee_receipt) == ("paid", 8000, "BL 0099")
+    assert 'data-fee-status="paid"' in desk.get(path).text
