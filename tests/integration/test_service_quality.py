@@ -160,3 +160,31 @@ def test_decree_61_art_22_fee_unpaid_at_reception_is_paid_later_from_the_dossier
     after = sqlite_node.get_dossier(state.id)
     assert (after.fee_status, after.fee_amount_vnd, after.fee_receipt) == ("paid", 8000, "BL 0099")
     assert 'data-fee-status="paid"' in desk.get(path).text
+
+
+def test_registrations_fees_and_ratings_sync_from_the_laptop_to_the_commune(tmp_path, clock):
+    """Signed events like every other change: the commune folds what the laptop recorded."""
+    from node.id_cards import registrations
+    from tests.multinode import carry, make_node, use
+
+    laptop = make_node(tmp_path, "laptop", clock, role="mobile")
+    commune = make_node(tmp_path, "commune", clock)
+    try:
+        use(laptop)
+        laptop.register_id_card("an", {"procedure": "can-cuoc.cap-the-can-cuoc-luu-dong", "name": "Hà Thị Mai",
+                                       "id_number": "040195004567", "birth_date": "12/03/1995", "request": "cap_moi",
+                                       "session_date": "20/05/2026"}, 14)
+        d = laptop.create_dossier("an", sample_dossier(procedure={"code": "2.000635"}, fee={"status": "exempt"}))
+        _to_returned(laptop, d.id)
+        laptop.rate_dossier("cong-dan", d.id, {"level": "satisfied", "channel": "desk"})
+        assert carry(laptop, commune) >= 6
+        use(commune)
+        assert [r.name for r in registrations()] == ["Hà Thị Mai"]
+        row = DossierServiceRow.get(DossierServiceRow.dossier_id == d.id)
+        assert (row.fee_status, row.rating, row.rating_channel) == ("exempt", "satisfied", "desk")
+        before = commune.digest()
+        commune.rebuild()
+        assert commune.digest() == before
+    finally:
+        laptop.close()
+        commune.close()
