@@ -48,6 +48,7 @@ PRINTABLE = (
     ("bo-sung", N_("Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ (Mẫu 02)")),
     ("tu-choi", N_("Phiếu từ chối tiếp nhận giải quyết hồ sơ (Mẫu 03)")),
     ("xin-loi", N_("Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)")),
+    ("thong-bao-dung", N_("Thông báo dừng giải quyết hồ sơ (Mẫu 05, bộ mẫu 2025)")),
 )
 
 

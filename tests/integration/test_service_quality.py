@@ -83,6 +83,9 @@ def test_decree_61_art_31_public_page_behind_the_qr_rates_with_the_receipt_codes
     _to_returned(sqlite_node, state.id)
     page = c.get(url)
     assert "data-rating-form" in page.text and state.applicant_name not in page.text  # nothing personal
+    odd = c.post("/danh-gia", data={"csrf_token": token_of(c, url), "ma": state.code, "kiem_tra": check,
+                                    "level": "5 sao", "comment": "x" * 5000})
+    assert odd.status_code == 422 and sqlite_node.get_dossier(state.id).rating == ""  # refused, nothing written
     r = c.post("/danh-gia", data={"csrf_token": token_of(c, url), "ma": state.code, "kiem_tra": check,
                                   "level": "satisfied", "comment": "Nhanh"})
     assert r.status_code == 200 and "data-rated" in r.text
