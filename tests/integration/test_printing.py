@@ -273,9 +273,7 @@ def test_circular_01_2018_art_10_ledger_a4_numbered_continuously_per_year(printi
     whole = client.get("/in/so-theo-doi?tu=17/05/2026&den=18/05/2026").get_data(as_text=True)
     assert re.findall(r"data-number>(\d+)<", whole) == ["1", "2", "3", "4"]
     assert len(ids) == 3
-
-
-def test_circular_01_2018_art_10_numbering_restarts_on_1_january(printing, client, sqlite_node, clock):
+    # the numbers restart on 1 January
     sqlite_node.create_dossier("api", sample_dossier(name="Cuối năm", received_at=ms(2025, 12, 31, 16)))
     sqlite_node.create_dossier("api", sample_dossier(name="Đầu năm", received_at=ms(2026, 1, 5, 8)))
     html = client.get("/in/so-theo-doi?tu=30/12/2025&den=06/01/2026").get_data(as_text=True)
@@ -317,9 +315,7 @@ def test_receipt_prints_the_recorded_officer_name_and_the_fee(printing, client, 
     html = client.get(f"/in/{state.id}/bien-nhan").get_data(as_text=True)
     assert html.count('<td data-officer>Nguyễn Thị Thu</td>') == 2 and "canbo.lan" not in html
     assert "8.000 đồng,\n      Chưa nộp" in html
-
-
-def test_unknown_officer_gets_a_blank_line_not_the_login(printing, client, sqlite_node):
+    # an officer the node does not know: a blank line to sign, not the login
     state = sqlite_node.create_dossier("someone", sample_dossier())
     html = client.get(f"/in/{state.id}/bien-nhan").get_data(as_text=True)
     assert '<td data-officer><span class="blank"' in html and "someone" not in html
