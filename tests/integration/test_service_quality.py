@@ -189,3 +189,15 @@ def test_registrations_fees_and_ratings_sync_from_the_laptop_to_the_commune(tmp_
     finally:
         laptop.close()
         commune.close()
+
+
+def test_api_reception_records_the_fee_and_the_accounts_own_full_name(client, sqlite_node):
+    """Decree 61 art. 22 through the API; the officer's name comes from the account, not the body."""
+    body = sample_dossier(procedure={"code": "2.000635"}, fee={"status": "paid", "receipt_no": "BL 5"},
+                          officer_name="Người Khác")
+    r = client.post("/api/v1/dossiers", json=body)
+    assert r.status_code == 201, r.json
+    reception = sqlite_node.timeline(r.json["id"])[0]["body"]
+    assert reception["officer_name"] == "Cán bộ Thử" and reception["fee"]["amount_vnd"] == 8000
+    bad = client.post("/api/v1/dossiers", json={**body, "fee": {"status": "paid"}})
+    assert bad.status_code == 422 and bad.json["error"]["field"] == "fee.receipt_no"
