@@ -4,7 +4,8 @@
 A registration is written by the recipe of :mod:`node.writer` on its own ``idcard/<ref>`` entity
 in this node's scope, so it syncs like any event (a mobile laptop's list reaches the commune).
 It makes no dossier and no derived row: lists are folded from the events when read, with the
-authority view of their origins (an origin that may not act for the unit adds nothing).
+authority view of their origins (an origin that may not act for the unit adds nothing; events a
+district revoked never count).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from node import authority
+from node import authority, projection
 from node.binding import node_store
 from node.context import DeskNode
 from node.domain import id_card
@@ -42,7 +43,7 @@ def register(node: DeskNode, author: str, data: Mapping[str, Any], min_age: int 
 def registrations(session_day: date | None = None) -> list[id_card.Registration]:
     """Every registration held here (of one session day when given), folded from the events."""
     store = node_store()
-    grouped = store.events_for_entities(store.all_entities(id_card.KIND))
+    grouped = projection.without_revoked(store.events_for_entities(store.all_entities(id_card.KIND)))
     view = authority.view({e.origin for evs in grouped.values() for e in evs})
     out = []
     for entity, events in grouped.items():

@@ -116,7 +116,7 @@ def _project(events: list[Event], follow_revocations: bool) -> int:
         entities |= _entities_hit_by_revocations(events)
     if not entities:
         return 0
-    grouped = _without_revoked(_events_of(entities, events))
+    grouped = without_revoked(_events_of(entities, events))
     view = authority.view({e.origin for evs in grouped.values() for e in evs})
     by_kind: dict[str, dict[str, list[Event]]] = {}
     for entity, evs in grouped.items():
@@ -193,8 +193,9 @@ def fold(dossier_id: str, events: list[Event]) -> Folded | None:
     return fold_checked(dossier_id, events, authority.view({e.origin for e in events}))[0]
 
 
-def _without_revoked(grouped: dict[str, list[Event]]) -> dict[str, list[Event]]:
-    """Drop events a district revoked (after the origin's cut-off): they never count."""
+def without_revoked(grouped: dict[str, list[Event]]) -> dict[str, list[Event]]:
+    """Drop events a district revoked (after the origin's cut-off): they never count (also for
+    what is folded when read, such as ID-card registrations, :mod:`node.id_cards`)."""
     cutoffs = {r.node_id: json.loads(r.after) for r in RevocationRow.select()}
     if not cutoffs:
         return grouped
