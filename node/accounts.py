@@ -39,6 +39,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import peewee as pw
@@ -153,6 +154,15 @@ def any_account() -> bool:
 
 def list_accounts() -> list[StaffAccountRow]:
     return list(StaffAccountRow.select().order_by(StaffAccountRow.username))
+
+
+def full_names(usernames: Iterable[str]) -> dict[str, str]:
+    """The full names of these accounts of this node (what the forms print; never the login)."""
+    wanted = sorted({u for u in usernames if u})
+    if not wanted:
+        return {}
+    query = StaffAccountRow.select(StaffAccountRow.username, StaffAccountRow.full_name)
+    return dict(query.where(StaffAccountRow.username.in_(wanted)).tuples())
 
 
 def set_active(username: str, active: bool) -> None:

@@ -16,16 +16,17 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from node import codes, projection, reception
+from node import codes, projection, reception, units
 from node.binding import node_store
 from node.context import DeskNode
 from node.domain import dossier as domain
-from node.domain import lookup
+from node.domain import lookup, service
 from node.domain.errors import DomainError, DossierNotFound
 from node.domain.text import check_text, clean_line
 from node.domain.text import fold as fold_text
 from node.domain.vietnam_time import vn_day
 from node.models import DossierRow
+from node.models import DossierServiceRow as ServiceRow
 from node.writer import acting_office
 from sync.merge import CausalGraph, linearise
 from sync.wire import make_ref
@@ -72,6 +73,8 @@ def change_status(node: DeskNode, author: str, dossier_id: str, to: str, reason:
         domain.check_reason(to, body["reason"])
         if target_office:
             check_text(target_office, "target_office")
+            if not units.is_listed(target_office):  # liên thông goes to a unit of the list, never free text
+                raise DomainError(f"{target_office!r} is not a unit of the administrative-unit list", "target_office")
             if to != "processing":
                 raise DomainError("only a move to processing can name a receiving office", "target_office")
             body["target_office"] = target_office
@@ -99,6 +102,27 @@ def issue_apology(node: DeskNode, author: str, dossier_id: str, reason: str, new
         body = domain.validate_apology({"reason": reason, "new_due_at": new_due_at},
                                        current.new_due_at or current.due_at)
         node.writer.record_on(current, domain.APOLOGY_ISSUED, {**body, **acting_office(node.settings)}, author)
+    return get(dossier_id)
+
+
+def record_fee(node: DeskNode, author: str, dossier_id: str, fee: Mapping[str, Any]) -> domain.DossierState:
+    """Rule S1 of :mod:`node.domain.service`: a fee paid (or exempted) after reception."""
+    clean = service.validate_fee(fee)
+    with node.writer.transaction():
+        current = row(dossier_id)
+        if current.status in domain.FINISHED_STATUSES - {"resolved"}:
+            raise DomainError(f"the dossier is already {current.status}; its fee can no longer change", "status")
+        node.writer.record_on(current, service.FEE_RECORDED, {**clean, **acting_office(node.settings)}, author)
+    return get(dossier_id)
+
+
+def rate(node: DeskNode, author: str, dossier_id: str, body: Mapping[str, Any]) -> domain.DossierState:
+    """Rule S2 of :mod:`node.domain.service`: the citizen's rating when the result is returned."""
+    with node.writer.transaction():
+        current = row(dossier_id)
+        rated = ServiceRow.get_or_none(ServiceRow.dossier_id == dossier_id)
+        clean = service.validate_rating(body, current.status, bool(rated and rated.rating))
+        node.writer.record_on(current, service.RATED, {**clean, **acting_office(node.settings)}, author)
     return get(dossier_id)
 
 

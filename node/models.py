@@ -166,9 +166,34 @@ class ViolationRow(BaseRow):
         table_name = "authority_violation"
 
 
+class DossierServiceRow(BaseRow):
+    """Fee and satisfaction rating of a dossier (node.domain.service Rules S1-S2), for the totals
+    per unit and period. Only dossiers with a fee record or a rating have a row, so a node that
+    holds only events from before fees and ratings has an empty table (see
+    :data:`ADDED_DERIVED_MODELS`)."""
+
+    dossier_id = pw.CharField(max_length=120, primary_key=True)
+    scope = pw.CharField(max_length=40, index=True)
+    received_at = pw.BigIntegerField(index=True)
+    fee_status = pw.CharField(max_length=10, default="")
+    fee_amount_vnd = pw.BigIntegerField(default=0)
+    fee_receipt = pw.CharField(max_length=60, default="")
+    rating = pw.CharField(max_length=20, default="")
+    rated_at = pw.BigIntegerField(null=True, index=True)
+    rating_channel = pw.CharField(max_length=10, default="")
+    rating_comment = pw.TextField(default="")
+
+    class Meta:
+        table_name = "dossier_service"
+
+
 DERIVED_MODELS: tuple[type[BaseRow], ...] = (
     DossierRow, ConflictRow, ReferenceRow, ProcedureRow, NumberBlockRow, IssuedCodeRow, ViolationRow,
+    DossierServiceRow,
 )
+# Derived tables added after release: while empty they add nothing to the derived digest, so the
+# digest of a node holding only older events is the one it had before they existed.
+ADDED_DERIVED_MODELS: frozenset[type[BaseRow]] = frozenset({DossierServiceRow})
 
 
 # -- staff accounts (issue 6) --------------------------------------------------------------------

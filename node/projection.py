@@ -37,16 +37,28 @@ from node.domain import dossier as domain
 from node.domain.authority import Authority
 from node.domain.conflict import Conflict, Folded, find_duplicates
 from node.domain.merge import fold_checked
-from node.models import DERIVED_MODELS, ConflictRow, DossierRow
+from node.models import ADDED_DERIVED_MODELS, DERIVED_MODELS, ConflictRow, DossierRow, DossierServiceRow
 from sync import store
 from sync.rows import RevocationRow
 from sync.trust import REVOKED
 from sync.wire import Event, canonical_json
 
+SERVICE_FIELDS = ("fee_status", "fee_amount_vnd", "fee_receipt", "rating", "rated_at", "rating_channel",
+                  "rating_comment")
+
+
+def _service_row(state: domain.DossierState) -> dict | None:
+    """The dossier's fee and rating row, or None when it has neither (an older dossier)."""
+    if not state.fee_status and not state.rating:
+        return None
+    return {"dossier_id": state.id, "scope": state.scope, "received_at": state.received_at,
+            **{name: getattr(state, name) for name in SERVICE_FIELDS}}
+
 
 def _row(folded: Folded) -> dict:
     state = folded.state
-    data = {f.name: getattr(state, f.name) for f in fields(state)}  # flat: asdict's deep copy is slow
+    # flat: asdict's deep copy is slow; fees and ratings go to their own table (_service_row)
+    data = {f.name: getattr(state, f.name) for f in fields(state) if f.name not in SERVICE_FIELDS}
     data["heads"] = " ".join(state.heads)
     data["national_code"] = state.national_code
     data["foreign_resolutions"] = json.dumps(folded.resolutions, sort_keys=True, ensure_ascii=False)
@@ -104,7 +116,7 @@ def _project(events: list[Event], follow_revocations: bool) -> int:
         entities |= _entities_hit_by_revocations(events)
     if not entities:
         return 0
-    grouped = _without_revoked(_events_of(entities, events))
+    grouped = without_revoked(_events_of(entities, events))
     view = authority.view({e.origin for evs in grouped.values() for e in evs})
     by_kind: dict[str, dict[str, list[Event]]] = {}
     for entity, evs in grouped.items():
@@ -124,7 +136,7 @@ def _project(events: list[Event], follow_revocations: bool) -> int:
 
 
 def _project_dossiers(grouped: dict[str, list[Event]], view: Authority, violations: list) -> int:
-    rows, conflicts, ids, refused, gone = [], [], [], [], []
+    rows, conflicts, ids, refused, gone, services = [], [], [], [], [], []
     for entity, evs in grouped.items():
         folded, without = fold_checked(entity.split("/", 1)[1], evs, view)
         refused.extend(without)
@@ -133,12 +145,17 @@ def _project_dossiers(grouped: dict[str, list[Event]], view: Authority, violatio
             continue
         ids.append(folded.state.id)
         rows.append(_row(folded))
+        if (service := _service_row(folded.state)) is not None:
+            services.append(service)
         conflicts.extend(_conflict_row(c, folded.state.scope) for c in folded.conflicts)
     codes.project_issued(grouped, frozenset(v.ref for v in refused))
     violations.extend(refused)
     keys = {(r["id_number"], r["procedure_code"]) for r in rows if r["id_number"]}
     keys |= _drop_dossiers(gone)
     _upsert(DossierRow, rows)
+    for start in range(0, len(ids), 500):
+        DossierServiceRow.delete().where(DossierServiceRow.dossier_id.in_(ids[start : start + 500])).execute()
+    _upsert(DossierServiceRow, services)
     for start in range(0, len(ids), 500):
         ConflictRow.delete().where(
             ConflictRow.dossier_id.in_(ids[start : start + 500]) & (ConflictRow.kind != "duplicate")
@@ -156,6 +173,7 @@ def _drop_dossiers(ids: list[str]) -> set[tuple[str, str]]:
         keys |= {(n, p) for n, p in DossierRow.select(DossierRow.id_number, DossierRow.procedure_code)
                  .where(DossierRow.id.in_(part)).tuples() if n}
         DossierRow.delete().where(DossierRow.id.in_(part)).execute()
+        DossierServiceRow.delete().where(DossierServiceRow.dossier_id.in_(part)).execute()
         ConflictRow.delete().where(ConflictRow.dossier_id.in_(part)).execute()
     return keys
 
@@ -175,8 +193,9 @@ def fold(dossier_id: str, events: list[Event]) -> Folded | None:
     return fold_checked(dossier_id, events, authority.view({e.origin for e in events}))[0]
 
 
-def _without_revoked(grouped: dict[str, list[Event]]) -> dict[str, list[Event]]:
-    """Drop events a district revoked (after the origin's cut-off): they never count."""
+def without_revoked(grouped: dict[str, list[Event]]) -> dict[str, list[Event]]:
+    """Drop events a district revoked (after the origin's cut-off): they never count (also for
+    what is folded when read, such as ID-card registrations, :mod:`node.id_cards`)."""
     cutoffs = {r.node_id: json.loads(r.after) for r in RevocationRow.select()}
     if not cutoffs:
         return grouped
@@ -267,6 +286,8 @@ def derived_digest() -> str:
     """SHA-256 over every derived row in primary-key order, canonically encoded."""
     h = hashlib.sha256()
     for model in DERIVED_MODELS:
+        if model in ADDED_DERIVED_MODELS and not model.select().exists():
+            continue  # an empty table added after release: the digest of older events is unchanged
         h.update(model._meta.table_name.encode() + b"\x00")
         for row in model.select().order_by(model._meta.primary_key).dicts().iterator():
             h.update(canonical_json(row) + b"\n")

@@ -80,6 +80,10 @@ def prepare(reference: ReferenceData, data: Mapping[str, Any], now_ms: int) -> d
         "version": procedure.version,
         "sector": procedure.sector,
     }
+    if "fee" in body and not (isinstance(data.get("fee"), Mapping) and "amount_vnd" in data["fee"]):
+        # Decree 61 art. 22: the procedure's fee, as the catalogue states it, unless exempt
+        body["fee"]["amount_vnd"] = 0 if body["fee"]["status"] == "exempt" else sum(
+            f.amount_vnd or 0 for f in procedure.fees)
     calendar = reference.calendar()
     computed = to_ms(appointment_at(calendar, to_vn(body["received_at"]), procedure.duration))
     if body["due_at"] is None:

@@ -34,6 +34,7 @@ from node import (
     codes,
     conflicts,
     dossiers,
+    id_cards,
     integrity,
     leasing,
     projection,
@@ -136,6 +137,16 @@ class Node:
             clockcheck.check_received_at(data["received_at"], self.wall_ms(), self.trust.trusted_floor_ms(),
                                          self.settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         return dossiers.create(self, author, data)
+
+    def register_id_card(self, author: str, data: Mapping[str, Any], min_age: int | None) -> Any:
+        """An ID-card pre-registration for the police's mobile session (:mod:`node.id_cards`)."""
+        return id_cards.register(self, author, data, min_age)
+
+    def record_fee(self, author: str, dossier_id: str, fee: Mapping[str, Any]) -> domain.DossierState:
+        return dossiers.record_fee(self, author, dossier_id, fee)
+
+    def rate_dossier(self, author: str, dossier_id: str, body: Mapping[str, Any]) -> domain.DossierState:
+        return dossiers.rate(self, author, dossier_id, body)
 
     def change_status(
         self, author: str, dossier_id: str, to: str, reason: str = "", target_office: str = ""

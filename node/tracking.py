@@ -9,6 +9,9 @@ tells a guesser that a code exists.
 
 A code is found as the dossier's current code or any code it was issued before (a citizen's
 receipt shows the provisional ``TAM-…`` code the final one later replaced).
+
+The rating page (:mod:`web.rating`) finds a dossier the same way (:func:`find_for_rating`) and
+adds only its id and whether it was rated.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 
 from node.binding import node_store
 from node.domain import dossier as domain
+from node.domain.errors import DossierNotFound
 from node.domain.lookup import check_code, matches
 from node.domain.text import forbidden_char
-from node.models import DossierRow, IssuedCodeRow
+from node.models import DossierRow, DossierServiceRow, IssuedCodeRow
 
 MAX_CODE_CHARS = 60
 
@@ -56,3 +60,26 @@ def find(code: str, check: str, *, node_id: str, secret: bytes) -> dict[str, Any
         return None
     return {"code": row.code, "procedure": row.procedure_name, "status": row.status,
             "due_at": row.new_due_at or row.due_at}
+
+
+def _rating_facts(row: DossierRow) -> dict[str, Any]:
+    service = DossierServiceRow.get_or_none(DossierServiceRow.dossier_id == row.id)
+    return {"id": row.id, "code": row.code, "procedure": row.procedure_name, "status": row.status,
+            "rating": service.rating if service is not None else ""}
+
+
+def find_for_rating(code: str, check: str, *, node_id: str, secret: bytes) -> dict[str, Any] | None:
+    """What the public rating page shows (Decree 61 art. 31): the public facts of :func:`find`
+    plus the dossier's id and whether it was rated; None exactly when :func:`find` is None."""
+    if find(code, check, node_id=node_id, secret=secret) is None:
+        return None
+    row = _dossier_by_code(" ".join(code.split()).upper()[:MAX_CODE_CHARS])
+    return _rating_facts(row) if row is not None else None
+
+
+def rating_facts(dossier_id: str) -> dict[str, Any]:
+    """The same facts for the desk's tablet page; :class:`DossierNotFound` for an unknown id."""
+    row = DossierRow.get_or_none(DossierRow.id == dossier_id)
+    if row is None:
+        raise DossierNotFound(f"no dossier {dossier_id} on this node", "id")
+    return _rating_facts(row)

@@ -64,3 +64,43 @@ def serves(hub_unit: str, unit: str) -> bool:
     if province is not None:
         return province == hub_unit
     return unit not in _provinces()  # a code no province claims (pre-2025, merged, tests)
+
+
+@functools.cache
+def _names() -> dict[str, str]:
+    provinces = {f"{int(p.code):02d}": p.name for p in Province.iter_all()}
+    names = dict(provinces)
+    for w in Ward.iter_all():
+        province = provinces.get(f"{int(w.province_code):02d}")
+        names[f"{int(w.code):05d}"] = f"{w.name}, {province}" if province else w.name
+    return names
+
+
+def is_listed(code: str) -> bool:
+    """Is ``code`` a province or commune of the current national list (a transfer's target)?"""
+    return code in _names()
+
+
+def transfer_choices(own_unit: str) -> list[tuple[str, str]]:
+    """Where a dossier can be transferred (liên thông), as (code, name) from the national list:
+    the communes of this unit's province, then every province (its departments). Never free
+    text: the receiving office is always a unit of the list."""
+    province = province_of(own_unit) or (own_unit if own_unit in _provinces() else None)
+    communes = sorted(((c, n) for c, n in _names().items() if len(c) == 5 and c != own_unit
+                       and province is not None and province_of(c) == province), key=lambda cn: cn[1])
+    provinces = sorted(((c, n) for c, n in _names().items() if len(c) == 2), key=lambda cn: cn[1])
+    return communes + provinces
+
+
+_UNIT_KINDS = ("Đặc khu ", "Phường ", "Xã ", "Thành phố ", "Tỉnh ")
+
+
+def place_name(code: str) -> str:
+    """The place name (địa danh) a commune's documents print before the date, "Tân Phú, ngày …"
+    (Nghị định 30/2020/NĐ-CP, Phụ lục I): the unit's own name without its kind; "" for a code the
+    list does not know."""
+    name = _names().get(code, "").split(",")[0]
+    for kind in _UNIT_KINDS:
+        if name.startswith(kind):
+            return name[len(kind):]
+    return name

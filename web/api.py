@@ -141,7 +141,10 @@ def _bad_method(e: Exception) -> Response | tuple[Response, int]:
 @idempotent
 def create_dossier() -> tuple[Response, int]:
     node = _node()
-    state = node.create_dossier(author(), _json_body())
+    body = _json_body()
+    if isinstance(body, dict):  # the forms print the receiving officer: the account's own name, never a claim
+        body = {**body, "officer_name": g.staff.full_name}
+    state = node.create_dossier(author(), body)
     data = state_to_dict(state)
     data["lookup_check"] = node.lookup_check(state.id)  # for a receipt printed by the caller
     if codes.is_provisional(state.code):

@@ -26,6 +26,7 @@ from node.domain.errors import DomainError
 from node.domain.report import FIRST_REPORT_DAY, LAST_REPORT_DAY, check_period
 from node.domain.vietnam_time import vn_day
 from node.queries import network as network_queries
+from node.queries import service as service_queries
 from node.queries import statistics as statistics_queries
 from web import idempotency
 from web import permissions as can
@@ -162,7 +163,17 @@ def statistics() -> Response | str:
     )
     has_bieu_06 = any(rule.rule == BIEU_06_PATH for rule in current_app.url_map.iter_rules())
     return render_template("district/statistics.html", rows=rows, chart=chart, first=first, last=last,
-                           columns=STAT_COLUMNS, bieu_06=BIEU_06_PATH if has_bieu_06 else "")
+                           columns=STAT_COLUMNS, bieu_06=BIEU_06_PATH if has_bieu_06 else "",
+                           **service_section(first, last, names))
+
+
+def service_section(first: date, last: date, names: dict[str, str]) -> dict[str, Any]:
+    """Fee totals and satisfaction ratings per unit (issue 12, points 9-10): their own section."""
+    fees, ratings = service_queries.fee_totals(first, last), service_queries.ratings(first, last)
+    names = {**names, **statistics_queries.unit_names(r["scope"] for r in fees + ratings if r["scope"] not in names)}
+    for r in fees + ratings:
+        r["name"] = names.get(r["scope"], "")
+    return {"fees": fees, "ratings": ratings}
 
 
 def _export(rows: list[dict], first: date, last: date, fmt: str) -> Response:

@@ -3,9 +3,10 @@
 ``/``              today's applicants and the sync state
 ``/tiep-nhan``     fast intake: a few fields per screen, Enter moves on, everything typed stays
                    in the form (no server state until the last screen saves)
-``/can-cuoc``      ID-card application intake for the police team's visit: data and appointment
-                   only; fingerprints, iris and the photo are taken by the police on their own
-                   equipment (domain.md §6, §10.13)
+``/can-cuoc``      ID-card pre-registration for the police's mobile session: the person and the
+                   appointment only, no dossier code, no receipt, no biometrics (fingerprints, iris
+                   and the photo are taken by the police on their own equipment; domain.md §6)
+``/can-cuoc/danh-sach[.csv]``  the list of one session day, and its CSV for the police
 ``/dong-bo``       "sync now": the peers this node can reach, with progress
 
 Peers: the configured parent (``PARENT_URL``) and the commune of this unit (or a district) heard
@@ -17,13 +18,20 @@ returning records with ``url``, ``name``, ``role`` and ``unit``.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
+from dataclasses import asdict
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 
+from node.domain import id_card as id_card_domain
 from node.domain.errors import DomainError
+from node.domain.id_card import RegistrationError
 from node.domain.vietnam_time import day_start_ms, vn_day
+from node.id_cards import registrations
 from node.queries import dashboard as dashboard_queries
 from web import forms, idempotency
 from web import permissions as can
@@ -159,6 +167,7 @@ def _save_intake() -> Response | tuple[str, int]:
     n = node()
     body = forms.dossier_body(procedure, applicant, components, channel="mobile",
                               due_at=None)
+    body["officer_name"] = current_staff().full_name  # printed on the receipt, never the login
     try:
         state = n.create_dossier(current_staff().author, body)
     except DomainError as e:
@@ -169,45 +178,106 @@ def _save_intake() -> Response | tuple[str, int]:
     return redirect(url_for("staff.dossier", dossier_id=state.id, moi=1))
 
 
-# -- ID-card applications -----------------------------------------------------------------------
+# -- ID-card pre-registration for the police's mobile session ------------------------------------
+# Police work (node.domain.id_card): a list of people and appointments, no dossier, no receipt,
+# no biometrics; the police take it as CSV.
+
+REGISTRATION_FIELDS = ("procedure", "request", "name", "id_number", "birth_date", "phone", "address",
+                       "session_date", "slot", "note")
+REGISTRATION_MESSAGES = {
+    "not_a_date": N_("Ngày không có thật: hãy ghi theo dạng dd/mm/yyyy, ví dụ 05/03/1990."),
+    "future": N_("Ngày sinh ở tương lai."),
+    "year_mismatch": N_("Năm sinh không khớp với năm sinh ghi trong số định danh cá nhân."),
+    "too_young": N_("Người đề nghị chưa đủ tuổi theo quy định của thủ tục đã chọn vào ngày hẹn."),
+    "session_past": N_("Ngày hẹn đã qua."),
+    "session_far": N_("Ngày hẹn quá xa: chỉ lập danh sách cho các phiên trong 120 ngày tới."),
+    "request": N_("Chọn loại đề nghị."),
+    "slot": N_("Giờ hẹn ghi theo dạng HH:MM, ví dụ 08:30."),
+    "id_number": N_("Số định danh cá nhân không hợp lệ."),
+}
+
+
+def _card_procedures() -> list[Any]:
+    """The ID-card procedures of the catalogue in force (each with its age rule)."""
+    return [p for p in catalogue() if p.key.startswith("can-cuoc.")]
+
+
+def _render_id_card(form: Any, errors: dict[str, str], status: int = 200) -> tuple[str, int]:
+    return render_template("mobile/id_card.html", procedures=_card_procedures(), form=form, errors=errors,
+                           requests=forms.CARD_REQUESTS), status
 
 
 @bp.route("/can-cuoc", methods=["GET", "POST"])
 def id_card() -> Response | str | tuple[str, int]:
-    procedure = forms.find_procedure(catalogue(), ID_CARD_PROCEDURE)
-    if procedure is None:
+    if not _card_procedures():
         return render_template("errors/page.html", code=404,
                                message=_("Danh mục thủ tục không có thủ tục cấp thẻ căn cước.")), 404
-    due = dashboard_queries.compute_appointment(node().reference, now_ms(), procedure.duration)
     if request.method == "GET":
-        return render_template("mobile/id_card.html", procedure=procedure, form={}, errors={}, due_at=due,
-                               requests=forms.CARD_REQUESTS)
-    return idempotency.form_once(lambda: _save_id_card(procedure, due))
+        return _render_id_card({}, {})
+    return idempotency.form_once(_save_id_card)
 
 
-def _save_id_card(procedure: Any, due: int) -> Response | tuple[str, int]:
-    applicant = forms.parse_applicant(request.form, vn_day(now_ms()))
-    kind = request.form.get("request", "")
-    errors = dict(applicant.errors)
-    if kind not in forms.CARD_REQUESTS:
-        errors["request"] = N_("Chọn loại đề nghị.")
-    errors.update(forms.forbidden_fields(request.form, ("birth_date",)))
-    birth = " ".join(request.form.get("birth_date", "").split())[:10]
+def _save_id_card() -> Response | tuple[str, int]:
+    procedures = {p.key: p for p in _card_procedures()}
+    procedure = procedures.get(request.form.get("procedure", "")) or procedures.get(ID_CARD_PROCEDURE)
+    errors = {k: v for k, v in forms.parse_applicant(request.form, vn_day(now_ms())).errors.items()
+              if k in ("name", "id_number", "phone")}
+    errors.update(forms.forbidden_fields(request.form, REGISTRATION_FIELDS))
+    if procedure is None:
+        errors["procedure"] = N_("Chọn thủ tục.")
     if errors:
-        return render_template("mobile/id_card.html", procedure=procedure, form=request.form, errors=errors,
-                               due_at=due, requests=forms.CARD_REQUESTS), 422
-    components = forms.parse_components(procedure, {"component": [str(i) for i in range(len(procedure.components))]})
-    extra = {"card_request": kind, "birth_date": birth, "biometrics": "police"}
-    body = forms.dossier_body(procedure, applicant, components, channel="mobile", due_at=due, extra_details=extra)
+        return _render_id_card(request.form, errors, 422)
+    data = {f: str(request.form.get(f, "")) for f in REGISTRATION_FIELDS}
+    data["procedure"] = procedure.key
     try:
-        state = node().create_dossier(current_staff().author, body)
+        r = node().register_id_card(current_staff().author, data, procedure.applicant_min_age)
+    except RegistrationError as e:
+        return _render_id_card(request.form, {e.field or "": REGISTRATION_MESSAGES[e.reason]}, 422)
     except DomainError as e:
         flash(domain_message(e), "error")
-        return render_template("mobile/id_card.html", procedure=procedure, form=request.form, errors={},
-                               due_at=due, requests=forms.CARD_REQUESTS), 422
+        return _render_id_card(request.form, {}, 422)
     idempotency.wrote()
-    flash(_("Đã ghi đề nghị cấp thẻ căn cước %(code)s.", code=state.code), "ok")
-    return redirect(url_for("staff.dossier", dossier_id=state.id, moi=1))
+    flash(_("Đã ghi %(name)s vào danh sách hẹn phiên cấp căn cước lưu động ngày %(day)s.", name=r.name,
+            day=_vn_day(r.session_date)), "ok")
+    return redirect(url_for("mobile.id_card_list", ngay=_vn_day(r.session_date)))
+
+
+def _vn_day(iso: str) -> str:
+    return date.fromisoformat(iso).strftime("%d/%m/%Y")
+
+
+def _session_day() -> date | None:
+    text = request.args.get("ngay", "")
+    if not text:
+        return None
+    try:
+        return id_card_domain.parse_day(text, "ngay")
+    except DomainError:
+        return None
+
+
+@bp.get("/can-cuoc/danh-sach")
+def id_card_list() -> str:
+    """The pre-registration list (of one session day when ``ngay`` is given)."""
+    day = _session_day()
+    rows = registrations(day)
+    if rows:  # the list names people: a read of personal data like any other
+        audit_read("", "id_card_list", detail=f"{len(rows)} người")
+    shown = [{**asdict(r), "birth": _vn_day(r.birth_date), "session": _vn_day(r.session_date)} for r in rows]
+    return render_template("mobile/id_card_list.html", rows=shown, day=day, requests=forms.CARD_REQUESTS)
+
+
+@bp.get("/can-cuoc/danh-sach.csv")
+def id_card_export() -> Response:
+    """The list for the police (UTF-8 with BOM, so a spreadsheet reads the Vietnamese)."""
+    day = _session_day()
+    rows = registrations(day)
+    audit_read("", "id_card_export", detail=f"{len(rows)} người")
+    out = io.StringIO()
+    csv.writer(out).writerows(id_card_domain.csv_rows(rows))
+    name = f"danh-sach-can-cuoc-{day.isoformat() if day else 'tat-ca'}.csv"
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 # -- sync now -------------------------------------------------------------------------------------

@@ -6,8 +6,12 @@ Routes (blueprint ``printing``, prefix ``/in``):
 ``/in/<dossier_id>/bo-sung``    Mẫu 02, request to supplement the dossier
 ``/in/<dossier_id>/tu-choi``    Mẫu 03, refusal to accept / process
 ``/in/<dossier_id>/xin-loi``    Mẫu 04, apology and new appointment
+``/in/<dossier_id>/thong-bao-dung`` Mẫu 05 of the 2025 set, notice of stopping processing
 ``/in/<dossier_id>/kiem-soat``  control slip (Phiếu kiểm soát quá trình giải quyết hồ sơ)
 ``/in/so-theo-doi?tu=…&den=…``  tracking ledger (Sổ theo dõi hồ sơ) for a range of reception days
+
+Paper and form set (:mod:`web.form_sets`): forms on A5, the ledger on A4, the receipt's two
+copies as the two A5 halves of an A4 sheet; the 2018 or 2025 set by the reception date.
 
 Invariants
 ----------
@@ -19,6 +23,12 @@ Invariants
 - A field the node does not know is printed as a dotted blank line for handwriting, the way paper
   forms are filled, never invented. Known optional fields come from the dossier's ``details``
   (keys in :data:`DETAIL_KEYS`).
+- People are printed by their full name: the reception's recorded ``officer_name``, else the
+  full name of the local account that acted, else a blank line; never a login name.
+- A provisional ``TAM-`` code prints as a provisional number with a note that the legal code
+  follows at the next sync; once the final code is assigned the same form prints it.
+- The ledger numbers continuously per year (:mod:`node.queries.ledger`) and lists the dossiers of
+  this node's unit only.
 - Pages are self-contained: CSS inline, the QR code of the dossier code as inline SVG; no CDN, so
   a desk with no internet prints the same page.
 """
@@ -31,9 +41,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import segno
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from markupsafe import Markup
 
+from node import accounts, units
 from node.domain import dossier as domain
 from node.domain.calendar import TimeUnit
 from node.domain.catalogue import Catalogue, Procedure
@@ -41,10 +52,13 @@ from node.domain.deadline import judge
 from node.domain.errors import DomainError, DossierNotFound
 from node.domain.lookup import display
 from node.domain.report import FIRST_REPORT_DAY, LAST_REPORT_DAY, MAX_REPORT_DAYS, check_period
-from node.domain.vietnam_time import day_start_ms
+from node.domain.vietnam_time import day_start_ms, vn_day
+from node.queries.ledger import year_numbers
 from node.services import Node
+from web.fee_form import FEE_STATUS_LABELS
+from web.form_sets import PAPER, form_set
 from web.formatting import register_filters, to_vn
-from web.labels import COPY_KIND_LABELS
+from web.labels import COPY_KIND_LABELS, STATUS_LABELS
 
 bp = Blueprint("printing", __name__, url_prefix="/in", template_folder="templates")
 register_filters(bp)
@@ -55,6 +69,7 @@ FORMS: Mapping[str, str] = {
     "tu-choi": "print/tu_choi.html",
     "xin-loi": "print/xin_loi.html",
     "kiem-soat": "print/kiem_soat.html",
+    "thong-bao-dung": "print/thong_bao_dung.html",
 }
 # details keys the forms read (all optional): email, components [{name, kind, quantity}], sets,
 # fees [{name, amount_vnd}], processing_time (text), result_delivery ("desk" | "post"),
@@ -103,8 +118,17 @@ def _agency(node: Node) -> str:
 
 
 def _place(node: Node) -> str:
-    # No place-name (địa danh) setting yet; the form then prints a blank before ", ngày …".
-    return str(getattr(node.settings, "PLACE", "") or "")
+    # The place name (địa danh) of the unit from the national list; a unit the list does not know
+    # gets a blank before ", ngày …" to write by hand.
+    return str(getattr(node.settings, "PLACE", "") or "") or units.place_name(node.settings.UNIT)
+
+
+def _rating_qr(code: str, check: str) -> Markup | None:
+    """The QR of the public rating page (Decree 61 art. 31) for this dossier, if it is served."""
+    if not check or "rating" not in current_app.blueprints:
+        return None
+    url = url_for("rating.public_rating", ma=code, kiem_tra=check, _external=True)
+    return Markup(segno.make(url, error="m").svg_inline(scale=1, border=2, title="Đánh giá sự hài lòng"))
 
 
 def _rows(value: object) -> list[Mapping[str, Any]]:
@@ -112,7 +136,7 @@ def _rows(value: object) -> list[Mapping[str, Any]]:
     return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
 
 
-def dossier_context(node: Node, dossier_id: str) -> dict[str, Any]:
+def dossier_context(node: Node, dossier_id: str, form: str = "bien-nhan") -> dict[str, Any]:
     """Everything the per-dossier forms print."""
     state = node.get_dossier(dossier_id)
     timeline = node.timeline(dossier_id)
@@ -132,18 +156,32 @@ def dossier_context(node: Node, dossier_id: str) -> dict[str, Any]:
         for e in timeline
         if e["type"] == domain.STATUS_CHANGED and not e["violation"]
     ]
+    names = accounts.full_names([created["author"], *(c["author"] for c in changes)])
+    for c in changes:
+        c["author_name"] = names.get(c["author"], "")
 
     def last(*statuses: str) -> dict[str, Any] | None:
         return next((c for c in reversed(changes) if c["to"] in statuses), None)
 
     procedure = _procedure(state.procedure_code)
+    stop = last("stopped")
+    before_stop = [c["to"] for c in changes if c is not stop]
+    check = display(node.lookup_check(dossier_id))
     return {
+        "form": form,
+        "forms": form_set(vn_day(state.received_at)),
+        "paper": PAPER.get(form, "A5 portrait"),
+        "stop": stop,
+        "withdrawal": last("withdrawal_requested"),
+        "stage": STATUS_LABELS.get(before_stop[-1] if before_stop else "received", "") if stop else "",
+        "fee_labels": FEE_STATUS_LABELS,
+        "rating_qr": _rating_qr(state.code, check) if form == "bien-nhan" else None,
         "dossier": state,
         "details": details,
         "components": _rows(details.get("components")),
         "fees": _rows(details.get("fees")),
         "copy_kinds": COPY_KINDS,
-        "officer": created["author"],
+        "officer": created["body"].get("officer_name") or names.get(created["author"], ""),
         "changes": changes,
         "steps": control_steps(state, changes),
         "supplement": last("supplement_requested"),
@@ -155,7 +193,7 @@ def dossier_context(node: Node, dossier_id: str) -> dict[str, Any]:
         "unit": node.settings.UNIT,
         "now": node.wall_ms(),
         "qr": _qr_svg(state.code),
-        "lookup_check": display(node.lookup_check(dossier_id)),
+        "lookup_check": check,
     }
 
 
@@ -199,7 +237,7 @@ def print_form(dossier_id: str, form: str) -> str:
     template = FORMS.get(form)
     if template is None:
         abort(404)
-    return render_template(template, form=form, **dossier_context(_node(), dossier_id))
+    return render_template(template, **dossier_context(_node(), dossier_id, form))
 
 
 def parse_day(text: str) -> date:
@@ -222,13 +260,15 @@ def ledger_rows(node: Node, first: date, last: date) -> tuple[list[dict[str, Any
     offset = 0
     while len(picked) <= MAX_LEDGER_ROWS:
         items, total = node.list_dossiers(limit=500, offset=offset)  # newest first
-        picked += [d for d in items if start <= d["received_at"] < end]
+        picked += [d for d in items if start <= d["received_at"] < end and d["scope"] == node.scope]
         offset += len(items)
         if not items or offset >= total or items[-1]["received_at"] < start:
             break
     cut = len(picked) > MAX_LEDGER_ROWS
     rows = []
-    for item in sorted(picked, key=lambda d: (d["received_at"], d["id"]))[:MAX_LEDGER_ROWS]:
+    picked = sorted(picked, key=lambda d: (d["received_at"], d["id"]))[:MAX_LEDGER_ROWS]
+    numbers = year_numbers(node.scope, picked)  # Circular 01/2018 art. 10(2)
+    for item in picked:
         firsts: dict[str, int] = {}
         details: Mapping[str, Any] = {}
         for e in node.timeline(item["id"]):
@@ -236,7 +276,7 @@ def ledger_rows(node: Node, first: date, last: date) -> tuple[list[dict[str, Any
                 details = e["body"].get("details") or {}
             elif e["type"] == domain.STATUS_CHANGED:
                 firsts.setdefault(e["body"].get("to", ""), e["at"])
-        rows.append({**item, "details": details, "firsts": firsts})
+        rows.append({**item, "details": details, "firsts": firsts, "number": numbers[item["id"]]})
     return rows, cut
 
 
@@ -271,4 +311,7 @@ def tracking_ledger() -> tuple[str, int] | str:
         place=_place(node),
         now=node.wall_ms(),
         copy_kinds=COPY_KINDS,
+        paper=PAPER["so-theo-doi"],
+        form="so-theo-doi",
+        forms=form_set(first),
     )

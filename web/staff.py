@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
+from node import units
 from node.backup import backup_state
 from node.domain import dossier as domain
 from node.domain.catalogue import Catalogue
@@ -30,11 +31,12 @@ from node.queries import dashboard as dashboard_queries
 from node.queries import provenance as provenance_queries
 from node.queries import search as search_queries
 from node.signing import verify_signature
-from web import forms, idempotency
+from web import fee_form, forms, idempotency
 from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms, roles_required
 from web.i18n import N_, _
 from web.labels import STATUS_LABELS, TRANSITION_LABELS
+from web.rating import LEVEL_LABELS as RATING_LABELS
 
 bp = Blueprint("staff", __name__, url_prefix="/mot-cua", template_folder="templates")
 bp.before_request(login_required(*can.roles_for(can.DESK)))
@@ -46,6 +48,7 @@ PRINTABLE = (
     ("bo-sung", N_("Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ (Mẫu 02)")),
     ("tu-choi", N_("Phiếu từ chối tiếp nhận giải quyết hồ sơ (Mẫu 03)")),
     ("xin-loi", N_("Phiếu xin lỗi và hẹn lại ngày trả kết quả (Mẫu 04)")),
+    ("thong-bao-dung", N_("Thông báo dừng giải quyết hồ sơ (Mẫu 05, bộ mẫu 2025)")),
 )
 
 
@@ -59,7 +62,7 @@ def catalogue() -> Catalogue:
 
 
 FIELD_LABELS = {
-    "reason": N_("Lý do / nội dung"), "target_office": N_("Chuyển cho đơn vị (mã đơn vị, khi chuyển liên thông)"),
+    "reason": N_("Lý do / nội dung"), "target_office": N_("Chuyển cho đơn vị (khi chuyển liên thông)"),
     "applicant.name": N_("Họ và tên"), "applicant.address": N_("Địa chỉ"), "note": N_("Ghi chú"),
 }
 
@@ -167,9 +170,15 @@ def receive_review() -> str | tuple[str, int]:
     if not applicant.ok:
         return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
                                form=request.form, errors=applicant.errors), 422
+    return _render_review(procedure, components, applicant, {})
+
+
+def _render_review(procedure: Any, components: Any, applicant: Any, errors: dict[str, str]) -> str:
     due = dashboard_queries.compute_appointment(node().reference, now_ms(), procedure.duration)
     return render_template("staff/receive_review.html", procedure=procedure, components=components,
-                           applicant=applicant, form=request.form, due_at=due, received_at=now_ms())
+                           applicant=applicant, form=request.form, due_at=due, received_at=now_ms(),
+                           fee_total=fee_form.fee_total(procedure), has_fee=fee_form.has_fee(procedure),
+                           fee_statuses=fee_form.FEE_STATUS_LABELS, errors=errors)
 
 
 @bp.post("/tiep-nhan/luu")
@@ -185,10 +194,16 @@ def _receive_save() -> Response | tuple[str, int]:
     if not (components.ok and applicant.ok):
         return render_template("staff/receive_applicant.html", procedure=procedure, components=components,
                                form=request.form, errors={**components.errors, **applicant.errors}), 422
+    fee = fee_form.parse_fee(procedure, request.form)
+    if not fee.ok:
+        return _render_review(procedure, components, applicant, fee.errors), 422
     n = node()
     channel = "mobile" if n.settings.ROLE == "mobile" else "desk"
     body = forms.dossier_body(procedure, applicant, components, channel=channel,
                               due_at=None)
+    if fee.data["fee"] is not None:
+        body["fee"] = fee.data["fee"]  # Decree 61 art. 22: recorded at reception
+    body["officer_name"] = current_staff().full_name  # the forms print the full name, never the login
     try:
         state = n.create_dossier(current_staff().author, body)
     except DomainError as e:
@@ -225,7 +240,34 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
         can_act=can.allows(current_staff().role, can.PROCESS, n.settings.ROLE),
         just_received=bool(request.args.get("moi")),
         lookup_check=display(n.lookup_check(dossier_id)),
+        transfer_units=units.transfer_choices(n.settings.UNIT) if d_transferable(state) else [],
+        fee_statuses=fee_form.FEE_STATUS_LABELS, rating_levels=RATING_LABELS,
     )
+
+
+def d_transferable(state: domain.DossierState) -> bool:
+    """A transfer (liên thông) is a processing -> processing move: offered only from processing."""
+    return state.status == "processing"
+
+
+@bp.post("/ho-so/<dossier_id>/phi")
+@roles_required(*can.roles_for(can.PROCESS))
+def record_fee(dossier_id: str) -> Response:
+    """Decree 61 art. 22: a fee left unpaid at reception, paid later, with its receipt number."""
+    return idempotency.form_once(lambda: _record_fee(dossier_id))
+
+
+def _record_fee(dossier_id: str) -> Response:
+    n = node()
+    try:
+        state = n.get_dossier(dossier_id)
+        n.record_fee(current_staff().author, dossier_id, {"status": "paid", "amount_vnd": state.fee_amount_vnd,
+                                                          "receipt_no": request.form.get("fee_receipt", "")})
+        idempotency.wrote()
+        flash(_("Đã ghi nhận phí, lệ phí đã nộp."), "ok")
+    except DomainError as e:
+        flash(domain_message(e), "error")
+    return redirect(url_for("staff.dossier", dossier_id=dossier_id))
 
 
 @bp.post("/ho-so/<dossier_id>/trang-thai")

@@ -1,6 +1,7 @@
 """Which web UI blueprints a node serves, by its role (DESIGN §1, §6).
 
-``auth`` (sign-in, language, static files) and ``public`` (status lookup) are on every node; the
+``auth`` (sign-in, language, static files) and ``public`` (status lookup) and ``rating``
+(citizen satisfaction) are on every node; the
 commune and mobile roles serve the one-stop desk (``staff``) and the field intake (``mobile``);
 the district serves its admin console (``district``). ``create_app`` registers what this returns.
 """
@@ -15,9 +16,10 @@ def blueprints_for_role(role: str) -> list[Blueprint]:
     from web.district import bp as district_bp
     from web.mobile import bp as mobile_bp
     from web.public import bp as public_bp
+    from web.rating import bp as rating_bp
     from web.staff import bp as staff_bp
 
-    chosen = [auth_bp, public_bp]
+    chosen = [auth_bp, public_bp, rating_bp]
     if role == "district":
         chosen.append(district_bp)
     else:  # commune, mobile (and an uninitialised test node)

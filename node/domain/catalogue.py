@@ -108,6 +108,7 @@ class Procedure:
     legal_basis: tuple[str, ...]
     version: str
     notes: str
+    applicant_min_age: int | None = None  # who may apply: e.g. 14 for the ID card (Luật Căn cước 2023 art. 19)
 
     def local_code_for(self, province_agency_id: str) -> str | None:
         """National code + province People's Committee electronic ID, e.g. ``….000.00.00.H29``."""
@@ -216,7 +217,7 @@ def _parse_procedure(raw: object, path: str) -> Procedure:
         path,
         {"key", "national_code", "code_confidence", "name", "sector", "processing_time", "fees", "components",
          "competent_level", "competent_agency", "version"},
-        {"local_code", "online_level", "mobile", "legal_basis", "notes"},
+        {"local_code", "online_level", "mobile", "legal_basis", "notes", "applicant_min_age"},
     )  # fmt: skip
     key = obj.text("key")
     if not _KEY.fullmatch(key):
@@ -268,6 +269,7 @@ def _parse_procedure(raw: object, path: str) -> Procedure:
         legal_basis=tuple(basis),
         version=obj.text("version"),
         notes=obj.note("notes"),
+        applicant_min_age=obj.maybe_integer("applicant_min_age"),
     )
 
 

@@ -19,6 +19,10 @@ Rule 3. Event types and their bodies:
         ``dossier.code_assigned``  code (the final code), provisional (the code it replaces),
                                    block (the leased number block it came from)
         ``dossier.apology_issued`` reason, new_due_at (ms): the Mẫu 04 apology and new date
+        ``dossier.fee_recorded``   status, amount_vnd, receipt_no (:mod:`node.domain.service`)
+        ``dossier.rated``          level, channel, comment (:mod:`node.domain.service`)
+        A reception body may carry ``fee`` {status, amount_vnd, receipt_no} (Rule S1) and
+        ``officer_name``, the receiving officer's full name the forms print.
         Every event body also names the acting ``office`` (unit code) and its ``role``, as
         a record for people only: authority comes from the origin's certificate
         (:mod:`node.domain.authority`), never from these claims.
@@ -43,6 +47,7 @@ from typing import Any
 
 from node.domain.errors import DomainError, InvalidTransition
 from node.domain.inputs import check_instant, check_json
+from node.domain.service import fee_of, validate_fee
 from node.domain.text import check_text
 from node.domain.text import fold as fold_text
 
@@ -137,6 +142,14 @@ class DossierState:
     apology_at: int | None = None
     apology_reason: str = ""
     new_due_at: int | None = None
+    # fees and satisfaction (node.domain.service Rules S1-S2): "" / None when not on record
+    fee_status: str = ""
+    fee_amount_vnd: int = 0
+    fee_receipt: str = ""
+    rating: str = ""
+    rated_at: int | None = None
+    rating_channel: str = ""
+    rating_comment: str = ""
 
     @property
     def national_code(self) -> int:
@@ -175,7 +188,13 @@ def validate_received(body: Mapping[str, Any]) -> dict[str, Any]:
     due_at = body.get("due_at")
     if due_at is not None and (check_instant(due_at, "due_at") < received_at):
         raise DomainError("due_at must be epoch milliseconds after received_at", "due_at")
+    extra: dict[str, Any] = {}
+    if body.get("fee") is not None:
+        extra["fee"] = validate_fee(body["fee"])
+    if body.get("officer_name"):
+        extra["officer_name"] = _text(body, "officer_name", required=False, limit=200, field="officer_name")
     return {
+        **extra,
         "procedure": {
             "code": _text(procedure, "code", required=True, limit=40, field="procedure.code"),
             "name": _text(procedure, "name", required=False, limit=300, field="procedure.name"),
@@ -262,6 +281,7 @@ def initial_state(entity_id: str, creation: Any) -> DossierState:
     """The state a dossier has right after its ``dossier.received`` event."""
     b = creation.body
     key, sector, catalogue_version, units_version = _reference(b)
+    fee = fee_of(b["fee"]) if "fee" in b else None
     status = "received" if b["channel"] != "online" else "online_filed"
     return DossierState(
         id=entity_id,
@@ -291,4 +311,5 @@ def initial_state(entity_id: str, creation: Any) -> DossierState:
         catalogue_version=catalogue_version,
         units_version=units_version,
         history=((status, b["received_at"]),),
+        **({"fee_status": fee[0], "fee_amount_vnd": fee[1], "fee_receipt": fee[2]} if fee else {}),
     )

@@ -40,7 +40,9 @@ Rule 7 (timing). Each applied status change appends (status, at) to the history;
 Rule 8 (codes and apologies). ``dossier.code_assigned`` replaces a provisional code, once, and
         only when made by the node that received the dossier (it owns the number blocks the
         code came from). ``dossier.apology_issued`` records the reason and the new date; the
-        last one in causal order stands.
+        last one in causal order stands. A fee record (``dossier.fee_recorded``) likewise: the
+        last stands; a rating (``dossier.rated``): the first stands (Rules S1-S2 of
+        :mod:`node.domain.service`).
 Rule 9 (authority violations). Every event is checked against the authority view passed in
         (Rules A2-A3) at its place in the causal order, with the stage owner of that point (an
         authority that comes from owning the stage counts only for an event that causally follows
@@ -71,6 +73,7 @@ from node.domain.dossier import (
     UPDATED,
     initial_state,
 )
+from node.domain.service import FEE_RECORDED, RATED, fee_of, rating_of
 from sync.merge import CausalGraph, conflict_id, linearise
 
 __all__ = ["CONFLICT_RESOLVED", "Conflict", "Folded", "fold_checked", "fold_dossier"]
@@ -109,6 +112,8 @@ class _Fold:
         self.timing_base: dict[str, tuple[tuple, tuple, int]] = {}
         self.code = ""
         self.apology: tuple[int, str, int] | None = None
+        self.fee: tuple[str, int, str] | None = None
+        self.rating: tuple[int, str, str, str] | None = None
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -217,6 +222,16 @@ class _Fold:
         if isinstance(reason, str) and type(new_due_at) is int:
             self.apology = (e.at, reason, new_due_at)
 
+    def record_fee(self, e: Any) -> None:
+        """Rule S1 of :mod:`node.domain.service`: the last fee record stands."""
+        self.fee = fee_of(e.body) or self.fee
+
+    def rate(self, e: Any) -> None:
+        """Rule S2 of :mod:`node.domain.service`: the first rating stands."""
+        rating = rating_of(e.body)
+        if rating is not None and self.rating is None:
+            self.rating = (e.at, *rating)
+
     def update(self, e: Any) -> None:
         fields = e.body.get("fields")
         if not isinstance(fields, Mapping):
@@ -286,6 +301,7 @@ class _Fold:
         handlers = {
             STATUS_CHANGED: self.status_change, UPDATED: self.update, CONFLICT_RESOLVED: self.resolve,
             CODE_ASSIGNED: self.assign_code, APOLOGY_ISSUED: self.apologise,
+            FEE_RECORDED: self.record_fee, RATED: self.rate,
         }
         for e in linearise(self.graph, self.key):
             if e is not self.creation:
@@ -320,6 +336,11 @@ class _Fold:
             apology_reason=self.apology[1] if self.apology else "",
             new_due_at=self.apology[2] if self.apology else None,
         )
+        if self.fee is not None:
+            state = replace(state, fee_status=self.fee[0], fee_amount_vnd=self.fee[1], fee_receipt=self.fee[2])
+        if self.rating is not None:
+            at, level, channel, comment = self.rating
+            state = replace(state, rating=level, rated_at=at, rating_channel=channel, rating_comment=comment)
         return Folded(state, conflicts, dict(self.foreign), self.sorted_violations())
 
     def heads(self) -> tuple[str, ...]:

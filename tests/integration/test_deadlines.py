@@ -130,7 +130,7 @@ def test_apology_input_is_checked(client, received, payload, field):
 
 def test_no_apology_for_a_finished_dossier_or_from_another_office(client, sqlite_node, clock, received):
     steps(sqlite_node, clock, received, [(vn(5, 18, 10), "processing")])
-    sqlite_node.change_status("canbo", received, "processing", target_office="17299")  # liên thông
+    sqlite_node.change_status("canbo", received, "processing", target_office="17329")  # liên thông
     r = client.post(f"/api/v1/dossiers/{received}/apology", json={"reason": "x", "new_due_at": vn(5, 28, 9)})
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "office"
     clock.now = vn(5, 18, 9)

@@ -126,13 +126,16 @@ def test_the_field_intake_saved_twice_makes_one_dossier(app, clock, sqlite_node,
     assert sqlite_node.list_dossiers()[1] == 1
 
 
-def test_the_id_card_form_sent_twice_makes_one_application(client, sqlite_node):
+def test_the_id_card_form_sent_twice_makes_one_registration(client, sqlite_node):
+    from node.id_cards import registrations
+
     page = client.get("/luu-dong/can-cuoc")
     form = {"csrf_token": token_of(client, "/luu-dong/"), "request": "cap_doi", "name": "Hà Thị Mai",
-            "id_number": "040195004567", "idempotency_key": key_in(page.text)}
+            "id_number": "040195004567", "birth_date": "12/03/1995", "session_date": "20/05/2026",
+            "idempotency_key": key_in(page.text)}
     assert client.post("/luu-dong/can-cuoc", data=form).status_code == 302
     assert client.post("/luu-dong/can-cuoc", data=form).status_code == 303
-    assert sqlite_node.list_dossiers()[1] == 1
+    assert len(registrations()) == 1 and sqlite_node.list_dossiers()[1] == 0
 
 
 def test_the_conflict_resolution_forms_carry_a_one_time_key(app, clock, sqlite_node, monkeypatch, tmp_path):

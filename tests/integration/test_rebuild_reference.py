@@ -1,5 +1,5 @@
-"""``motcua rebuild`` and migrations 4 and 8 recompute every new derived table (reference data in
-force, procedures, number blocks, issued codes, dossier timing, authority violations) to the same
+"""``motcua rebuild`` and migrations 4, 8 and 12 recompute every new derived table (reference data in
+force, procedures, number blocks, issued codes, dossier timing, authority violations, fees and ratings) to the same
 digest, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -12,7 +12,15 @@ import pytest
 from node import reference
 from node.db import SchemaMigration, migrate, open_database
 from node.domain.vietnam_time import VIETNAM
-from node.models import DERIVED_MODELS, IssuedCodeRow, NumberBlockRow, ProcedureRow, ReferenceRow, ViolationRow
+from node.models import (
+    DERIVED_MODELS,
+    DossierServiceRow,
+    IssuedCodeRow,
+    NumberBlockRow,
+    ProcedureRow,
+    ReferenceRow,
+    ViolationRow,
+)
 from tests.factories import FakeClock, init_node_dir, make_settings, reset_postgres, sample_dossier
 from tests.multinode import append_crafted, carry, make_node
 
@@ -60,6 +68,12 @@ def busy_history(node, clock, tmp_path) -> None:
         node.change_status("canbo", ids[0], to, f"lý do: {to}")
     clock.advance(3_600_000)
     node.issue_apology("chủ tịch", ids[1], "Chờ phối hợp", vn(6, 1, 17))
+    for to in ("processing", "resolved", "returned"):  # a fee and a rating (issue 12, points 9-10)
+        clock.advance(3_600_000)
+        if to == "returned":
+            node.record_fee("canbo", ids[2], {"status": "paid", "amount_vnd": 8000, "receipt_no": "BL 1"})
+        node.change_status("canbo", ids[2], to, "")
+    node.rate_dossier("công dân", ids[2], {"level": "satisfied", "channel": "desk"})
     rogue = make_node(tmp_path, "rogue", clock, unit="17272")  # a commune leasing itself numbers
     append_crafted(rogue, scope="17272", entity="codeblock/x", type="codes.block_leased", body={
         "agency_id": AGENCY, "node_id": rogue.node_id, "first_day": "2026-05-18", "last_day": "2026-05-18",
@@ -82,7 +96,7 @@ def test_rebuild_keeps_the_derived_digest_with_every_new_table(district, tmp_pat
     assert node.digest() == before
 
 
-@pytest.mark.parametrize("version", [4, 8])
+@pytest.mark.parametrize("version", [4, 8, 12])
 def test_migrations_that_rebuild_give_the_same_digest(district, tmp_path, version):
     node, clock = district
     busy_history(node, clock, tmp_path)
@@ -90,5 +104,7 @@ def test_migrations_that_rebuild_give_the_same_digest(district, tmp_path, versio
     SchemaMigration.delete().where(SchemaMigration.version == version).execute()
     if version == 8:
         node.db.drop_tables([ViolationRow])  # a node from before migration 8 has no such table
+    if version == 12:
+        node.db.drop_tables([DossierServiceRow])
     assert migrate(node.db) == [version]
     assert node.digest() == before

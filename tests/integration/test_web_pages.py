@@ -139,17 +139,33 @@ def test_mobile_fast_intake_one_screen_at_a_time(app, clock, sqlite_node, monkey
     assert "Vàng A Dế" in c.get("/luu-dong/").text  # today's applicants
 
 
-def test_id_card_application_has_no_biometrics(client, sqlite_node):
+def test_id_card_application_is_a_police_pre_registration_without_biometrics(client, sqlite_node):
+    """Issue 12.8: no commune dossier, code or receipt; a list and an appointment for the police."""
     page = client.get("/luu-dong/can-cuoc")
     assert "không thu sinh trắc học" in page.text
     assert not re.search(r'name="(fingerprint|iris|photo)', page.text)
-    r = client.post("/luu-dong/can-cuoc", data={"csrf_token": token_of(client, "/luu-dong/"), "request": "cap_doi",
-                                               "name": "Hà Thị Mai", "id_number": "040195004567",
-                                               "birth_date": "12/03/1995"})
-    assert r.status_code == 302
-    (d,), _ = sqlite_node.list_dossiers()
-    details = sqlite_node.timeline(d["id"])[0]["body"]["details"]
-    assert d["procedure_code"] == "2.000200" and details["card_request"] == "cap_doi" and d["due_at"]
+    form = {"csrf_token": token_of(client, "/luu-dong/"), "request": "cap_doi", "name": "Hà Thị Mai",
+            "id_number": "040195004567", "birth_date": "12/03/1995", "session_date": "20/05/2026", "slot": "08:30"}
+    r = client.post("/luu-dong/can-cuoc", data=form)
+    assert r.status_code == 302 and "/luu-dong/can-cuoc/danh-sach?ngay=20/05/2026" in r.headers["Location"]
+    assert sqlite_node.list_dossiers()[1] == 0  # no dossier, so no dossier code and no receipt
+    listing = client.get("/luu-dong/can-cuoc/danh-sach?ngay=20/05/2026").text
+    assert "Hà Thị Mai" in listing and "040195004567" in listing and "12/03/1995" in listing
+    export = client.get("/luu-dong/can-cuoc/danh-sach.csv?ngay=20/05/2026")
+    assert export.mimetype == "text/csv" and export.text.startswith("\ufeffSTT,Họ và tên,Số định danh cá nhân")
+    assert "Hà Thị Mai,040195004567,12/03/1995,Nữ" in export.text and ",Cấp đổi,20/05/2026,08:30," in export.text
+    assert client.get("/luu-dong/can-cuoc/danh-sach.csv?ngay=21/05/2026").text.count("\n") == 1  # header only
+
+
+def test_id_card_registration_dates_are_refused_with_the_reason(client, sqlite_node):
+    """Issue 12.8 (Luật Căn cước 2023): real dates, the birth year the ID number encodes, a future session."""
+    form = {"csrf_token": token_of(client, "/luu-dong/"), "request": "cap_moi", "name": "Hà Thị Mai",
+            "id_number": "040195004567", "birth_date": "12/03/1995", "session_date": "20/05/2026"}
+    for field, value, message in (("birth_date", "31/02/1995", "Ngày không có thật"),
+                                  ("birth_date", "12/03/1996", "Năm sinh không khớp"),
+                                  ("session_date", "16/05/2026", "Ngày hẹn đã qua")):
+        r = client.post("/luu-dong/can-cuoc", data={**form, field: value})
+        assert r.status_code == 422 and message in r.text, field
 
 
 def test_sync_now_lists_only_known_peers_and_reports_a_failed_link(tmp_path, clock, monkeypatch):
