@@ -1,0 +1,70 @@
+"""``motcua bundle export`` and ``bundle import``: sync with no link at all, through a file on a
+USB stick (:mod:`node.bundles`). Every refusal exits 1 with its code and what to do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from node.cli.context import node_of
+
+
+def _fail(e: Exception) -> click.ClickException:
+    code = getattr(e, "code", "")
+    code = getattr(code, "value", code)
+    return click.ClickException(f"bundle refused ({code}): {getattr(e, 'message', str(e))}")
+
+
+@click.group("bundle")
+def bundle() -> None:
+    """Carry sync on a USB stick: signed, encrypted bundles, acknowledged by a bundle back."""
+
+
+@bundle.command("export")
+@click.option("--to", "to", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (part N of a cut export goes to FILE.N).")
+@click.option("--for", "target", default=None,
+              help="Recipient: its node id, or the path of its node.pem (default: the parent).")
+@click.option("--max-size", "max_mb", type=click.FloatRange(min=0.25), default=None,
+              help="Cut the export into parts of at most this many MB each.")
+@click.pass_context
+def export(ctx: click.Context, to: Path, target: str | None, max_mb: float | None) -> None:
+    """Write what the recipient lacks, per the vector it last acknowledged."""
+    from node.bundles import export as run_export
+    from sync.bundle import BundleError
+
+    node = node_of(ctx)
+    try:
+        result, _ = run_export(node, to, target, int(max_mb * 1_000_000) if max_mb else None)
+    except BundleError as e:
+        raise _fail(e) from e
+    click.echo(f"bundle {result.bundle} for {result.recipient.name or result.recipient.node_id} "
+               f"({result.recipient.node_id}): {result.events} events, {result.bytes} bytes")
+    for path in result.files:
+        click.echo(f"  wrote {path}")
+    if len(result.files) > 1:
+        click.echo(f"  {len(result.files)} parts: import them in order")
+
+
+@bundle.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--ack-to", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the acknowledgement (default: FILE.ack).")
+@click.pass_context
+def import_(ctx: click.Context, file: Path, ack_to: Path | None) -> None:
+    """Verify and apply a bundle; write the acknowledgement that travels back."""
+    from node.bundles import default_ack_path, import_bundle
+    from sync.bundle import BundleError
+    from sync.protocol import ProtocolError
+
+    node = node_of(ctx)
+    try:
+        result = import_bundle(node, file.read_bytes(), ack_to or default_ack_path(file))
+    except (BundleError, ProtocolError) as e:
+        raise _fail(e) from e
+    who = result.sender.name or result.sender.node_id
+    click.echo(f"{result.kind} bundle from {who} ({result.sender.node_id}): {result.events} new events, "
+               f"{result.skipped} already held")
+    if result.ack_file:
+        click.echo(f"  acknowledgement ({result.ack_events} events back) written to {result.ack_file}")

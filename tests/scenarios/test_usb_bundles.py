@@ -1,0 +1,69 @@
+"""Sync with no link at all: a laptop's work reaches the district on USB sticks, through its
+commune, and the acknowledgements travel back (issue 18).
+
+Real ``motcua`` processes, no server, no network path between the nodes: only files move, the
+way a stick does (a folder per stick here). The recipients' certificates travel the same way
+(each node's ``node.pem``, which is public). At the end the district holds the laptop's work
+with the same digest as the commune, and a networked-sync twin (the commune's own held state);
+a replayed, a tampered and a misdelivered bundle are refused with their reason.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from tests.scenarios.harness import RealNode, certify
+
+UNIT, PROVINCE = "17272", "40"
+
+
+def test_laptop_to_commune_to_district_on_sticks_and_acknowledgements_back(tmp_path, district_ca):
+    district = RealNode("Hub Nghệ An", "district", PROVINCE, tmp_path / "district")
+    commune = RealNode("Xã Tân Phú", "commune", UNIT, tmp_path / "commune")
+    laptop = RealNode("Tổ lưu động Tân Phú", "mobile", UNIT, tmp_path / "laptop")
+    for node in (district, commune, laptop):
+        node.init()
+        certify(node, district_ca)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    for node in (district, commune):  # a certificate is public: it rides on the stick
+        shutil.copy(node.data_dir / "node.pem", stick / f"{node.role}.pem")
+
+    laptop.cli("seed-demo", "--count", "4")  # taken in a hamlet, no link
+    work = laptop.own_events()
+    assert work
+
+    up1 = stick / "laptop-to-commune.bundle"
+    out = laptop.cli("bundle", "export", "--to", str(up1), "--for", str(stick / "commune.pem")).stdout
+    assert f"{len(work)} events" in out
+    commune.cli("bundle", "import", str(up1))
+    assert work <= commune.events()
+
+    # relayed upward by the commune's next bundle, signed by the laptop, verified by the district
+    up2 = stick / "commune-to-district.bundle"
+    commune.cli("bundle", "export", "--to", str(up2), "--for", str(stick / "district.pem"))
+    district.cli("bundle", "import", str(up2))
+    assert work <= district.events()
+    assert district.cli("digest").stdout == commune.cli("digest").stdout
+
+    # acknowledgements back: the commune then the laptop learn what arrived; nothing to resend
+    commune.cli("bundle", "import", str(up2) + ".ack")
+    laptop.cli("bundle", "import", str(up1) + ".ack")
+    again = laptop.cli("bundle", "export", "--to", str(stick / "again.bundle")).stdout  # for the parent
+    assert "0 events" in again and commune.node_id in again
+
+    # bad sticks, each refused with its reason and nothing applied
+    before = district.events()
+    replay = district.cli("bundle", "import", str(up2), check=False)
+    assert replay.returncode == 1 and "(replayed)" in replay.stderr
+    tampered = stick / "tampered.bundle"
+    data = bytearray(up2.read_bytes())
+    data[-100] ^= 0x01
+    tampered.write_bytes(bytes(data))
+    refused = district.cli("bundle", "import", str(tampered), check=False)
+    assert refused.returncode == 1 and "(corrupted)" in refused.stderr
+    wrong = district.cli("bundle", "import", str(up1), check=False)
+    assert wrong.returncode == 1 and "(wrong_recipient)" in wrong.stderr and commune.node_id in wrong.stderr
+    assert district.events() == before
+    log = district.cli("sync-log").stdout
+    assert "usb" in log.lower()
