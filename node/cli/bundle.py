@@ -48,23 +48,35 @@ def export(ctx: click.Context, to: Path, target: str | None, max_mb: float | Non
 
 
 @bundle.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--ack-to", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the acknowledgement (default: FILE.ack).")
+              help="Where to write the acknowledgement of a single bundle (default: FILE.ack).")
 @click.pass_context
-def import_(ctx: click.Context, file: Path, ack_to: Path | None) -> None:
-    """Verify and apply a bundle; write the acknowledgement that travels back."""
+def import_(ctx: click.Context, files: tuple[Path, ...], ack_to: Path | None) -> None:
+    """Verify and apply bundles, in order (the parts of a cut export); acknowledge each.
+
+    Each file is judged on its own: a refused one is reported with its reason and the next one
+    is still tried; the command exits 1 if any was refused.
+    """
     from node.bundles import default_ack_path, import_bundle
     from sync.bundle import BundleError
     from sync.protocol import ProtocolError
 
+    if ack_to is not None and len(files) > 1:
+        raise click.BadParameter("--ack-to names one file: import one bundle with it", param_hint="--ack-to")
     node = node_of(ctx)
-    try:
-        result = import_bundle(node, file.read_bytes(), ack_to or default_ack_path(file))
-    except (BundleError, ProtocolError) as e:
-        raise _fail(e) from e
-    who = result.sender.name or result.sender.node_id
-    click.echo(f"{result.kind} bundle from {who} ({result.sender.node_id}): {result.events} new events, "
-               f"{result.skipped} already held")
-    if result.ack_file:
-        click.echo(f"  acknowledgement ({result.ack_events} events back) written to {result.ack_file}")
+    refused = 0
+    for file in files:
+        try:
+            result = import_bundle(node, file.read_bytes(), ack_to or default_ack_path(file))
+        except (BundleError, ProtocolError) as e:
+            refused += 1
+            click.echo(f"{file}: {_fail(e).message}", err=True)
+            continue
+        who = result.sender.name or result.sender.node_id
+        click.echo(f"{file}: {result.kind} bundle from {who} ({result.sender.node_id}): {result.events} new events, "
+                   f"{result.skipped} already held")
+        if result.ack_file:
+            click.echo(f"  acknowledgement ({result.ack_events} events back) written to {result.ack_file}")
+    if refused:
+        raise click.exceptions.Exit(1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 
+from tests.factories import sqlite_connect
 from tests.scenarios.harness import RealNode, certify
 
 UNIT, PROVINCE = "17272", "40"
@@ -49,21 +50,24 @@ def test_laptop_to_commune_to_district_on_sticks_and_acknowledgements_back(tmp_p
     # acknowledgements back: the commune then the laptop learn what arrived; nothing to resend
     commune.cli("bundle", "import", str(up2) + ".ack")
     laptop.cli("bundle", "import", str(up1) + ".ack")
-    again = laptop.cli("bundle", "export", "--to", str(stick / "again.bundle")).stdout  # for the parent
-    assert "0 events" in again and commune.node_id in again
+    con = sqlite_connect(f"file:{laptop.db_path}?mode=ro", uri=True)
+    (outcome,) = con.execute("SELECT outcome FROM sync_session WHERE side = 'client' AND link = 'usb'").fetchone()
+    con.close()
+    assert outcome == "ok"  # the laptop's export, acknowledged
 
     # bad sticks, each refused with its reason and nothing applied
     before = district.events()
-    replay = district.cli("bundle", "import", str(up2), check=False)
-    assert replay.returncode == 1 and "(replayed)" in replay.stderr
     tampered = stick / "tampered.bundle"
     data = bytearray(up2.read_bytes())
     data[-100] ^= 0x01
     tampered.write_bytes(bytes(data))
-    refused = district.cli("bundle", "import", str(tampered), check=False)
-    assert refused.returncode == 1 and "(corrupted)" in refused.stderr
-    wrong = district.cli("bundle", "import", str(up1), check=False)
-    assert wrong.returncode == 1 and "(wrong_recipient)" in wrong.stderr and commune.node_id in wrong.stderr
+    bad = district.cli("bundle", "import", str(up2), str(tampered), str(up1), check=False)
+    assert bad.returncode == 1
+    replayed, corrupted, wrong = bad.stderr.strip().splitlines()
+    assert "(replayed)" in replayed and "(corrupted)" in corrupted
+    assert "(wrong_recipient)" in wrong and commune.node_id in wrong
     assert district.events() == before
-    log = district.cli("sync-log").stdout
-    assert "usb" in log.lower()
+    con = sqlite_connect(f"file:{district.db_path}?mode=ro", uri=True)
+    lines = con.execute("SELECT side, link, peer, events_in, outcome FROM sync_session").fetchall()
+    con.close()
+    assert ("server", "usb", commune.node_id, len(work) + len(commune.own_events()), "ok") in lines
