@@ -97,7 +97,10 @@ def write_bundles(replica: Replica, recipient: Profile, peer_vector: Vector, sea
     vector = dict(peer_vector)
     mine = replica.vector_for(recipient)
     parts: list[list[Batch]] = [[]]
-    sizes = [0]
+    # what a part costs besides its batches: magic, header line, signature, the writer's
+    # profile, the vector, the box (48 bytes), JSON around it all
+    overhead = 600 + len(json.dumps(replica.me.to_wire())) + len(json.dumps(mine))
+    sizes = [overhead]
     ratio, more = 0.5, True
     while more:
         out = replica.outgoing_for(recipient, vector, budget)
@@ -105,10 +108,10 @@ def write_bundles(replica: Replica, recipient: Profile, peer_vector: Vector, sea
             break
         batch = Batch(tuple(out.runs), tuple(out.profiles))
         raw = len(json.dumps(batch.to_wire(), separators=(",", ":")))
-        estimate = int(raw * ratio)
+        estimate = int(raw * ratio * 1.1)
         if max_bytes and parts[-1] and sizes[-1] + estimate > max_bytes:
             parts.append([])
-            sizes.append(0)
+            sizes.append(overhead)
         parts[-1].append(batch)
         sizes[-1] += estimate
         for run in out.runs:
@@ -116,7 +119,7 @@ def write_bundles(replica: Replica, recipient: Profile, peer_vector: Vector, sea
         more = out.more
         if max_bytes and len(parts[-1]) == 1:  # measure the real ratio once per part
             ratio = max(0.05, len(codec.encode(batch.to_wire())[0]) / max(raw, 1))
-            sizes[-1] = int(raw * ratio)
+            sizes[-1] = overhead + int(raw * ratio * 1.1)
     written = []
     for i, batches in enumerate(parts, start=1):
         header = Header(kind, bundle_id, i, replica.me.node_id, recipient.node_id, now)
