@@ -16,10 +16,11 @@ def blueprints_for_role(role: str) -> list[Blueprint]:
     from web.mobile import bp as mobile_bp
     from web.public import bp as public_bp
     from web.staff import bp as staff_bp
+    from web.usb import bp as usb_bp
 
     chosen = [auth_bp, public_bp]
     if role == "district":
         chosen.append(district_bp)
     else:  # commune, mobile (and an uninitialised test node)
-        chosen += [staff_bp, mobile_bp]
+        chosen += [staff_bp, mobile_bp, usb_bp]
     return chosen
