@@ -91,8 +91,8 @@ def _admitted(node: SyncingNode, profile: Profile) -> Profile:
 
 
 def _from_certificate(node: SyncingNode, path: Path) -> Profile:
-    from certs.identity import certificate_der, identity_from_certificate, parse_certificate
     from certs.errors import CertsError
+    from certs.identity import certificate_der, identity_from_certificate, parse_certificate
 
     if not node.trust.enforced:
         raise BundleError("untrusted", "this node holds no district CA: it writes bundles only for nodes it knows")

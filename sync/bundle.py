@@ -21,19 +21,19 @@ File layout (``docs/sync-protocol.md`` §10)::
   fields that say who, to whom, which bundle (everything but ``bytes``/``sha256``, which depend
   on the ciphertext) and the SHA-256 of the writer's profile and the compressed payload. The
   profile sits before the payload so that, as at the sync endpoint, the writer is identified
-  (its certificate checked) and its signature verified *before* anything is decompressed. The payload repeats the header,
-  and the two must agree: a header edited on the stick (another recipient, another id, another
-  part) is refused even when its body still opens. Signing *inside* the sealed box, with the
-  recipient's id under the signature, means a bundle cannot be re-sealed to a third node and
-  pass as written to it.
+  (its certificate checked) and its signature verified *before* anything is decompressed. The
+  payload repeats the header, and the two must agree: a header edited on the stick (another
+  recipient, another id, another part) is refused even when its body still opens. Signing
+  *inside* the sealed box, with the recipient's id under the signature, means a bundle cannot
+  be re-sealed to a third node and pass as written to it.
 
 Invariants
 ----------
 * Nothing here touches a file, a key or a clock; every refusal raises :class:`BundleError` with
   a stable ``code`` and a message fit for the person holding the stick.
 * The checks run in the order of :func:`read_header` then :func:`check_payload`: shape, length,
-  digest, recipient, then (in the driver) decryption, signature, sender's certificate; nothing
-  of a bundle is applied before all of them held.
+  digest, recipient, then (in the driver) decryption, the writer's certificate, its signature;
+  nothing of a bundle is applied before all of them held.
 """
 
 from __future__ import annotations

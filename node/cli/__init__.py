@@ -3,7 +3,8 @@ into the node's use cases; the data directory comes from ``--data-dir`` or ``MOT
 
 One module per command group: :mod:`~node.cli.lifecycle` (init, serve, backup, restore,
 unblock-writes, seed-demo), :mod:`~node.cli.health` (doctor, verify, rebuild, digest),
-:mod:`~node.cli.peering` (sync, peers, sync-log), :mod:`~node.cli.bundle` (bundle export/import), :mod:`~node.cli.conflicts`,
+:mod:`~node.cli.peering` (sync, peers, sync-log),
+:mod:`~node.cli.bundle` (bundle export/import), :mod:`~node.cli.conflicts`,
 :mod:`~node.cli.trust` (ca, enroll, tls), :mod:`~node.cli.accounts` (user, token),
 :mod:`~node.cli.reference`, :mod:`~node.cli.codes`, :mod:`~node.cli.report` and
 :mod:`~node.cli.atrest` (unlock, lock, recover, rekey, escrow, encrypt). This module only

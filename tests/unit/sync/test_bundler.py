@@ -108,7 +108,7 @@ def test_a_bundle_for_another_node_cannot_be_read(nodes):
 
 
 def test_a_bundle_resealed_by_someone_else_is_refused_as_tampered(nodes):
-    laptop, commune, other, clock = nodes
+    laptop, commune, _, clock = nodes
     (written,) = export(laptop, commune, clock, vector={})
     header, body = read_header(written.data)
     plain = sealing(commune).open(body)
