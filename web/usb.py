@@ -48,8 +48,11 @@ REASONS = {
 }
 
 
+REFUSED = N_("Gói dữ liệu bị từ chối.")
+
+
 def reason(code: str) -> str:
-    return _(REASONS.get(code, N_("Gói dữ liệu bị từ chối.")))
+    return _(REASONS.get(code, REFUSED))
 
 
 def _acks() -> OrderedDict[str, tuple[str, bytes]]:
