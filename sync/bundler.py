@@ -163,6 +163,8 @@ def open_bundle(data: bytes, replica: Replica, sealing: Sealing) -> Payload:
         sender = replica.trust.admit(sender)
     except ProtocolError as e:
         raise BundleError(e.code.value, f"the writer {header.sender} is not trusted here: {e.message}") from e
+    if replica.trust.is_revoked(sender.node_id):  # as its requests would be over the network
+        raise BundleError("revoked", f"the writer {header.sender} has been revoked by the district")
     try:
         replica.verify_signature(sender.public_key, signing_bytes(header, hashlib.sha256(signed).digest()), signature)
     except Exception as e:

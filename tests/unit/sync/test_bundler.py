@@ -165,3 +165,16 @@ def test_the_payload_must_repeat_the_signed_header(nodes):
         check_payload({"header": {**header.core(), "part": 2}}, header, laptop.profile)
     assert e.value.code == "tampered"
     assert hashlib.sha256(join_signed(b"", laptop.profile, b"")).digest()
+
+
+def test_a_laptops_bundle_is_relayed_upward_by_the_communes_next_network_sync(nodes):
+    laptop, commune, _, clock = nodes
+    district = make_member(MemoryStore(), "district", "40", clock, "district")
+    (written,) = export(laptop, commune, clock, vector={})
+    carry_bundle(laptop, commune, written.data)
+    assert carry(commune, district) == 30  # the network path, from what the bundle stored
+    held = {k: v for k, v in local_vector(district.store).items() if k.startswith(laptop.node_id)}
+    assert held == {f"{laptop.node_id}:{UNIT}": 30}
+    # and by its next bundle: the district lacks nothing more
+    (up,) = export(commune, district, clock, vector=local_vector(district.store))
+    assert up.payload.events == 0
