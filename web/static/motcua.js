@@ -63,7 +63,7 @@
     var fail = function (xhr) {
       var text = xhr.statusText;
       try { var err = JSON.parse(xhr.responseText).error; text = err.reason + " (" + err.code + ")"; } catch (ignored) { }
-      status.textContent = text; status.className = "err";
+      meter.hidden = true; status.textContent = text; status.className = "err";
     };
     var save = function (blob, name) {
       var a = document.createElement("a");
