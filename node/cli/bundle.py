@@ -39,6 +39,8 @@ def export(ctx: click.Context, to: Path, target: str | None, max_mb: float | Non
         result, _ = run_export(node, to, target, int(max_mb * 1_000_000) if max_mb else None)
     except BundleError as e:
         raise _fail(e) from e
+    except OSError as e:  # the stick is full, read-only or gone
+        raise click.ClickException(f"could not write {to}: {e}") from e
     click.echo(f"bundle {result.bundle} for {result.recipient.name or result.recipient.node_id} "
                f"({result.recipient.node_id}): {result.events} events, {result.bytes} bytes")
     for path in result.files:
@@ -72,6 +74,10 @@ def import_(ctx: click.Context, files: tuple[Path, ...], ack_to: Path | None) ->
         except (BundleError, ProtocolError) as e:
             refused += 1
             click.echo(f"{file}: {_fail(e).message}", err=True)
+            continue
+        except OSError as e:  # unreadable file, or no room for the acknowledgement
+            refused += 1
+            click.echo(f"{file}: {e}", err=True)
             continue
         who = result.sender.name or result.sender.node_id
         click.echo(f"{file}: {result.kind} bundle from {who} ({result.sender.node_id}): {result.events} new events, "
