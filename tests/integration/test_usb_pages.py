@@ -7,7 +7,8 @@ import io
 
 from node.models import BundleRow
 from node.sealing import Opener, seal
-from sync.bundler import Sealing, open_bundle, write_bundles
+from sync.bundle import Header, Payload
+from sync.bundler import Sealing, open_bundle, seal_payload, write_bundles
 from sync.memory import MemoryStore
 from tests.inprocess import make_member
 from tests.integration.web_helpers import add, cheap_hashing, login, token_of
@@ -49,3 +50,21 @@ def test_export_to_usb_and_import_the_acknowledgement(app, sqlite_node, clock, m
     assert garbage.status_code == 422 and "không phải là gói dữ liệu motcua" in garbage.text
     lines = sqlite_node.store.session_lines(payload.header.id)
     assert [(line["side"], line["link"], line["outcome"]) for line in lines] == [("client", "usb", "ok")]
+
+
+def test_an_old_acknowledgement_after_a_newer_one_moves_no_vector_back(sqlite_node, clock):
+    from node.bundles import import_bundle
+
+    me = sqlite_node.replica.me
+    parent = make_member(MemoryStore(), "district", "40", clock, "Hub")
+    sqlite_node.replica.keep_profiles([parent.profile])
+    sealing = Sealing(sign=parent.key.sign, seal=seal, open=Opener(parent.key.seed()))
+
+    def ack(bundle: str, created: int, vector: dict) -> bytes:
+        header = Header("ack", bundle, 1, parent.node_id, me.node_id, created)
+        return seal_payload(Payload(header, parent.profile, vector), me, sealing)
+
+    newer, older = ack("2" * 32, 2000, {f"{me.node_id}:17272": 5}), ack("1" * 32, 1000, {})
+    import_bundle(sqlite_node, newer)
+    import_bundle(sqlite_node, older)
+    assert sqlite_node.store.peer_state(parent.node_id).vector == {f"{me.node_id}:17272": 5}
