@@ -19,6 +19,12 @@ Invariants
   of the same file applies the rest.
 * Export is deterministic for a state and a vector (the outbox's order), and computed from the
   vector the recipient last *acknowledged*: an export never assumes the previous one arrived.
+
+File chunks (attachments) have their section in the payload and a hook on each side, both empty
+today: :func:`write_bundles` takes ``chunks_for(runs)``, the chunks the events of a part
+reference that the recipient lacks (a chunk store plugs in there); :func:`apply_payload` refuses
+a payload carrying chunks (``unsupported``) until a chunk sink is passed in, so a bundle is
+never half applied, events without the files they sign.
 """
 
 from __future__ import annotations
