@@ -286,6 +286,25 @@ class ApiTokenRow(BaseRow):
         table_name = "api_token"
 
 
+class BundleRow(BaseRow):
+    """A bundle written or imported by this node (:mod:`node.bundles`): replays are told from it,
+    an old bundle never moves a peer's acknowledged vector back, and a USB-only node finds its
+    parent in it. Local to the node, like the sync log; a rebuild never touches it."""
+
+    bundle = pw.CharField(max_length=32)
+    part = pw.IntegerField()
+    direction = pw.CharField(max_length=3)  # out | in
+    kind = pw.CharField(max_length=4)  # data | ack
+    peer = pw.CharField(max_length=32, index=True)
+    created = pw.BigIntegerField()  # the writer's clock when it wrote the bundle
+    at = pw.BigIntegerField()  # this node's clock when it wrote or imported it
+    events = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "bundle"
+        indexes = ((("bundle", "part", "direction"), True),)
+
+
 class IdempotencyRow(BaseRow):
     """The first answer to a write sent with an ``Idempotency-Key`` (issue 14.2), per account.
 

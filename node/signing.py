@@ -56,6 +56,13 @@ class NodeKey:
     def sign(self, message: bytes) -> bytes:
         return self._private.sign(message)
 
+    def seed(self) -> bytes:
+        """The raw 32-byte Ed25519 seed, for :class:`node.sealing.Opener` (bundles sealed to this
+        node's key); never written anywhere by that use."""
+        return self._private.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+
     def derive_secret(self, purpose: str) -> bytes:
         """A 32-byte secret for ``purpose``: HMAC-SHA256 keyed by the private key's seed over a
         domain-separated label (an HKDF-Expand step), so no derived secret helps to sign."""

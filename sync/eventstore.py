@@ -185,8 +185,10 @@ class Ledger(Protocol):
         """The peer last seen at ``url``."""
         ...
 
-    def open_session(self, session: str, side: str, peer: str, peer_name: str, now: int) -> None:
-        """Start a session line (ignored if the (session, side, peer) line exists)."""
+    def open_session(self, session: str, side: str, peer: str, peer_name: str, now: int,
+                     link: str = "network") -> None:
+        """Start a session line (ignored if the (session, side, peer) line exists); ``link`` is
+        ``network`` or ``usb`` (a bundle carried on a stick)."""
         ...
 
     def session_exists(self, session: str, side: str) -> bool:

@@ -170,9 +170,10 @@ class PeeweeLedger:
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def open_session(self, session: str, side: str, peer: str, peer_name: str, now: int) -> None:
+    def open_session(self, session: str, side: str, peer: str, peer_name: str, now: int,
+                     link: str = "network") -> None:
         self.rows.SyncSession.insert(
-            session=session, side=side, peer=peer, peer_name=peer_name, started_at=now
+            session=session, side=side, peer=peer, peer_name=peer_name, started_at=now, link=link
         ).on_conflict_ignore().execute()
 
     def session_exists(self, session: str, side: str) -> bool:

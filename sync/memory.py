@@ -269,7 +269,8 @@ class MemoryStore:
         return [s for s in self._s.sessions
                 if s["session"] == session and s["side"] == side and (peer is None or s["peer"] == peer)]
 
-    def open_session(self, session: str, side: str, peer: str, peer_name: str, now: int) -> None:
+    def open_session(self, session: str, side: str, peer: str, peer_name: str, now: int,
+                     link: str = "network") -> None:
         with self._lock:
             if self._lines(session, side, peer):
                 return
@@ -277,7 +278,7 @@ class MemoryStore:
                 "id": len(self._s.sessions) + 1, "session": session, "side": side, "peer": peer,
                 "peer_name": peer_name, "started_at": now, "ended_at": None, "events_in": 0, "events_out": 0,
                 "bytes_in": 0, "bytes_out": 0, "exchanges": 0, "conflicts": 0, "outcome": "running",
-                "error_code": "", "error": "",
+                "error_code": "", "error": "", "link": link,
             })
 
     def session_exists(self, session: str, side: str) -> bool:

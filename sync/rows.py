@@ -121,6 +121,7 @@ class SyncSessionRow(BaseRow):
     outcome = pw.CharField(max_length=12, default="running", index=True)  # running|ok|partial|failed
     error_code = pw.CharField(max_length=40, default="")
     error = pw.TextField(default="")
+    link = pw.CharField(max_length=8, default="network")  # network | usb (a bundle: sync.bundler)
 
     class Meta:
         table_name = "sync_session"

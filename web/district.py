@@ -39,7 +39,7 @@ bp = Blueprint("district", __name__, url_prefix="/quan-tri", template_folder="te
 bp.before_request(login_required(*can.roles_for(can.CONSOLE)))
 # the one-time key of the forms that write (web.idempotency), as on the desk
 bp.add_app_template_global(idempotency.new_form_key, "new_idempotency_key")
-OUTCOMES = ("ok", "partial", "failed", "running", "interrupted")
+OUTCOMES = ("ok", "partial", "failed", "running", "interrupted", "sent")  # sent: a USB bundle not yet acknowledged
 BIEU_06_PATH = "/api/v1/reports/bieu-06"
 
 

@@ -50,6 +50,7 @@ OUTCOME_LABELS: Mapping[str, str] = {
     "failed": "Thất bại",
     "running": "Đang chạy",
     "interrupted": "Bị gián đoạn",
+    "sent": "Đã xuất, chờ xác nhận",  # a USB bundle written, its acknowledgement not back yet
 }
 LINK_LABELS: Mapping[str, str] = {"up": "Đã kết nối", "down": "Mất kết nối", "never": "Chưa đồng bộ lần nào"}
 # A failed sync in plain words (sync.protocol.Code, or "transport" for no link at all); the

@@ -18,10 +18,11 @@ def blueprints_for_role(role: str) -> list[Blueprint]:
     from web.public import bp as public_bp
     from web.rating import bp as rating_bp
     from web.staff import bp as staff_bp
+    from web.usb import bp as usb_bp
 
     chosen = [auth_bp, public_bp, rating_bp]
     if role == "district":
         chosen.append(district_bp)
     else:  # commune, mobile (and an uninitialised test node)
-        chosen += [staff_bp, mobile_bp]
+        chosen += [staff_bp, mobile_bp, usb_bp]
     return chosen

@@ -3,7 +3,8 @@ into the node's use cases; the data directory comes from ``--data-dir`` or ``MOT
 
 One module per command group: :mod:`~node.cli.lifecycle` (init, serve, backup, restore,
 unblock-writes, seed-demo), :mod:`~node.cli.health` (doctor, verify, rebuild, digest),
-:mod:`~node.cli.peering` (sync, peers, sync-log), :mod:`~node.cli.conflicts`,
+:mod:`~node.cli.peering` (sync, peers, sync-log),
+:mod:`~node.cli.bundle` (bundle export/import), :mod:`~node.cli.conflicts`,
 :mod:`~node.cli.trust` (ca, enroll, tls), :mod:`~node.cli.accounts` (user, token),
 :mod:`~node.cli.reference`, :mod:`~node.cli.codes`, :mod:`~node.cli.report` and
 :mod:`~node.cli.atrest` (unlock, lock, recover, rekey, escrow, encrypt). This module only
@@ -17,7 +18,7 @@ from pathlib import Path
 import click
 
 from node import __version__
-from node.cli import accounts, atrest, codes, conflicts, health, lifecycle, peering, reference, report, trust
+from node.cli import accounts, atrest, bundle, codes, conflicts, health, lifecycle, peering, reference, report, trust
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,7 +39,7 @@ for _command in (
     lifecycle.init, lifecycle.serve, lifecycle.backup, lifecycle.restore, lifecycle.unblock_writes,
     lifecycle.seed_demo,
     health.doctor, health.verify, health.rebuild, health.digest,
-    peering.sync, peering.peers, peering.sync_log,
+    peering.sync, peering.peers, peering.sync_log, bundle.bundle,
     conflicts.conflicts,
     trust.ca_group, trust.enroll, trust.tls_group,
     accounts.user, accounts.token,

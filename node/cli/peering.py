@@ -108,19 +108,22 @@ def discover_parent(node: Node, seconds: float, interface: str) -> str:
 @click.command("sync-log")
 @click.option("--limit", type=int, default=20, show_default=True, help="Sessions to show, newest first.")
 @click.option("--peer", default="", help="Only sessions with this node id (prefix).")
-@click.option("--outcome", type=click.Choice(["ok", "partial", "failed", "running", "interrupted"]), default=None)
+@click.option("--outcome", default=None,
+              type=click.Choice(["ok", "partial", "failed", "running", "interrupted", "sent"]))
 @click.pass_context
 def sync_log(ctx: click.Context, limit: int, peer: str, outcome: str | None) -> None:
-    """Show the sync log: session, peer, times, events and bytes each way, outcome, error."""
+    """Show the sync log: session, link (network or usb), peer, times, events and bytes each way,
+    outcome, error."""
     from node.reports import format_ms, sync_sessions
 
     node = node_of(ctx)
     rows = sync_sessions(limit=limit, peer=peer, outcome=outcome)
-    click.echo(f"{'started':<19} {'side':<6} {'peer':<20} {'ev in':>7} {'ev out':>7} {'B in':>9} {'B out':>9} "
-               f"{'exch':>4} {'cfl':>3} outcome  error")
+    click.echo(f"{'started':<19} {'side':<6} {'link':<7} {'peer':<20} {'ev in':>7} {'ev out':>7} {'B in':>9} "
+               f"{'B out':>9} {'exch':>4} {'cfl':>3} outcome  error")
     for r in rows:
         click.echo(
-            f"{format_ms(r['started_at']):<19} {r['side']:<6} {(r['peer_name'] or r['peer'])[:20]:<20} "
+            f"{format_ms(r['started_at']):<19} {r['side']:<6} {r.get('link', 'network'):<7} "
+            f"{(r['peer_name'] or r['peer'])[:20]:<20} "
             f"{r['events_in']:>7} {r['events_out']:>7} {r['bytes_in']:>9} {r['bytes_out']:>9} "
             f"{r['exchanges']:>4} {r['conflicts']:>3} {r['outcome']:<8} {r['error_code']} {r['error'][:60]}"
         )

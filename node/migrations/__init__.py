@@ -21,6 +21,7 @@ from node.migrations import (
     m0008_authority,
     m0009_idempotency,
     m0012_dossier_service,
+    m0018_bundles,
 )
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
@@ -34,4 +35,5 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (8, "authority", m0008_authority.apply),
     (9, "idempotency", m0009_idempotency.apply),
     (12, "dossier_service", m0012_dossier_service.apply),
+    (18, "bundles", m0018_bundles.apply),
 )

@@ -50,6 +50,62 @@
     step.addEventListener("change", sync);
     sync();
   }
+  // USB bundles (web/usb.py): send the same forms with XMLHttpRequest to show a progress bar
+  // while the bundle uploads or downloads; the download is saved through a temporary link.
+  var usb = document.querySelector("[data-usb]");
+  if (usb && window.XMLHttpRequest && window.FormData && window.Blob && window.URL) {
+    var meter = usb.querySelector("[data-usb-progress]");
+    var status = usb.querySelector("[data-usb-status]");
+    var show = function (e) {
+      meter.hidden = false;
+      if (e.lengthComputable) { meter.max = e.total; meter.value = e.loaded; } else { meter.removeAttribute("value"); }
+    };
+    var fail = function (xhr) {
+      var text = xhr.statusText;
+      try { var err = JSON.parse(xhr.responseText).error; text = err.reason + " (" + err.code + ")"; } catch (ignored) { }
+      meter.hidden = true; status.textContent = text; status.className = "err";
+    };
+    var save = function (blob, name) {
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob); a.download = name;
+      document.body.appendChild(a); a.click(); a.remove();
+      setTimeout(function () { URL.revokeObjectURL(a.href); }, 1000);
+    };
+    var send = function (form, binary, done) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+      xhr.responseType = binary ? "blob" : "text";
+      xhr.upload.onprogress = show; xhr.onprogress = show;
+      xhr.onload = function () {
+        if (xhr.status !== 200) {
+          if (binary) { xhr.response.text().then(function (t) { fail({ statusText: xhr.statusText, responseText: t }); }); }
+          else { fail(xhr); }
+          return;
+        }
+        done(xhr);
+      };
+      xhr.onerror = function () { fail(xhr); };
+      status.textContent = ""; status.className = "small";
+      xhr.send(new FormData(form));
+    };
+    usb.querySelector("[data-usb-export]").addEventListener("submit", function (e) {
+      e.preventDefault();
+      send(e.target, true, function (xhr) {
+        var name = (/filename="([^"]+)"/.exec(xhr.getResponseHeader("Content-Disposition") || "") || [])[1];
+        save(xhr.response, name || "motcua.bundle");
+        status.textContent = "\u2713 " + (xhr.getResponseHeader("X-Motcua-Events") || "0");
+      });
+    });
+    usb.querySelector("[data-usb-import]").addEventListener("submit", function (e) {
+      e.preventDefault();
+      send(e.target, false, function (xhr) {
+        var r = JSON.parse(xhr.responseText);
+        status.textContent = "\u2713 " + r.sender + ": +" + r.events;
+        if (r.ack) { window.location.href = r.ack; }
+      });
+    });
+  }
   // Keyboard: Alt+N starts a new intake, Alt+S focuses search, where those links exist.
   document.addEventListener("keydown", function (e) {
     if (!e.altKey) { return; }
