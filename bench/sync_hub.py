@@ -4,6 +4,7 @@ databases; both always cleaned up (:mod:`bench.sync_bench`)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -87,7 +88,10 @@ class HubServer:
         env = clean_env(MOTCUA_DATABASE_URL=self.database_url) if self.database_url else clean_env()
         env["MOTCUA_DEV_OPEN_TRUST"] = "1"  # see node_settings
         env.update(self.extra_env)
-        self.node_id = init_node(self.data_dir, "district", HUB_UNIT, "Hub", self.database_url)
+        if (self.data_dir / "node.json").exists():  # initialised (and filled) by the caller
+            self.node_id = json.loads((self.data_dir / "node.json").read_text())["node_id"]
+        else:
+            self.node_id = init_node(self.data_dir, "district", HUB_UNIT, "Hub", self.database_url)
         self.port = self.port or free_port()
         with open(self.log_path, "ab") as out:
             self.process = subprocess.Popen(
