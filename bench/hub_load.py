@@ -220,6 +220,7 @@ def run_case(backend: str, prepared: list[Path], work: Path, args: argparse.Name
                 p.join(timeout=30)
                 if p.is_alive():
                     p.kill()
+    size = database_bytes_per_event(url) if url else 0.0
     start = min(s[1] for s in sessions)
     times = sorted(s[2] - s[1] for s in sessions)
     wall = max(s[2] for s in sessions) - start
@@ -231,8 +232,20 @@ def run_case(backend: str, prepared: list[Path], work: Path, args: argparse.Name
         "backend": backend, "workers": workers, "ok": len(sessions) - len(errors), "sessions": len(sessions),
         "p50": statistics.median(times), "p95": times[max(0, math.ceil(0.95 * len(times)) - 1)], "max": times[-1],
         "wall": wall, "events": events, "rate": events / wall if wall else 0.0, "cpu": cpu,
-        "cpu_pct": 100 * cpu / wall if wall else 0.0, "load": os.getloadavg(),
+        "cpu_pct": 100 * cpu / wall if wall else 0.0, "load": os.getloadavg(), "db_bytes_per_event": size,
     }
+
+
+def database_bytes_per_event(url: str) -> float:
+    """The hub schema's size (tables, indexes, TOAST) per stored event, for sizing."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as con:
+        con.execute("VACUUM ANALYZE")
+        size = con.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+                           "ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'").fetchone()[0]
+        events = con.execute("SELECT count(*) FROM event").fetchone()[0]
+    return float(size) / events if events else 0.0
 
 
 # ----------------------------------------------------------------------------- profile
@@ -293,6 +306,10 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
         print(f"| {r['backend']} | {r['workers']} | {r['ok']}/{r['sessions']} | {r['p50']:.2f} | {r['p95']:.2f} "
               f"| {r['max']:.2f} | {r['wall']:.2f} | {r['rate']:,.0f} | {r['cpu']:.1f} | {r['cpu_pct']:.0f} "
               f"| {load} |")
+    for r in rows:
+        if r["db_bytes_per_event"]:
+            print(f"\n{r['backend']} hub database: {r['db_bytes_per_event']:,.0f} bytes per stored event "
+                  "(every table of the schema with its indexes and TOAST: events, derived dossiers, ledger)")
     print(f"\ntarget: every session ok, p95 <= 2 s. {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
 
 
