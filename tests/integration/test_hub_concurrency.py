@@ -29,12 +29,10 @@ FEED_LEN, STEP, COMMUNES = 24, 6, 6
 
 
 @pytest.fixture
-def hub(backend, tmp_path, clock, request):
-    extra = {"DEV_OPEN_TRUST": True}
-    if backend == "postgresql":
-        url = request.getfixturevalue("pg_url")
-        reset_postgres(url)
-        extra["DATABASE_URL"] = url
+def hub(pg_url, tmp_path, clock):
+    """A district on PostgreSQL (on SQLite a writer holds the whole database: nothing to race)."""
+    reset_postgres(pg_url)
+    extra = {"DEV_OPEN_TRUST": True, "DATABASE_URL": pg_url}
     data_dir = tmp_path / "district"
     key = init_node_dir(data_dir, role="district", unit="40")
     settings = make_settings(data_dir, role="district", unit="40", **extra)

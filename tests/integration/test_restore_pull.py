@@ -28,7 +28,7 @@ from tests.factories import init_node_dir, load_node_key, make_settings, sample_
 from tests.inprocess import Member, make_member
 
 URL = "http://hub.example:8750"
-DOSSIERS = 30
+DOSSIERS = 16
 
 
 class HubLink:
@@ -73,7 +73,7 @@ def dead_pc(tmp_path: Path, clock):
     hub.replica.batch_bytes = 3000  # several exchanges, so the link can be cut in the middle
     for i in range(DOSSIERS):
         node.create_dossier("cán bộ", sample_dossier(name=f"Công Dân {i}", id_number=f"04009000{i:04d}"))
-        if i % 5 == 4:  # a sync every few dossiers: the hub can cut its pulls at each head it got signed
+        if i % 4 == 3:  # a sync every few dossiers: the hub can cut its pulls at each head it got signed
             assert node.sync_with(URL, transport=HubLink(hub, node.profile)).ok
     own = node.store.feed_head(node.node_id, node.scope).seq
     node.close()
@@ -90,10 +90,10 @@ def test_a_cut_restore_resumes_where_it_stopped_and_lifts_the_gate(dead_pc, tmp_
     try:
         assert pc.gate.reason() == "restored"
         assert pc.store.count_events() == 0
-        link = HubLink(hub, pc.profile, cut_after=4)
+        link = HubLink(hub, pc.profile, cut_after=3)
         seen: list[int] = []
         first = pc.sync_with(URL, transport=link, progress=lambda s, _r: seen.append(pull_remaining(pc, s.peer)))
-        assert (first.outcome, first.error_code, link.exchanges) == ("partial", "transport", 4)
+        assert (first.outcome, first.error_code, link.exchanges) == ("partial", "transport", 3)
         applied = pc.store.count_events()
         assert 0 < applied < own
         assert seen and seen[-1] == own - applied  # what the progress bar shows as left
