@@ -4,6 +4,7 @@ databases; both always cleaned up (:mod:`bench.sync_bench`)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -73,19 +74,25 @@ _REQUEST_LINE = re.compile(rb'"[A-Z]+ \S+ HTTP/\d')
 class HubServer:
     """A district node served by ``motcua serve`` in its own process group."""
 
-    def __init__(self, data_dir: Path, database_url: str = "", start_timeout: float = 60) -> None:
+    def __init__(self, data_dir: Path, database_url: str = "", start_timeout: float = 60, port: int = 0,
+                 env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.database_url = database_url
         self.start_timeout = start_timeout
-        self.port = 0
+        self.port = port  # 0: a free one
+        self.extra_env = dict(env or {})
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"{data_dir.name}-serve.log"
 
     def start(self) -> HubServer:
         env = clean_env(MOTCUA_DATABASE_URL=self.database_url) if self.database_url else clean_env()
         env["MOTCUA_DEV_OPEN_TRUST"] = "1"  # see node_settings
-        self.node_id = init_node(self.data_dir, "district", HUB_UNIT, "Hub", self.database_url)
-        self.port = free_port()
+        env.update(self.extra_env)
+        if (self.data_dir / "node.json").exists():  # initialised (and filled) by the caller
+            self.node_id = json.loads((self.data_dir / "node.json").read_text())["node_id"]
+        else:
+            self.node_id = init_node(self.data_dir, "district", HUB_UNIT, "Hub", self.database_url)
+        self.port = self.port or free_port()
         with open(self.log_path, "ab") as out:
             self.process = subprocess.Popen(
                 [*motcua_cmd(), "--data-dir", str(self.data_dir), "serve", "--port", str(self.port)],

@@ -64,6 +64,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ADVERTISE", True, "Announce this commune or district node on the LAN by mDNS while serving."),
     Setting("LANGUAGE", "vi", "Default UI language: vi or en."),
     Setting("WORKERS", 2, "Threads of the WSGI server started by motcua serve."),
+    Setting("PROCESSES", 0, "Worker processes of motcua serve on PostgreSQL (0: one per CPU core, at least 2); "
+            "on SQLite always 1."),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
     Setting("DEV_OPEN_TRUST", False, "DEVELOPMENT ONLY: a node without a district CA trusts any self-signed node "
             "that syncs with it on first use (needed on both ends). Anyone on the network could then read and "

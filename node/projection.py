@@ -116,6 +116,7 @@ def _project(events: list[Event], follow_revocations: bool) -> int:
         entities |= _entities_hit_by_revocations(events)
     if not entities:
         return 0
+    lock_keys("entity", entities)
     grouped = without_revoked(_events_of(entities, events))
     view = authority.view({e.origin for evs in grouped.values() for e in evs})
     by_kind: dict[str, dict[str, list[Event]]] = {}
@@ -133,6 +134,29 @@ def _project(events: list[Event], follow_revocations: bool) -> int:
     count = _project_dossiers(dossiers, view, violations)
     authority.replace(grouped, violations)
     return count
+
+
+def lock_keys(kind: str, keys: Iterable[object]) -> None:
+    """On PostgreSQL, hold a transaction-scoped advisory lock on each key, taken in sorted order.
+
+    A hub runs several worker processes (node.wsgi), and two of them may ingest events of the same
+    dossier at once, from two feeds (a commune PC and its laptop). Under READ COMMITTED each
+    would fold the events it sees, without the other's uncommitted ones, and the last to commit
+    would overwrite the row: a derived state no rebuild gives. With the lock the second waits for
+    the first to commit, and its reads (each statement sees what is committed when it starts) then
+    include the first's events. ``kind`` keeps the namespaces apart (entities, duplicate keys);
+    sorted order, and entities always before duplicate keys within a projection, keeps two
+    projections from waiting for each other in a cycle (a transaction projecting twice might
+    still; ingest then runs it again, sync.ingest). SQLite needs none: a writer holds the whole
+    database (BEGIN IMMEDIATE).
+    """
+    db = database.obj
+    if db is None or isinstance(db, pw.SqliteDatabase):
+        return
+    names = sorted({f"{kind}:{k}" for k in keys})
+    if names:
+        db.execute_sql("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%s::text[]) AS k "
+                       "ORDER BY k", (names,))
 
 
 def _project_dossiers(grouped: dict[str, list[Event]], view: Authority, violations: list) -> int:
@@ -227,6 +251,8 @@ def _refresh_duplicates(keys: set[tuple[str, str]]) -> None:
     """Recompute duplicate-application conflicts for the (ID number, procedure) keys touched."""
     if not keys:
         return
+    # another worker may be committing a dossier under the same key right now (see lock_keys)
+    lock_keys("duplicate", (f"{n}\x1f{p}" for n, p in keys))
     # only keys held more than once can be duplicates: one GROUP BY instead of reading every row
     candidates = sorted({k[0] for k in keys})
     id_numbers = []

@@ -14,7 +14,8 @@ Invariants
   keys dropped are the ones least limited anyway.
 - In memory on purpose: a limit that resets when the node restarts costs an attacker a restart
   they cannot cause, and writing every refused request to the database would hand them a way to
-  fill the disk. Each process keeps its own (``motcua serve`` runs one process).
+  fill the disk. Each process keeps its own: one on SQLite; a hub on PostgreSQL with several
+  worker processes (:mod:`node.wsgi`) allows up to that many times the burst to one address.
 - :func:`address_key`: IPv6 clients are limited per /64 (one subscriber's network, which can
   hold billions of addresses), IPv4 clients per address.
 """

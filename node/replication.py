@@ -73,6 +73,14 @@ def after_sync(node: SyncingNode) -> None:
         leasing.assign_final(node, SYNC_AUTHOR)
 
 
+def pull_remaining(node: SyncingNode, peer_id: str) -> int:
+    """Events the peer held at its last answer (its vector, kept by the engine at each
+    acknowledgement) that this node lacks: what a restore still has to pull."""
+    local = {feed_key(h.origin, h.scope): h.seq for h in node.store.feeds()}
+    vector = node.store.peer_state(peer_id).vector if peer_id else {}
+    return sum(seq - local.get(key, 0) for key, seq in vector.items() if seq > local.get(key, 0))
+
+
 def status(node: SyncingNode) -> dict[str, Any]:
     """What the UI shows: last success, link state, events pending each way (per parent)."""
     url = node.settings.PARENT_URL
@@ -88,7 +96,7 @@ def status(node: SyncingNode) -> dict[str, Any]:
         for key, seq in local.items()
         if seq > vector.get(key, 0) and (profile is None or may_hold(profile, split_feed_key(key)[1]))
     )
-    pending_down = sum(seq - local.get(key, 0) for key, seq in vector.items() if seq > local.get(key, 0))
+    pending_down = pull_remaining(node, peer_id) if peer_id else 0
     if peer is None:
         link = "never"
     elif peer.last_success and peer.last_success >= peer.last_seen:

@@ -1,6 +1,17 @@
 """WSGI entry points: ``node.wsgi:app`` for an external server, and the embedded gunicorn
-used by ``motcua serve``. One process only: SQLite has one writer, and the background sync
-scheduler must run once per node; concurrency comes from threads.
+used by ``motcua serve``.
+
+Processes. On SQLite the node is one worker process with threads: SQLite has one writer, so
+more processes would only queue on its lock. A hub on PostgreSQL (``DATABASE_URL``) runs several
+workers (``PROCESSES``): one Python process is capped at one core by the interpreter lock
+whatever its threads, and a province hub verifying and storing 150 communes' batches at once
+needs every core. Concurrent ingest is then kept correct by PostgreSQL's row and advisory locks
+(sync.store, sync.ingest, node.projection).
+
+Once-per-node work (the background sync scheduler, the mDNS announcement) runs in the worker of
+slot 0 only: two schedulers would sync the same feeds twice over, two announcements would answer
+each other's queries. The master gives each worker it forks the lowest slot no living worker
+holds (``pre_fork``), so a replacement of a dead slot-0 worker takes it over.
 """
 
 from __future__ import annotations
@@ -78,15 +89,24 @@ class TlsContexts:
             return self._cache[which]
 
 
+def worker_slot(live: Any, workers: int) -> int:
+    """The lowest slot in ``range(workers)`` that none of the ``live`` workers holds."""
+    taken = {getattr(w, "motcua_slot", None) for w in live}
+    return next((n for n in range(workers) if n not in taken), workers)
+
+
 def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, scheduler: Any = None,
                         tls: tuple[str, str] | None = None,
-                        advertise: Callable[[], Any] | None = None) -> None:
-    """Run ``app`` under gunicorn in this process tree; the scheduler and the LAN announcement
-    (``advertise()`` returns an object with ``close()``, or None) run in the worker.
+                        advertise: Callable[[], Any] | None = None, workers: int = 1) -> None:
+    """Run ``app`` under gunicorn in this process tree (``workers`` processes, see the module
+    docstring); the scheduler and the LAN announcement (``advertise()`` returns an object with
+    ``close()``, or None) run in the worker of slot 0.
 
     Neither may start in the master: threads do not survive gunicorn's fork, and a zeroconf
     instance created before the fork left the worker hanging at exit until gunicorn's graceful
-    timeout (20 s on every stop).
+    timeout (20 s on every stop). The caller closes its database connections before this: a
+    connection inherited by several forked workers would interleave their statements on one
+    socket.
     """
     from gunicorn.app.base import BaseApplication
 
@@ -94,7 +114,7 @@ def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, sche
         def load_config(self) -> None:
             options = {
                 "bind": f"{host}:{port}",
-                "workers": 1,
+                "workers": workers,
                 "worker_class": "gthread",
                 "threads": threads,
                 "timeout": 120,
@@ -118,7 +138,10 @@ def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, sche
                 options["certfile"], options["keyfile"] = tls
                 contexts = TlsContexts(app, *tls)
                 options["ssl_context"] = lambda _conf, _default: contexts()
-            options["post_worker_init"] = lambda _worker: _start_in_worker()
+            # the worker object is made in the master before the fork, so the child inherits its slot
+            options["pre_fork"] = lambda server, worker: setattr(
+                worker, "motcua_slot", worker_slot(server.WORKERS.values(), workers))
+            options["post_worker_init"] = lambda worker: _start_in_worker(getattr(worker, "motcua_slot", 0))
             options["worker_exit"] = lambda _server, _worker: _stop_in_worker()
             for key, value in options.items():
                 self.cfg.set(key, value)
@@ -128,7 +151,9 @@ def serve_with_gunicorn(app: Flask, host: str, port: int, threads: int = 4, sche
 
     running: list[Any] = []
 
-    def _start_in_worker() -> None:
+    def _start_in_worker(slot: int) -> None:
+        if slot != 0:
+            return
         if scheduler is not None:
             scheduler.start()
             running.append(scheduler.stop)

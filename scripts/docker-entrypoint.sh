@@ -1,7 +1,7 @@
 #!/bin/sh
-# Container entry point: create the node on first start, then run "motcua serve" (gunicorn in
-# one process with threads: SQLite has one writer and the node's background sync must run once;
-# an enrolled node serves https with its certificate, which a bare gunicorn line would not).
+# Container entry point: create the node on first start, then run "motcua serve" (gunicorn with
+# threads, one process on SQLite and several on PostgreSQL, the background sync in one of them
+# only; an enrolled node serves https with its certificate, which a bare gunicorn line would not).
 #
 # First start: when $MOTCUA_DATA_DIR (/data) holds no node.json and MOTCUA_ROLE, MOTCUA_UNIT and
 # MOTCUA_NAME are set, "motcua init" creates the node (key, node.json, database) in the volume.

@@ -61,6 +61,23 @@ class _Prepared:
     first_new: int  # index of the first event we do not hold yet
 
 
+DEADLOCK_RETRIES = 3
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def _retryable(exc: BaseException) -> bool:
+    """A database error that means "run the same transaction again" (the driver's, or peewee's
+    wrapper of it: the SQLSTATE is on the exception or on its cause)."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if getattr(seen, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class ForkDetected(ProtocolError):
     """A verified run contradicts events we hold: a second history of the feed."""
 
@@ -151,12 +168,20 @@ class Ingestor:
         profiles = [self.trust.admit(p) for p in profiles]
         if len({r.feed for r in runs}) != len(runs):
             raise ProtocolError(Code.MALFORMED, "a batch carries at most one run per feed")
-        try:
-            with self.store.write_transaction():
-                return self._apply_locked(runs, profiles, sender)
-        except ForkDetected as fork:
-            self._quarantine(fork, sender, session)
-            raise
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                with self.store.write_transaction():
+                    return self._apply_locked(runs, profiles, sender)
+            except ForkDetected as fork:
+                self._quarantine(fork, sender, session)
+                raise
+            except Exception as e:
+                # PostgreSQL broke a lock cycle (or a serialisation conflict) by failing this
+                # transaction, which rolled back whole: applying the batch again is safe. Locks are
+                # taken in one order (below), so this is a rare event, not a storm.
+                if attempt == DEADLOCK_RETRIES or not _retryable(e):
+                    raise
+        raise AssertionError("unreachable")
 
     def _apply_locked(self, runs: list[Run], profiles: list[Profile], sender: Profile) -> IngestResult:
         store = self.store
@@ -181,8 +206,16 @@ class Ingestor:
         result = IngestResult()
         new_events: list[Event] = []
         new_raws: list[bytes] = []
+        # Every feed of the batch is locked before any is read, in one order (by feed key): a hub
+        # serving several worker processes on PostgreSQL takes batches naming the same feeds
+        # concurrently (a commune and its laptop relaying each other's), and two that locked them in
+        # batch order could each hold one and wait for the other. The locks (see
+        # ``Store.feed_head``) are held to commit, so no two transactions take the same seq and a
+        # head is never written from a stale read.
+        heads = {run.feed: store.feed_head(run.origin, run.scope, for_update=True)
+                 for run in sorted(runs, key=lambda r: r.feed)}
         for run in runs:
-            head = store.feed_head(run.origin, run.scope, for_update=True)
+            head = heads[run.feed]
             prepared = _prepare(store, run, head, known[run.origin], self.verify_signature)
             result.skipped += min(prepared.first_new, len(prepared.events))
             fresh = slice(prepared.first_new, None)

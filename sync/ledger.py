@@ -84,7 +84,9 @@ class PeeweeLedger:
         ids = sorted({p.node_id for p in profiles})
         kept = P.select(P.node_id, P.role, P.unit).where(P.node_id.in_(ids)).tuples() if ids else []
         before = {node_id: (role, unit) for node_id, role, unit in kept}
-        for p in profiles:
+        # in one order (by node id): on PostgreSQL an upsert locks the row to commit, and two
+        # concurrent batches presenting the same profiles in different orders would deadlock
+        for p in sorted(profiles, key=lambda p: p.node_id):
             values = {"public_key": p.public_key, "role": p.role, "unit": p.unit, "name": p.name,
                       "signature": p.signature, "cert": p.cert}
             query = P.insert(node_id=p.node_id, **values)

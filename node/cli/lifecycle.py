@@ -121,7 +121,7 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
 @click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn.")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> None:
-    """Run the node's web server (gunicorn, one process, threads)."""
+    """Run the node's web server (gunicorn with threads; several processes on PostgreSQL)."""
     from node.app import create_app
     from node.unlocking import serving_lock
 
@@ -178,9 +178,22 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
         return
     from node.wsgi import serve_with_gunicorn
 
+    workers = worker_processes(settings, unlocked=node is not None)
+    if node is not None:
+        # every worker opens its own connection; one made here would be shared by all after the fork
+        node.db.close()
     # The announcement starts in gunicorn's worker, after the fork (see serve_with_gunicorn).
     serve_with_gunicorn(app, host, port, threads=settings.WORKERS, scheduler=scheduler, tls=tls,
-                        advertise=lambda: make_advertiser(node, host, port, scheme))
+                        advertise=lambda: make_advertiser(node, host, port, scheme), workers=workers)
+
+
+def worker_processes(settings: Any, unlocked: bool) -> int:
+    """How many gunicorn workers ``serve`` runs (see :mod:`node.wsgi`): several only on PostgreSQL,
+    and only for a node unlocked at start. A staff sign-in unlocks the one process that served it,
+    so a node started locked stays one process (``motcua unlock`` before ``serve`` on a hub)."""
+    if not settings.DATABASE_URL or not unlocked:
+        return 1
+    return settings.PROCESSES if settings.PROCESSES > 0 else max(2, os.cpu_count() or 1)
 
 
 def make_advertiser(node: Node | None, host: str, port: int, scheme: str) -> Advertiser | None:

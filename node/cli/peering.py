@@ -47,15 +47,24 @@ def sync(ctx: click.Context, peer_url: str | None, discover_lan: bool, interface
     url = peer_url or (discover_parent(node, 3.0, interface) if discover_lan else node.settings.PARENT_URL)
     if not url:
         raise click.ClickException("no peer: pass --peer URL or set PARENT_URL (motcua init --parent-url)")
-    bar = None
+    bar, pulling = None, False
 
     def progress(summary, remaining: int) -> None:
-        nonlocal bar
-        if bar is None and remaining > 1000:
-            bar = click.progressbar(length=summary.events_out + remaining, label="sending", file=sys.stderr)
+        # One bar for the bigger direction: sending for a commune that worked offline, receiving
+        # for a node pulling its unit's history (a new PC after a restore); a cut session leaves
+        # what it applied, and the next run starts its bar there.
+        nonlocal bar, pulling
+        from node.replication import pull_remaining
+
+        down = pull_remaining(node, summary.peer)
+        if bar is None and max(remaining, down) > 1000:
+            pulling = down > remaining
+            total = summary.events_in + down if pulling else summary.events_out + remaining
+            bar = click.progressbar(length=total, label="receiving" if pulling else "sending", file=sys.stderr,
+                                    show_pos=True, show_eta=True)
             bar.__enter__()
         if bar is not None:
-            bar.update(summary.events_out - bar.pos)
+            bar.update((summary.events_in if pulling else summary.events_out) - bar.pos)
 
     try:
         summary = node.sync_with(url, progress=progress)
