@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
+from node import files
 from node.backup import backup_state
 from node.domain import dossier as domain
 from node.domain.catalogue import Catalogue
@@ -33,6 +34,7 @@ from node.signing import verify_signature
 from web import forms, idempotency
 from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms, roles_required
+from web.files import attach_from_form
 from web.i18n import N_, _
 from web.labels import STATUS_LABELS, TRANSITION_LABELS
 
@@ -225,6 +227,8 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
         can_act=can.allows(current_staff().role, can.PROCESS, n.settings.ROLE),
         just_received=bool(request.args.get("moi")),
         lookup_check=display(n.lookup_check(dossier_id)),
+        attachments=files.listing(n, dossier_id), on_demand=files.fetch_rule(n) == "on_demand",
+        can_attach=can.allows(current_staff().role, can.RECEIVE, n.settings.ROLE),
     )
 
 
@@ -252,6 +256,8 @@ def _change_status(dossier_id: str) -> Response:
         idempotency.wrote()
         label = _(STATUS_LABELS.get(state.status, state.status))
         flash(_("Đã chuyển hồ sơ sang trạng thái: %(status)s.", status=label), "ok")
+        if state.status in files.RESULT_STATUSES and attach_from_form(dossier_id, "result_file", "result"):
+            flash(_("Đã đính kèm kết quả điện tử."), "ok")
     except DomainError as e:
         flash(domain_message(e), "error")
     return redirect(url_for("staff.dossier", dossier_id=dossier_id))

@@ -13,6 +13,7 @@ from flask import Blueprint
 def blueprints_for_role(role: str) -> list[Blueprint]:
     from web.auth import bp as auth_bp
     from web.district import bp as district_bp
+    from web.files import bp as files_bp
     from web.mobile import bp as mobile_bp
     from web.public import bp as public_bp
     from web.staff import bp as staff_bp
@@ -21,5 +22,5 @@ def blueprints_for_role(role: str) -> list[Blueprint]:
     if role == "district":
         chosen.append(district_bp)
     else:  # commune, mobile (and an uninitialised test node)
-        chosen += [staff_bp, mobile_bp]
+        chosen += [staff_bp, mobile_bp, files_bp]
     return chosen
