@@ -21,7 +21,7 @@ from node import dossiers, scans
 from node.binding import database
 from node.domain import attachment as domain
 from node.domain.errors import DomainError
-from node.models import AttachmentRow, FileStateRow
+from node.models import AttachmentRow, FilePeerRow, FileStateRow
 from node.writer import acting_office
 
 RESULT_STATUSES = ("resolved", "returned")
@@ -188,3 +188,17 @@ def verify(node) -> dict[str, int]:
             with database.atomic():
                 FileStateRow.update(complete=False).where(FileStateRow.file_hash == file_hash).execute()
     return report
+
+
+def pending(node, peer_id: str = "") -> dict[str, int]:
+    """Files and bytes not yet confirmed by ``peer_id`` (up) and wanted but incomplete here (down)."""
+    rows = list(AttachmentRow.select(AttachmentRow.file_hash, AttachmentRow.size, AttachmentRow.thumb_hash))
+    sizes = {r.file_hash: r.size for r in rows}
+    held = {h for h, r in _states(list(sizes)).items() if r.complete}
+    confirmed = {r.file_hash for r in FilePeerRow.select(FilePeerRow.file_hash).where(FilePeerRow.peer == peer_id)}
+    up = [h for h in held if h not in confirmed] if peer_id else []
+    rule = fetch_rule(node)
+    wanted = {r.file_hash for r in FileStateRow.select(FileStateRow.file_hash).where(FileStateRow.wanted)}
+    down = [h for h in sizes if h not in held and (rule == "all" or h in wanted)]
+    return {"files_up": len(up), "bytes_up": sum(sizes[h] for h in up), "files_down": len(down),
+            "bytes_down": sum(sizes[h] for h in down)}
