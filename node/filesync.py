@@ -12,7 +12,7 @@ Invariants
 * Events first: a file travels only once the peer holds the event that names it (else ``unknown``).
 * Resumable at chunk granularity: progress is what the chunk stores hold, nothing else; after a
   cut the next request asks again, so at most the request in flight is sent twice. Its size
-  follows the measured link (:class:`Budget`): one chunk at 2G speeds, up to 1 MiB on a LAN.
+  follows the measured link (:class:`Budget`): one 32 KiB chunk at 2G speeds, up to 1 MiB on a LAN.
 * Order: small files first (thumbnails, one-page papers: every dossier shows something soon),
   then newer dossiers' files before older ones, smaller before larger.
 * Every answer is signed by the peer over the request's nonce; one that does not verify ends the
@@ -38,7 +38,7 @@ from sync.protocol import Profile, may_hold
 from sync.transport import TransportError
 
 ASK_PAGE = 200
-MAX_BATCH = 1024 * 1024
+MAX_BATCH = 1024 * 1024  # the most one put carries or one get asks for
 TARGET_SECONDS = 4.0  # an exchange of about this long: short enough that a cut loses little
 MAX_FAILURES = 100  # cuts in a row before a session gives up (the next sync resumes)
 
@@ -52,20 +52,26 @@ class FrameTransport(Protocol):
 
 @dataclass
 class Budget:
-    """Bytes per exchange from the measured link: about :data:`TARGET_SECONDS` of transfer."""
+    """Bytes per exchange from the measured link: about :data:`TARGET_SECONDS` of transfer, at
+    least one chunk. A cut halves the ceiling and starts again from one chunk; every exchange that
+    goes through lifts the ceiling by a chunk (additive increase, multiplicative decrease), so a
+    link that dies every few hundred KB settles on requests that lose little when it does."""
 
     size: int = CHUNK_SIZE
+    ceiling: int = MAX_BATCH
     rate: float = 0.0  # bytes/s, smoothed
 
     def observe(self, sent: int, seconds: float) -> None:
+        self.ceiling = min(MAX_BATCH, self.ceiling + CHUNK_SIZE)
         if sent < 4096 or seconds <= 0:
             return  # a small answer measures the round trip, not the bandwidth
         rate = sent / seconds
         self.rate = rate if not self.rate else 0.5 * self.rate + 0.5 * rate
-        self.size = int(min(MAX_BATCH, max(CHUNK_SIZE, self.rate * TARGET_SECONDS)))
+        self.size = int(max(CHUNK_SIZE, min(self.rate * TARGET_SECONDS, self.ceiling, 2 * self.size)))
 
     def cut(self) -> None:
-        self.size = CHUNK_SIZE  # after a cut, small again: a flaky link loses less
+        self.ceiling = max(CHUNK_SIZE, self.size // 2)
+        self.size = CHUNK_SIZE
 
 
 @dataclass

@@ -63,7 +63,7 @@ def test_identical_content_is_stored_once_and_sealed_at_rest(sqlite_node, dossie
     stored = sqlite_node.chunks.count()
     other = sqlite_node.create_dossier("cán bộ", sample_dossier(name="Trần Thị Bình", id_number="040090009999"))
     second = files.attach(sqlite_node, "cán bộ", other.id, [pdf])
-    assert first["file_hash"] == second["file_hash"] and sqlite_node.chunks.count() == stored == 5
+    assert first["file_hash"] == second["file_hash"] and sqlite_node.chunks.count() == stored == 10
     on_disk = b"".join(p.read_bytes() for p in sqlite_node.chunks.root.glob("??/*"))
     names = {p.name for p in sqlite_node.chunks.root.rglob("*")}
     assert pdf[100:132] not in on_disk and first["file_hash"] not in names

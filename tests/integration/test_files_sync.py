@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 
 from node import files, filesync
+from node.domain.attachment import CHUNK_SIZE
 from sync import chunkwire
 from tests.factories import sample_dossier
 from tests.files_helpers import random_bytes_pdf, scan_jpeg
@@ -59,7 +60,7 @@ def test_a_file_attached_offline_arrives_byte_identical_after_50_random_cuts(nod
     resent = sum(c - 1 for c in sent.values())
     assert resent <= link.cuts  # a cut costs at most the chunk in flight (one chunk at 2G speeds)
     chunk_bytes = sum(s.chunk_bytes_sent for s in summaries)
-    assert chunk_bytes <= a["size"] + link.cuts * 65536
+    assert chunk_bytes <= a["size"] + link.cuts * CHUNK_SIZE
     use(laptop)
     assert files.pending(laptop, hub.node_id)["files_up"] == 0
 
@@ -113,7 +114,7 @@ def test_a_commune_pulls_every_file_and_the_hub_answers_unknown_before_the_event
     carry(commune, hub)
     use(commune)
     s = filesync.sync_files(commune, CuttingLink(commune, hub), hub.profile, direction="push")
-    assert s.files_delivered == 1 and s.chunks_sent == 2
+    assert s.files_delivered == 1 and s.chunks_sent == 3
     use(hub)
     assert files.read(hub, a["file_hash"])[0] == random_bytes_pdf(70_000, seed=4)
 
