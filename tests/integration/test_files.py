@@ -93,3 +93,31 @@ def test_rebuild_and_verify_cover_attachments(sqlite_node, dossier):
     assert report["damaged"] == 1 and files.listing(sqlite_node, dossier.id)[0]["state"] == "receiving"
     with pytest.raises(DomainError):
         files.read(sqlite_node, a["file_hash"])
+
+
+def test_retention_previews_then_purges_only_files_no_kept_dossier_shares(sqlite_node, clock):
+    from node import retention
+
+    shared, own = random_bytes_pdf(40_000, seed=1), random_bytes_pdf(40_000, seed=2)
+    refused = sqlite_node.create_dossier("cán bộ", sample_dossier())
+    kept = sqlite_node.create_dossier("cán bộ", sample_dossier(name="Trần Thị Bình", id_number="040090009999"))
+    a = files.attach(sqlite_node, "cán bộ", refused.id, [own])
+    files.attach(sqlite_node, "cán bộ", refused.id, [shared])
+    files.attach(sqlite_node, "cán bộ", kept.id, [shared])
+    sqlite_node.change_status("cán bộ", refused.id, "refused", reason="Không thuộc thẩm quyền")
+    assert retention.preview(sqlite_node)["files"] == 0  # FILES_RETENTION_DAYS = 0: kept for ever
+    sqlite_node.settings.values["FILES_RETENTION_DAYS"] = 30
+    assert retention.preview(sqlite_node)["files"] == 0  # refused today
+    clock.advance(31 * 86_400_000)
+    plan = retention.preview(sqlite_node)
+    assert plan["files"] == 1 and plan["bytes"] == 40_000  # the shared scan is kept by the other dossier
+    before = sqlite_node.chunks.count()
+    with pytest.raises(ValueError, match="preview again"):
+        retention.purge(sqlite_node, 2)
+    done = retention.purge(sqlite_node, 1)
+    assert done["chunks_removed"] == 2 and sqlite_node.chunks.count() == before - 2  # the shared one stays
+    states = {x["file_hash"]: x["state"] for x in files.listing(sqlite_node, refused.id)}
+    assert states[a["file_hash"]] == "purged"
+    assert files.listing(sqlite_node, kept.id)[0]["state"] == "complete"
+    assert files.read(sqlite_node, files.listing(sqlite_node, kept.id)[0]["file_hash"])[0] == shared
+    assert retention.preview(sqlite_node)["files"] == 0 and len(sqlite_node.timeline(refused.id)) == 4

@@ -107,15 +107,20 @@ def test_a_mobile_node_gets_thumbnails_and_fetches_a_file_on_demand(nodes):
 
 def test_a_commune_pulls_every_file_and_the_hub_answers_unknown_before_the_events(nodes):
     commune, hub = nodes["commune"], nodes["hub"]
+    from node.queries.network import files_arriving_by_origin
+
     a = attach(commune, random_bytes_pdf(70_000, seed=4))
     use(commune)
     s = filesync.sync_files(commune, CuttingLink(commune, hub), hub.profile, direction="push")
     assert s.chunks_sent == 0 and s.files_delivered == 0  # the hub holds no event naming the file yet
     carry(commune, hub)
+    use(hub)
+    assert files_arriving_by_origin() == {commune.node_id: (1, 70_000)}  # the district console's column
     use(commune)
     s = filesync.sync_files(commune, CuttingLink(commune, hub), hub.profile, direction="push")
     assert s.files_delivered == 1 and s.chunks_sent == 3
     use(hub)
+    assert files_arriving_by_origin() == {}
     assert files.read(hub, a["file_hash"])[0] == random_bytes_pdf(70_000, seed=4)
 
 

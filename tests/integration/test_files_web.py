@@ -81,3 +81,14 @@ def test_the_api_attaches_lists_reads_and_refuses_in_its_error_shape(client, sql
     assert client.get(f"/api/v1/files/{'0' * 64}").json["error"]["code"] == "not_found"
     assert client.get("/api/v1/dossiers/nope/files").status_code == 404
     assert client.post("/api/v1/dossiers/nope/files", data={}).status_code == 404
+
+
+def test_the_sync_status_counts_files_pending(sqlite_node):
+    from node import files
+
+    d = sqlite_node.create_dossier("t", sample_dossier())
+    files.attach(sqlite_node, "t", d.id, [random_bytes_pdf(50_000)])
+    status = sqlite_node.sync_status()["files"]
+    assert status == {"files_up": 0, "bytes_up": 0, "files_down": 0, "bytes_down": 0}  # no parent met yet
+    assert files.pending(sqlite_node, "a" * 32) == {"files_up": 1, "bytes_up": 50_000, "files_down": 0,
+                                                    "bytes_down": 0}
