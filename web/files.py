@@ -26,6 +26,7 @@ from node.scans import mib
 from node.writegate import WriteBlocked
 from web import idempotency
 from web import permissions as can
+from web.api import idempotent
 from web.api_auth import api_error, audit, authenticate, author, requires
 from web.auth import audit_read, current_staff, login_required, node, roles_required
 from web.i18n import N_, _
@@ -176,6 +177,7 @@ def api_list(dossier_id: str) -> Response | tuple[Response, int]:
 
 @api_bp.post("/dossiers/<dossier_id>/files")
 @requires(can.RECEIVE)
+@idempotent  # an Idempotency-Key protects uploads up to the API's 1 MiB; larger ones run unprotected
 def api_attach(dossier_id: str) -> Response | tuple[Response, int]:
     try:
         a = files.attach(node(), author(), dossier_id, _uploads("file"),
