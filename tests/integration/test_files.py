@@ -36,7 +36,7 @@ def test_a_scan_becomes_one_pdf_with_its_chunks_in_the_signed_event(sqlite_node,
 
 
 def test_a_large_photo_is_downscaled_and_can_be_grayscale(sqlite_node, dossier):
-    a = files.attach(sqlite_node, "cán bộ", dossier.id, [scan_jpeg(4000, 5600, noise=20000)], grayscale=True)
+    a = files.attach(sqlite_node, "cán bộ", dossier.id, [scan_jpeg(2600, 3600, noise=5000)], grayscale=True)
     assert a["size"] < a["original_size"]
     thumb, _ = files.read(sqlite_node, a["thumb_hash"])
     with Image.open(io.BytesIO(thumb)) as t:
