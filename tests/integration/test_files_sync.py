@@ -166,3 +166,45 @@ def test_a_signed_request_through_the_route_gets_a_signed_answer(nodes):
     assert answer[a["file_hash"]] == {"state": "missing", "need": [0]} and answer["f" * 64] == {"state": "unknown"}
     replay = client.post(chunkwire.FILES_PATH, data=body, headers=headers)
     assert replay.status_code != 200 and chunkwire.decode(replay.data)[0]["error"]["code"] == "replayed"
+
+
+class _FlaskSession:
+    """What :class:`sync.transport.HttpTransport` needs of ``requests.Session``, answered by the
+    hub's Flask app in this process (so the real route, authentication and signatures run)."""
+
+    def __init__(self, caller, hub, app) -> None:
+        self.caller, self.hub, self.client = caller, hub, app.test_client()
+        self.headers: dict = {}
+
+    def post(self, url, data, headers, timeout):
+        from types import SimpleNamespace
+
+        use(self.hub)
+        try:
+            r = self.client.post(url.split("8750", 1)[1], data=data, headers=headers)
+        finally:
+            use(self.caller)
+        return SimpleNamespace(content=r.data, headers=r.headers, status_code=r.status_code)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_sync_with_the_hub_carries_the_events_then_the_files(nodes):
+    from node.app import create_app
+    from sync.transport import HttpTransport
+
+    laptop, hub = nodes["laptop"], nodes["hub"]
+    pdf = random_bytes_pdf(100_000, seed=11)
+    a = attach(laptop, pdf)
+    use(hub)
+    app = create_app(hub.settings, node=hub)
+    use(laptop)
+    transport = HttpTransport("http://hub:8750", laptop.key, laptop.wall_ms)
+    transport.session = _FlaskSession(laptop, hub, app)
+    summary = laptop.sync_with("http://hub:8750", transport=transport)
+    assert summary.ok and summary.events_out > 0, summary
+    assert summary.files.files_delivered == 1 and summary.files.chunks_sent == 4
+    assert files.pending(laptop, hub.node_id)["files_up"] == 0
+    use(hub)
+    assert files.read(hub, a["file_hash"])[0] == pdf
