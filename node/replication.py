@@ -66,7 +66,17 @@ def sync_files_after(node: SyncingNode, transport: Transport, peer_id: str):
     if peer is None:
         return None
     try:
-        return filesync.sync_files(node, transport, peer)
+        result = filesync.sync_files(node, transport, peer)
+        if result.requests:  # a line of its own in the sync log: bytes each way, how it ended
+            import uuid
+
+            session, now = uuid.uuid4().hex, node.wall_ms()
+            node.store.open_session(session, "client", peer.node_id, peer.name, now)
+            node.store.add_to_session(session, "client", now=node.wall_ms(), peer=peer.node_id,
+                                      bytes_in=result.bytes_in, bytes_out=result.bytes_out,
+                                      outcome="ok" if result.ok else "partial", error_code="" if result.ok else
+                                      "files", error=result.error)
+        return result
     except Exception as e:  # logged, and the files wait for the next session
         import logging
 

@@ -206,5 +206,8 @@ def test_a_sync_with_the_hub_carries_the_events_then_the_files(nodes):
     assert summary.ok and summary.events_out > 0, summary
     assert summary.files.files_delivered == 1 and summary.files.chunks_sent == 4
     assert files.pending(laptop, hub.node_id)["files_up"] == 0
+    lines = laptop.store.rows.SyncSession.select().where(laptop.store.rows.SyncSession.side == "client")
+    assert sorted((r.events_out > 0, r.bytes_out > 100_000, r.outcome) for r in lines) == [
+        (False, True, "ok"), (True, False, "ok")]  # the events session, then the files' own line
     use(hub)
     assert files.read(hub, a["file_hash"])[0] == pdf
