@@ -141,12 +141,17 @@ def thumbnail(file_hash: str) -> Response | tuple[str, int]:
 
 @bp.post("/tep/<file_hash>/tai-ve")
 def fetch(file_hash: str) -> Response:
+    from node.models import AttachmentRow
+
     try:
         files.want(node(), file_hash)
         flash(_("Tệp sẽ được tải về ở lần đồng bộ tới."), "ok")
     except DomainError:
         flash(_("Không tìm thấy tệp."), "error")
-    return redirect(request.referrer or url_for("staff.dashboard"))
+        return redirect(url_for("staff.dashboard"))
+    row = (AttachmentRow.get_or_none(AttachmentRow.file_hash == file_hash)
+           or AttachmentRow.get(AttachmentRow.thumb_hash == file_hash))  # back to its dossier, never a referrer
+    return redirect(url_for("staff.dossier", dossier_id=row.dossier_id) + "#tep")
 
 
 # -- API ------------------------------------------------------------------------------------------

@@ -92,3 +92,19 @@ def test_the_sync_status_counts_files_pending(sqlite_node):
     assert status == {"files_up": 0, "bytes_up": 0, "files_down": 0, "bytes_down": 0}  # no parent met yet
     assert files.pending(sqlite_node, "a" * 32) == {"files_up": 1, "bytes_up": 50_000, "files_down": 0,
                                                     "bytes_down": 0}
+
+
+def test_asking_for_a_file_on_demand_goes_back_to_its_dossier(desk, sqlite_node):
+    from node import files
+    from node.models import FileStateRow
+
+    d = sqlite_node.create_dossier("t", sample_dossier())
+    a = files.attach(sqlite_node, "t", d.id, [random_bytes_pdf(3000)])
+    r = desk.post(f"/mot-cua/tep/{a['file_hash']}/tai-ve", data=_form(desk),
+                  headers={"Referer": "https://elsewhere.example/"})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/mot-cua/ho-so/{d.id}#tep")
+    assert FileStateRow.get(FileStateRow.file_hash == a["file_hash"]).wanted
+    r = desk.post(f"/mot-cua/tep/{'0' * 64}/tai-ve", data=_form(desk))
+    assert r.status_code == 302 and r.headers["Location"].endswith("/mot-cua/")
+    assert desk.get(f"/mot-cua/tep/{'0' * 64}").status_code == 404
+    assert desk.get("/mot-cua/tep/khong-phai-ma-bam").status_code == 404
