@@ -125,7 +125,9 @@ def _send(file_hash: str, thumb: bool = False) -> Response | tuple[str, int]:
         audit_read("", "file", detail=file_hash[:16])
     response = Response(data, mimetype=media)
     response.headers["Content-Disposition"] = "inline"
-    response.headers["Cache-Control"] = "private, max-age=86400, immutable"  # named by its hash
+    # Chromium shows a PDF in a viewer it embeds: a policy without object-src would blank it.
+    # (Cache-Control is no-store like every desk page: a scan is personal data.)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; object-src 'self'; frame-ancestors 'none'"
     return response
 
 
