@@ -65,11 +65,15 @@ def create_app(
 
     from sync.server import bp as sync_bp
     from web.api import bp as api_bp
+    from web.files import api_bp as files_api_bp
+    from web.files_sync import bp as files_sync_bp
     from web.printing import bp as printing_bp
     from web.ui import blueprints_for_role
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(files_api_bp)
     app.register_blueprint(sync_bp)
+    app.register_blueprint(files_sync_bp)
     app.register_blueprint(printing_bp)
     for ui_bp in blueprints_for_role(settings.ROLE):  # auth, public, then staff+mobile or district
         app.register_blueprint(ui_bp)

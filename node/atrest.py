@@ -371,3 +371,19 @@ def folder_data_key(folder: Path, username: str = "", password: str = "") -> byt
 def new_keyring(node_id: str, data_key: bytes) -> Keyring:
     """The keyring of a node that has no staff account yet: a setup slot only."""
     return Keyring(node_id, 1, [{"kind": "setup", "id": "setup", "key": _b64(data_key)}])
+
+
+def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """AES-256-GCM of ``plaintext`` under ``key`` (a random 12-byte nonce first), bound to
+    ``aad``: the at-rest form of the chunks of attached files (:mod:`node.chunkstore`)."""
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def unseal(key: bytes, blob: bytes, aad: bytes) -> bytes:
+    """The plaintext :func:`seal` made; :class:`AtRestError` if the blob was altered, moved to
+    another name or sealed under another key."""
+    try:
+        return AESGCM(key).decrypt(blob[:12], blob[12:], aad)
+    except (InvalidTag, ValueError) as e:
+        raise AtRestError("a sealed file does not open with this node's key (altered or foreign)") from e

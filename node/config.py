@@ -61,6 +61,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SYNC_INTERVAL_SECONDS", 60, "Seconds between background syncs when the link is up."),
     Setting("SYNC_BATCH_BYTES", 16 * 1024 * 1024, "Upper bound of one batch (uncompressed JSON) each way."),
     Setting("HTTP_TIMEOUT_SECONDS", 30, "Read timeout of every outgoing HTTP call (connect is 5 s)."),
+    Setting("MAX_FILE_MB", 10, "Largest file (MiB, after normalising) a desk may attach to a dossier."),
+    Setting("FILES_FETCH", "", "Which attached files this node fetches from its parent: all, or on_demand (a file "
+            "is fetched when someone opens it); empty: on_demand on a mobile node, all elsewhere."),
+    Setting("FILES_RETENTION_DAYS", 0, "Days after a dossier was refused or withdrawn (stopped) before a purge may "
+            "remove its files' chunks from this node; 0: never (the purge preview lists nothing)."),
     Setting("ADVERTISE", True, "Announce this commune or district node on the LAN by mDNS while serving."),
     Setting("LANGUAGE", "vi", "Default UI language: vi or en."),
     Setting("WORKERS", 2, "Threads of the WSGI server started by motcua serve."),

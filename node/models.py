@@ -187,13 +187,73 @@ class DossierServiceRow(BaseRow):
         table_name = "dossier_service"
 
 
+class AttachmentRow(BaseRow):
+    """A file attached to a dossier by a signed ``dossier.file_attached`` event with effect
+    (node.domain.attachment): what it is and its chunk list. Whether its chunks are here is not
+    derived from events: see FileStateRow."""
+
+    ref = pw.CharField(max_length=120, primary_key=True)  # the attach event
+    dossier_id = pw.CharField(max_length=120, index=True)
+    scope = pw.CharField(max_length=40, index=True)
+    received_at = pw.BigIntegerField(index=True)  # the dossier's: newer dossiers' files travel first
+    kind = pw.CharField(max_length=10)
+    component = pw.CharField(max_length=200)
+    name = pw.CharField(max_length=200)
+    file_hash = pw.CharField(max_length=64, index=True)
+    media_type = pw.CharField(max_length=40)
+    size = pw.BigIntegerField()
+    original_size = pw.BigIntegerField()
+    pages = pw.IntegerField()
+    chunk_size = pw.IntegerField()
+    chunks = pw.TextField()  # JSON list of chunk hashes
+    thumb_hash = pw.CharField(max_length=64, default="", index=True)
+    thumb = pw.TextField(default="")  # JSON file description of the thumbnail, "" when none
+    at = pw.BigIntegerField()
+    author = pw.CharField(max_length=120)
+    origin = pw.CharField(max_length=32)
+
+    class Meta:
+        table_name = "attachment"
+
+
 DERIVED_MODELS: tuple[type[BaseRow], ...] = (
     DossierRow, ConflictRow, ReferenceRow, ProcedureRow, NumberBlockRow, IssuedCodeRow, ViolationRow,
-    DossierServiceRow,
+    DossierServiceRow, AttachmentRow,
 )
 # Derived tables added after release: while empty they add nothing to the derived digest, so the
 # digest of a node holding only older events is the one it had before they existed.
-ADDED_DERIVED_MODELS: frozenset[type[BaseRow]] = frozenset({DossierServiceRow})
+ADDED_DERIVED_MODELS: frozenset[type[BaseRow]] = frozenset({DossierServiceRow, AttachmentRow})
+
+
+# -- files held (issue 17) -----------------------------------------------------------------------
+# Local to the node: which files' chunks are all here and verified, which a person asked for, and
+# which a peer confirmed it holds. Not derived from events; a rebuild leaves them alone.
+
+
+class FileStateRow(BaseRow):
+    """A file this node holds or wants: ``complete`` once every chunk is here and the whole
+    file's SHA-256 checked; ``wanted`` when someone asked for it on an on-demand node."""
+
+    file_hash = pw.CharField(max_length=64, primary_key=True)
+    complete = pw.BooleanField(default=False, index=True)
+    wanted = pw.BooleanField(default=False)
+    verified_at = pw.BigIntegerField(default=0)
+    purged_at = pw.BigIntegerField(default=0)  # chunks removed by a previewed retention purge
+
+    class Meta:
+        table_name = "file_state"
+
+
+class FilePeerRow(BaseRow):
+    """A peer said it holds this file complete: it is not offered to that peer again."""
+
+    id = pw.CharField(max_length=100, primary_key=True)  # "<peer node id> <file hash>"
+    peer = pw.CharField(max_length=32, index=True)
+    file_hash = pw.CharField(max_length=64)
+    at = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "file_peer"
 
 
 # -- staff accounts (issue 6) --------------------------------------------------------------------

@@ -34,10 +34,12 @@ import peewee as pw
 from node import authority, codes, reference
 from node.binding import database, node_store
 from node.domain import dossier as domain
+from node.domain.attachment import ATTACHED
+from node.domain.attachment import attachments as fold_attachments
 from node.domain.authority import Authority
 from node.domain.conflict import Conflict, Folded, find_duplicates
 from node.domain.merge import fold_checked
-from node.models import ADDED_DERIVED_MODELS, DERIVED_MODELS, ConflictRow, DossierRow, DossierServiceRow
+from node.models import ADDED_DERIVED_MODELS, DERIVED_MODELS, AttachmentRow, ConflictRow, DossierRow, DossierServiceRow
 from sync import store
 from sync.rows import RevocationRow
 from sync.trust import REVOKED
@@ -160,7 +162,8 @@ def lock_keys(kind: str, keys: Iterable[object]) -> None:
 
 
 def _project_dossiers(grouped: dict[str, list[Event]], view: Authority, violations: list) -> int:
-    rows, conflicts, ids, refused, gone, services = [], [], [], [], [], []
+    rows, conflicts, ids, refused, gone, services, files = [], [], [], [], [], [], []
+    with_files: list[str] = []  # dossiers whose attachment rows are replaced (an attach may have lost effect)
     for entity, evs in grouped.items():
         folded, without = fold_checked(entity.split("/", 1)[1], evs, view)
         refused.extend(without)
@@ -172,6 +175,9 @@ def _project_dossiers(grouped: dict[str, list[Event]], view: Authority, violatio
         if (service := _service_row(folded.state)) is not None:
             services.append(service)
         conflicts.extend(_conflict_row(c, folded.state.scope) for c in folded.conflicts)
+        if any(e.type == ATTACHED for e in evs):
+            with_files.append(folded.state.id)
+            files.extend(_attachment_rows(folded.state, evs, {v.ref for v in without}))
     codes.project_issued(grouped, frozenset(v.ref for v in refused))
     violations.extend(refused)
     keys = {(r["id_number"], r["procedure_code"]) for r in rows if r["id_number"]}
@@ -186,7 +192,28 @@ def _project_dossiers(grouped: dict[str, list[Event]], view: Authority, violatio
         ).execute()
     _upsert(ConflictRow, conflicts)
     _refresh_duplicates(keys)
+    stale = gone + with_files
+    if stale:
+        for start in range(0, len(stale), 500):
+            AttachmentRow.delete().where(AttachmentRow.dossier_id.in_(stale[start : start + 500])).execute()
+        _upsert(AttachmentRow, files)
     return len(rows)
+
+
+def _attachment_rows(state, events: list[Event], refused: set[str]) -> list[dict]:
+    """Rows of the files a dossier's events attached (Rules F1-F3 of node.domain.attachment)."""
+    rows = []
+    for a in fold_attachments(events, refused):
+        spec, thumb = a["file"], a["thumb"]
+        rows.append({
+            "ref": a["ref"], "dossier_id": state.id, "scope": state.scope, "received_at": state.received_at,
+            "kind": a["kind"], "component": a["component"], "name": a["name"], "file_hash": spec["hash"],
+            "media_type": spec["media_type"], "size": spec["size"], "original_size": a["original_size"],
+            "pages": a["pages"], "chunk_size": spec["chunk_size"], "chunks": json.dumps(spec["chunks"]),
+            "thumb_hash": thumb["hash"] if thumb else "", "thumb": json.dumps(thumb, sort_keys=True) if thumb else "",
+            "at": a["at"], "author": a["author"], "origin": a["origin"],
+        })
+    return rows
 
 
 def _drop_dossiers(ids: list[str]) -> set[tuple[str, str]]:

@@ -40,6 +40,8 @@ def sync_with(node: SyncingNode, url: str, progress: Callable[[SessionSummary, i
     )
     try:
         summary = SyncClient(node.replica, transport, url).sync(progress)
+        if summary.ok and summary.peer and hasattr(transport, "call"):
+            summary.files = sync_files_after(node, transport, summary.peer)
     finally:
         transport.close()
     if summary.peer:
@@ -53,6 +55,33 @@ def sync_with(node: SyncingNode, url: str, progress: Callable[[SessionSummary, i
             clockcheck.observe_peer(getattr(transport, "peer_time_ms", None), node.wall_ms())
         after_sync(node)
     return summary
+
+
+def sync_files_after(node: SyncingNode, transport: Transport, peer_id: str):
+    """Files travel after the events, in their own exchanges (:mod:`node.filesync`); a failure
+    there never turns the events session into a failed one: the next sync resumes the files."""
+    from node import filesync
+
+    peer = node.store.load_profiles([peer_id]).get(peer_id)
+    if peer is None:
+        return None
+    try:
+        result = filesync.sync_files(node, transport, peer)
+        if result.requests:  # a line of its own in the sync log: bytes each way, how it ended
+            import uuid
+
+            session, now = uuid.uuid4().hex, node.wall_ms()
+            node.store.open_session(session, "client", peer.node_id, peer.name, now)
+            node.store.add_to_session(session, "client", now=node.wall_ms(), peer=peer.node_id,
+                                      bytes_in=result.bytes_in, bytes_out=result.bytes_out,
+                                      outcome="ok" if result.ok else "partial", error_code="" if result.ok else
+                                      "files", error=result.error)
+        return result
+    except Exception as e:  # logged, and the files wait for the next session
+        import logging
+
+        logging.getLogger(__name__).warning("file exchange with %s failed: %s", peer_id, e)
+        return None
 
 
 def fetch_tls_ca_once(node: SyncingNode, url: str) -> None:
@@ -79,6 +108,12 @@ def pull_remaining(node: SyncingNode, peer_id: str) -> int:
     local = {feed_key(h.origin, h.scope): h.seq for h in node.store.feeds()}
     vector = node.store.peer_state(peer_id).vector if peer_id else {}
     return sum(seq - local.get(key, 0) for key, seq in vector.items() if seq > local.get(key, 0))
+
+
+def _files_pending(node: SyncingNode, peer_id: str) -> dict[str, int]:
+    from node import files
+
+    return files.pending(node, peer_id)
 
 
 def status(node: SyncingNode) -> dict[str, Any]:
@@ -112,6 +147,7 @@ def status(node: SyncingNode) -> dict[str, Any]:
         "last_error": peer.last_error if peer else "",
         "pending_up": pending_up,
         "pending_down_at_last_contact": pending_down,
+        "files": _files_pending(node, peer_id or ""),
         "clock_skew_ms": peer.clock_skew_ms if peer else 0,
         "write_block": node.gate.reason(),
     }

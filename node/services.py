@@ -89,6 +89,7 @@ class Node:
         # a plaintext node (before motcua encrypt).
         self.data_key = data_key if data_key is not None else _soft_data_key(settings)
         self.wall_ms = wall_ms
+        self._chunks = None
         self.store = store_for(db)
         self.read_only = is_read_only(db)  # serves reads and sync pulls; each write answers read_only
         self.log = LocalLog(self.store, key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
@@ -112,6 +113,14 @@ class Node:
         from node import clockcheck
 
         clockcheck.check(self.wall_ms(), self.trust.trusted_floor_ms(), self.settings.MAX_CLOCK_SKEW_SECONDS * 1000)
+
+    @property
+    def chunks(self):  # node.chunkstore.ChunkStore, opened at first use (its key needs the data key)
+        if self._chunks is None:
+            from node.chunkstore import ChunkStore
+
+            self._chunks = ChunkStore(self.settings.data_dir, self.data_key)
+        return self._chunks
 
     @property
     def node_id(self) -> str:

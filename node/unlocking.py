@@ -188,6 +188,9 @@ def _rewrap_files(settings: Settings, old_key: bytes | None, new_key: bytes) -> 
     key_path = settings.data_dir / KEY_FILE
     NodeKey.load(key_path, node_key_password(old_key)).rewrap(key_path, node_key_password(new_key))
     rewrap_ca_key(settings.data_dir, ca_key_password(old_key), ca_key_password(new_key))
+    from node.chunkstore import rewrap_key
+
+    rewrap_key(settings.data_dir, old_key, new_key)  # the chunk store's key (attached files)
 
 
 def rewrap_ca_key(data_dir: Path, old: bytes | None, new: bytes | None) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sync.exchange import request_from_wire
 from sync.protocol import Code, Profile, ProtocolError
@@ -54,6 +55,7 @@ class SessionSummary:
     error_code: str = ""
     error: str = ""
     error_feed: str = ""
+    files: Any = None  # what the file exchanges after the events did (node.filesync.FileSyncSummary)
 
     @property
     def ok(self) -> bool:

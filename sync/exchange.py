@@ -179,3 +179,4 @@ class Reply:
     server_node: str = ""  # X-Motcua-Node of the answer
     signature: bytes = b""  # X-Motcua-Sig of the answer
     digest: bytes = b""  # SHA-256 of the answer's body
+    content: bytes = b""  # the raw answer, for exchanges not in JSON (sync.chunkwire)

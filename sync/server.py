@@ -133,9 +133,10 @@ def _read_body() -> bytes:
     return b"".join(chunks)
 
 
-def _authenticate(replica: Replica, gate: RefusalGate, address: str) -> Authenticated:
+def _authenticate(replica: Replica, gate: RefusalGate, address: str, path: str = EXCHANGE_PATH) -> Authenticated:
     """Step 1 of the module docstring, by the pure functions of :mod:`sync.auth`; the I/O is
-    ours: the headers, the body (read only once the signer is identified), the ledger."""
+    ours: the headers, the body (read only once the signer is identified), the ledger. The file
+    exchange (``web/files_sync.py``) authenticates through here too, with its own ``path``."""
     signed = auth.check_headers(
         request.headers, content_length=request.content_length, max_body_bytes=MAX_COMPRESSED_BYTES,
         address=address,
@@ -147,7 +148,7 @@ def _authenticate(replica: Replica, gate: RefusalGate, address: str) -> Authenti
     return auth.authenticate(
         signed, identified, body, verify_signature=replica.verify_signature, vouch=replica.trust.vouch,
         remember_nonce=lambda node_id, nonce: replica.store.remember_nonce(node_id, nonce, now, CLOCK_WINDOW_MS),
-        now=now,
+        now=now, path=path,
     )
 
 

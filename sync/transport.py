@@ -144,6 +144,29 @@ class HttpTransport:
         return Reply(decoded, len(body), len(content), response.status_code, nonce,
                      response.headers.get("X-Motcua-Node", ""), answer_sig, hashlib.sha256(content).digest())
 
+    def call(self, path: str, body: bytes, content_type: str) -> Reply:
+        """POST raw ``body`` to ``path``, signed like an exchange; the answer's bytes undecoded
+        (``message`` is empty): the caller decodes and checks the answer's signature."""
+        now, nonce = self.wall_ms(), self.new_nonce()
+        signature = self.signer.sign(
+            request_signing_bytes(self.signer.node_id, now, nonce, path, hashlib.sha256(body).digest())
+        )
+        headers = {"Content-Type": content_type, "X-Motcua-Node": self.signer.node_id, "X-Motcua-Time": str(now),
+                   "X-Motcua-Nonce": nonce, "X-Motcua-Sig": b64(signature), "User-Agent": SKIP_HEADER}
+        url = self.url[: -len(EXCHANGE_PATH)] + path
+        try:
+            response = self.session.post(url, data=body, headers=headers, timeout=self.timeout)
+            content = response.content
+        except requests.RequestException as e:
+            raise TransportError(f"{type(e).__name__}: {e}") from e
+        try:
+            answer_sig = base64.b64decode(response.headers.get("X-Motcua-Sig", ""), validate=True)
+        except ValueError:
+            answer_sig = b""
+        server_node = response.headers.get("X-Motcua-Node", "")
+        return Reply({}, len(body), len(content), response.status_code, nonce, server_node, answer_sig,
+                     hashlib.sha256(content).digest(), content)
+
     def close(self) -> None:
         self.session.close()
 

@@ -33,9 +33,12 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "api.sync_now": (DESK, {D}),
     "api.node_status": (DESK, {D}),
     "api.openapi": (DESK, {D}),
+    "files_api.api_list": (DESK, {D}),
+    "files_api.api_attach": (DESK, set()),
+    "files_api.api_read": (DESK, {D}),
 }
 WRITES = {"api.create_dossier", "api.update_dossier", "api.change_status", "api.issue_apology",
-          "api.resolve_conflict", "api.sync_now"}
+          "api.resolve_conflict", "api.sync_now", "files_api.api_attach"}
 
 
 def api_calls(app, dossier_id: str):

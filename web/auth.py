@@ -53,7 +53,7 @@ csrf = CSRFProtect()
 COOKIE = "motcua_auth"
 # JSON blueprints that authenticate their callers themselves, before reading the body: request
 # signatures (sync, enrollment), a token or the session plus a CSRF header (the API, web.api_auth).
-NOT_COOKIE_AUTHENTICATED = frozenset({"api", "sync", "enroll", "tlsca"})
+NOT_COOKIE_AUTHENTICATED = frozenset({"api", "files_api", "sync", "files_sync", "enroll", "tlsca"})
 HOME_BY_ROLE = {
     "clerk": "staff.dashboard",
     "head": "staff.dashboard",

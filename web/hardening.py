@@ -58,7 +58,7 @@ from werkzeug.sansio.utils import host_is_trusted
 
 SESSION_COOKIE = "motcua_csrf"
 # Blueprints whose pages are HTML for people (no-store, no framing).
-UI_BLUEPRINTS = frozenset({"auth", "staff", "mobile", "district", "public", "printing"})
+UI_BLUEPRINTS = frozenset({"auth", "staff", "mobile", "district", "public", "printing", "files"})
 HOST_CHECK_EXEMPT = frozenset({"sync", "tlsca"})
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

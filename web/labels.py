@@ -43,6 +43,7 @@ EVENT_LABELS: Mapping[str, str] = {
     "dossier.status_changed": "Chuyển trạng thái",
     "dossier.updated": "Cập nhật thông tin",
     "dossier.conflict_resolved": "Giải quyết xung đột",
+    "dossier.file_attached": "Đính kèm tệp",
 }
 OUTCOME_LABELS: Mapping[str, str] = {
     "ok": "Thành công",
@@ -161,6 +162,9 @@ def register_labels(app: Flask) -> None:
     app.jinja_env.filters["vn_day"] = vn_day
     app.jinja_env.filters["duration_label"] = duration_label
     app.jinja_env.filters["office_name"] = office_name
+    from node.scans import mib
+
+    app.jinja_env.filters["file_size"] = mib
     app.jinja_env.globals["sync_error"] = sync_error
 
 

@@ -30,7 +30,7 @@ from node.domain.inputs import MAX_INSTANT_MS, MIN_INSTANT_MS
 JSON = "application/json"
 ERROR_CODES = ("bad_json", "bad_idempotency_key", "unauthenticated", "forbidden", "csrf_failed", "not_found",
                "method_not_allowed", "invalid_transition", "no_scheduler", "too_large", "invalid_input",
-               "idempotency_key_reused", "write_blocked")
+               "idempotency_key_reused", "write_blocked", "not_complete")
 ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
@@ -53,8 +53,8 @@ WHY = {
     403: "The account's role, the node's role or the token's scope does not allow this (`forbidden`); a "
          "signed-in browser's write without its CSRF token (`csrf_failed`).",
     404: "No such dossier or conflict (`not_found`).",
-    409: "The change is not possible now: not from the dossier's present state (`invalid_transition`), or no "
-         "background sync on this node (`no_scheduler`).",
+    409: "The change is not possible now: not from the dossier's present state (`invalid_transition`), no "
+         "background sync on this node (`no_scheduler`), or a file still arriving (`not_complete`).",
     413: "The body is larger than 1 MiB (`too_large`).",
     422: "A field breaks a rule (`invalid_input`, `field` names it), or the `Idempotency-Key` was used with "
          "another request (`idempotency_key_reused`).",
@@ -221,6 +221,22 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
                 "reason": {"type": "string", "minLength": 1, "maxLength": 2000},
                 "new_due_at": {"oneOf": [INSTANT, {"type": "string",
                                                    "description": "YYYY-MM-DD HH:MM, Vietnam time"}]}}}))),
+    "files_api.api_list": ("get", "/dossiers/{dossier_id}/files", operation(
+        "listFiles", "The files attached to a dossier, each with its state on this node (complete, receiving, "
+        "not_fetched, purged)", items_of(ANY_OBJECT), 404, parameters=DOSSIER_PATH)),
+    "files_api.api_attach": ("post", "/dossiers/{dossier_id}/files", operation(
+        "attachFile", "Attach the pages of one paper (JPEG/PNG, assembled into one PDF) or one PDF", ANY_OBJECT,
+        404, 413, 422, 503, status=201, parameters=(*DOSSIER_PATH, IDEMPOTENCY_KEY),
+        request={"required": True, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                "component": opt_text(200), "name": opt_text(200),
+                "kind": {"type": "string", "enum": ["scan", "result"]},
+                "grayscale": {"type": "string", "enum": ["", "1", "true", "on"]}}}}}})),
+    "files_api.api_read": ("get", "/files/{file_hash}", operation(
+        "readFile", "A complete file's bytes, by its SHA-256", ANY_OBJECT, 404, 409,
+        parameters=(path("file_hash"),), ok_content={"application/pdf": {"schema": {"type": "string",
+                                                                                   "format": "binary"}}})),
     "api.deadline_warnings": ("get", "/deadlines", operation(
         "deadlineWarnings", "Open dossiers overdue or due within a working day", items_of(ANY_OBJECT), 422,
         parameters=(query("limit", clamped(1, 100_000), "default 100"),))),

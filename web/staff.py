@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-from node import units
+from node import files, units
 from node.backup import backup_state
 from node.domain import dossier as domain
 from node.domain.catalogue import Catalogue
@@ -34,6 +34,7 @@ from node.signing import verify_signature
 from web import fee_form, forms, idempotency
 from web import permissions as can
 from web.auth import audit_read, current_staff, login_required, node, now_ms, roles_required
+from web.files import attach_from_form
 from web.i18n import N_, _
 from web.labels import STATUS_LABELS, TRANSITION_LABELS
 from web.rating import LEVEL_LABELS as RATING_LABELS
@@ -242,6 +243,8 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
         lookup_check=display(n.lookup_check(dossier_id)),
         transfer_units=units.transfer_choices(n.settings.UNIT) if d_transferable(state) else [],
         fee_statuses=fee_form.FEE_STATUS_LABELS, rating_levels=RATING_LABELS,
+        attachments=files.listing(n, dossier_id), on_demand=files.fetch_rule(n) == "on_demand",
+        can_attach=can.allows(current_staff().role, can.RECEIVE, n.settings.ROLE),
     )
 
 
@@ -294,6 +297,8 @@ def _change_status(dossier_id: str) -> Response:
         idempotency.wrote()
         label = _(STATUS_LABELS.get(state.status, state.status))
         flash(_("Đã chuyển hồ sơ sang trạng thái: %(status)s.", status=label), "ok")
+        if state.status in files.RESULT_STATUSES and attach_from_form(dossier_id, "result_file", "result"):
+            flash(_("Đã đính kèm kết quả điện tử."), "ok")
     except DomainError as e:
         flash(domain_message(e), "error")
     return redirect(url_for("staff.dossier", dossier_id=dossier_id))

@@ -14,6 +14,7 @@ from flask import Blueprint
 def blueprints_for_role(role: str) -> list[Blueprint]:
     from web.auth import bp as auth_bp
     from web.district import bp as district_bp
+    from web.files import bp as files_bp
     from web.mobile import bp as mobile_bp
     from web.public import bp as public_bp
     from web.rating import bp as rating_bp
@@ -24,5 +25,5 @@ def blueprints_for_role(role: str) -> list[Blueprint]:
     if role == "district":
         chosen.append(district_bp)
     else:  # commune, mobile (and an uninitialised test node)
-        chosen += [staff_bp, mobile_bp, usb_bp]
+        chosen += [staff_bp, mobile_bp, usb_bp, files_bp]
     return chosen

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from node import __version__
-from node.cli import accounts, atrest, bundle, codes, conflicts, health, lifecycle, peering, reference, report, trust
+from node.cli import accounts, atrest, bundle, codes, conflicts, files, health, lifecycle, peering, reference, report, trust
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,6 +45,7 @@ for _command in (
     accounts.user, accounts.token,
     reference.reference,
     codes.codes,
+    files.files_group,
     report.report,
     atrest.unlock, atrest.lock, atrest.recover, atrest.rekey, atrest.escrow, atrest.encrypt,
 ):

@@ -76,6 +76,13 @@ def sync(ctx: click.Context, peer_url: str | None, discover_lan: bool, interface
         f"sent {summary.events_out} events, received {summary.events_in}, "
         f"{summary.exchanges} exchange(s), {summary.bytes_out} B up / {summary.bytes_in} B down"
     )
+    f = summary.files
+    if f is not None and f.requests:
+        click.echo(f"files: {f.chunks_sent} chunk(s) sent, {f.files_delivered} file(s) complete on the peer; "
+                   f"{f.chunks_received} chunk(s) received, {f.files_completed} file(s) complete here; "
+                   f"{f.requests} exchange(s), {f.bytes_out} B up / {f.bytes_in} B down"
+                   + (f", {f.failures} cut(s) resumed" if f.failures else "")
+                   + (f"; stopped: {f.error} (the next sync resumes)" if f.error else ""))
     if not summary.ok:
         if summary.error_code == "transport":
             click.echo(f"could not reach {url}: the data is still kept on this node; check the link and sync "

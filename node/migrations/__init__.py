@@ -22,6 +22,7 @@ from node.migrations import (
     m0009_idempotency,
     m0012_dossier_service,
     m0018_bundles,
+    m0017_attachments,
 )
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
@@ -36,4 +37,5 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (9, "idempotency", m0009_idempotency.apply),
     (12, "dossier_service", m0012_dossier_service.apply),
     (18, "bundles", m0018_bundles.apply),
+    (17, "attachments", m0017_attachments.apply),
 )

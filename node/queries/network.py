@@ -61,6 +61,7 @@ def node_health(now: int) -> list[dict[str, Any]]:
     for start in range(0, len(ids), 500):
         for r in SyncSessionRow.select().where(SyncSessionRow.id.in_(ids[start:start + 500])).dicts():
             last_sessions[r["peer"]] = r
+    arriving = files_arriving_by_origin()
     out = []
     for profile in ProfileRow.select().order_by(ProfileRow.unit, ProfileRow.name):
         peer = peers.get(profile.node_id)
@@ -83,11 +84,30 @@ def node_health(now: int) -> list[dict[str, Any]]:
             "pending_up": pending_up,
             "pending_down": pending_down,
             "events": own_events.get(profile.node_id, 0),
+            "files_arriving": arriving.get(profile.node_id, (0, 0))[0],
+            "bytes_arriving": arriving.get(profile.node_id, (0, 0))[1],
             "last_session": last_sessions.get(profile.node_id),
             "version": "",  # the sync protocol does not carry the software version yet
             "cert_expires": _cert_expiry_ms(bytes(profile.cert or b"")),
             "silent_hours": (now - peer.last_seen) / 3_600_000 if peer and peer.last_seen else None,
         })
+    return out
+
+
+def files_arriving_by_origin() -> dict[str, tuple[int, int]]:
+    """Per origin: files it attached (signed events held here) whose chunks have not all arrived
+    and verified here yet, and their bytes (issue 17: the hub holds every file of its units)."""
+    from node.models import AttachmentRow, FileStateRow
+
+    complete = {r.file_hash for r in FileStateRow.select(FileStateRow.file_hash).where(FileStateRow.complete)}
+    out: dict[str, tuple[int, int]] = {}
+    seen: set[str] = set()
+    for r in AttachmentRow.select(AttachmentRow.origin, AttachmentRow.file_hash, AttachmentRow.size):
+        if r.file_hash in complete or r.file_hash in seen:
+            continue
+        seen.add(r.file_hash)
+        files, size = out.get(r.origin, (0, 0))
+        out[r.origin] = (files + 1, size + r.size)
     return out
 
 

@@ -5,6 +5,7 @@ a district hub, a commune under it and an outreach laptop under the commune.
 2. The mobile team takes an application while the commune is unreachable, then syncs to it.
 3. A district admin finds the commune's sync session in the log and resolves a conflict.
 4. The public lookup finds the dossier and shows no personal data.
+5. A clerk attaches a scan at reception, sees its thumbnail and opens the PDF (issue 17).
 
 Each page is saved as a screenshot under ``test-artifacts/browser/``.
 """
@@ -18,6 +19,7 @@ import urllib.request
 import pytest
 
 from tests.browser.conftest import add_user, login, shot, text_of
+from tests.files_helpers import scan_jpeg
 from tests.scenarios.harness import DEV_OPEN_TRUST, RealNode, call, free_port
 
 APPLICANT = "Hoàng Thị Mỹ Duyên"
@@ -258,3 +260,42 @@ def test_a_copied_session_cookie_stops_working_after_logout(world, new_page):
     thief.context.add_cookies([cookie])
     thief.goto(commune.url + "/mot-cua/")
     assert "/dang-nhap" in thief.url
+
+
+def test_a_scan_attached_at_reception_shows_its_thumbnail_and_opens_as_a_pdf(world, new_page, tmp_path):
+    """Issue 17: a clerk attaches a generated scan on the page the reception lands on, sees its
+    thumbnail and opens the PDF."""
+    commune = world["commune"]
+    page = new_page()
+    login(page, commune, "canbo.lan")
+    page.goto(commune.url + "/mot-cua/tiep-nhan")
+    page.check("input[name=thu_tuc][value='ho-tich.khai-sinh']")
+    page.click("button:has-text('Tiếp tục')")
+    page.click("button:has-text('Tiếp tục')")
+    page.fill("#f-name", "Đỗ Thị Hoa")
+    page.fill("#f-id_number", "040196004321")
+    page.click("button:has-text('Xem ngày hẹn trả')")
+    page.click("button:has-text('Tiếp nhận và in biên nhận')")
+    assert "/mot-cua/ho-so/" in page.url
+
+    scan = tmp_path / "to-khai.jpg"
+    scan.write_bytes(scan_jpeg(1700, 1200, seed=4, orientation=6))  # a phone photo taken sideways
+    assert page.get_attribute("#f-file", "capture") is not None
+    page.set_input_files("#f-file", str(scan))
+    page.fill("#f-component", "Tờ khai đăng ký khai sinh")
+    page.click("[data-attach-form] button[type=submit]")  # sent with progress (motcua.js), then the answer
+    page.wait_for_selector("text=Đã đính kèm to-khai.jpg")
+    thumb = page.locator("[data-attachment][data-state=complete] img[data-thumb]")
+    thumb.wait_for()
+    assert page.evaluate("document.querySelector('img[data-thumb]').naturalWidth") > 0
+    assert page.evaluate("(() => { const i = document.querySelector('img[data-thumb]');"
+                         " return i.naturalHeight > i.naturalWidth; })()")  # turned upright
+    shot(page, "17-attachment-thumbnail")
+
+    with page.context.expect_page() as opened:
+        page.click("[data-open-file]")
+    viewer = opened.value
+    assert "/mot-cua/tep/" in viewer.url
+    answer = page.context.request.get(viewer.url)
+    assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
+    assert answer.body().startswith(b"%PDF-")

@@ -74,6 +74,8 @@ TEMPLATES = {
     ("PATCH", "/api/v1/dossiers/<dossier_id>"): {"fields": {"note": "bổ sung", "applicant.phone": "0912000111"}},
     ("POST", "/api/v1/dossiers/<dossier_id>/status"): {"to": "processing", "reason": "chuyển", "target_office": ""},
     ("POST", "/api/v1/dossiers/<dossier_id>/apology"): {"reason": "chậm", "new_due_at": CLOCK_MS + 30 * 86_400_000},
+    # multipart only (tests/integration/test_files_web.py): any JSON body is refused as "no file was chosen"
+    ("POST", "/api/v1/dossiers/<dossier_id>/files"): {},
     ("POST", "/api/v1/conflicts/<conflict_id>/resolve"): {"choose": "x", "reason": "giữ bản này"},
     ("POST", "/api/v1/sync/now"): {},
 }

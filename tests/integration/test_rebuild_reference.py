@@ -74,6 +74,10 @@ def busy_history(node, clock, tmp_path) -> None:
             node.record_fee("canbo", ids[2], {"status": "paid", "amount_vnd": 8000, "receipt_no": "BL 1"})
         node.change_status("canbo", ids[2], to, "")
     node.rate_dossier("công dân", ids[2], {"level": "satisfied", "channel": "desk"})
+    from node import files
+    from tests.files_helpers import random_bytes_pdf
+
+    files.attach(node, "canbo", ids[2], [random_bytes_pdf(40_000)])  # issue 17: the attachment table too
     rogue = make_node(tmp_path, "rogue", clock, unit="17272")  # a commune leasing itself numbers
     append_crafted(rogue, scope="17272", entity="codeblock/x", type="codes.block_leased", body={
         "agency_id": AGENCY, "node_id": rogue.node_id, "first_day": "2026-05-18", "last_day": "2026-05-18",

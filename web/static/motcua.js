@@ -113,4 +113,29 @@
     var target = document.querySelector('[data-hotkey="' + key + '"]');
     if (target) { e.preventDefault(); if (target.tagName === "A") { target.click(); } else { target.focus(); } }
   });
+  // Attaching a scan: show the upload's progress (a 2 MB photo takes a while on a weak link), then
+  // show the page the server answers; if the request itself fails, the plain form submits.
+  var attach = document.querySelector("[data-attach-form]");
+  if (attach && window.FormData && window.XMLHttpRequest) {
+    attach.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var meter = attach.querySelector("[data-upload-progress]");
+      var button = attach.querySelector("button[type=submit]");
+      if (meter) { meter.hidden = false; meter.value = 0; }
+      if (button) { button.disabled = true; }
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", attach.action);
+      xhr.upload.onprogress = function (e) {
+        if (meter && e.lengthComputable) { meter.max = e.total; meter.value = e.loaded; }
+      };
+      xhr.onload = function () {
+        if (xhr.responseURL) { history.replaceState(null, "", xhr.responseURL); }
+        document.open();
+        document.write(xhr.responseText);
+        document.close();
+      };
+      xhr.onerror = function () { attach.submit(); };
+      xhr.send(new FormData(attach));
+    });
+  }
 })();
