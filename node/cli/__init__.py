@@ -18,7 +18,20 @@ from pathlib import Path
 import click
 
 from node import __version__
-from node.cli import accounts, atrest, bundle, codes, conflicts, files, health, lifecycle, peering, reference, report, trust
+from node.cli import (
+    accounts,
+    atrest,
+    bundle,
+    codes,
+    conflicts,
+    files,
+    health,
+    lifecycle,
+    peering,
+    reference,
+    report,
+    trust,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

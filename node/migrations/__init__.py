@@ -21,8 +21,8 @@ from node.migrations import (
     m0008_authority,
     m0009_idempotency,
     m0012_dossier_service,
-    m0018_bundles,
     m0017_attachments,
+    m0018_bundles,
 )
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
