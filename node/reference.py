@@ -186,11 +186,10 @@ def calendar_years(year: int) -> list[int]:
 @functools.cache
 def seed_calendar_data(years: tuple[int, ...]) -> dict[str, Any]:
     from node.calendar_source import build_calendar_data
-    from node.domain.calendar import DEFAULT_CUTOFF, DEFAULT_SESSIONS
+    from node.domain.calendar import DEFAULT_SESSIONS
 
     data = build_calendar_data(years)
     data["sessions"] = [[a.strftime("%H:%M"), b.strftime("%H:%M")] for a, b in DEFAULT_SESSIONS]
-    data["cutoff"] = DEFAULT_CUTOFF.strftime("%H:%M") if DEFAULT_CUTOFF else None
     return data
 
 

@@ -164,8 +164,9 @@ class ReportResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (dossier id, why)
 
 
-def period_of(first: date, last: date) -> ReportPeriod:
-    return ReportPeriod(first, last, VIETNAM)
+def period_of(first: date, last: date, now_ms: int | None = None) -> ReportPeriod:
+    """The report period of those days, judged as of ``now_ms`` if it ends later."""
+    return ReportPeriod(first, last, VIETNAM, to_vn(now_ms) if now_ms is not None else None)
 
 
 def build(
