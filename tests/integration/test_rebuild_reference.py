@@ -13,7 +13,7 @@ from node import reference
 from node.db import SchemaMigration, migrate, open_database
 from node.domain.vietnam_time import VIETNAM
 from node.models import DERIVED_MODELS, IssuedCodeRow, NumberBlockRow, ProcedureRow, ReferenceRow, ViolationRow
-from tests.factories import FakeClock, init_node_dir, make_settings, reset_postgres, sample_dossier
+from tests.factories import FakeClock, approve_calendar, init_node_dir, make_settings, reset_postgres, sample_dossier
 from tests.multinode import append_crafted, carry, make_node
 
 AGENCY = "000.00.40.H40"
@@ -43,6 +43,7 @@ def district(backend, tmp_path, request):
 
 
 def busy_history(node, clock, tmp_path) -> None:
+    approve_calendar(node)
     node.publish_reference("admin")
     catalogue = copy.deepcopy(reference.seed_catalogue_data())
     catalogue["version"] = "tinh-2026.2"
