@@ -171,8 +171,8 @@ def review(data: Mapping[str, Any], year: int) -> Review:
             if day.year != year:
                 continue
             s = sources.get(text, {})
-            lines.append(ReviewLine(day, kind, str(s.get("name") or names.get(text, "")), str(s.get("source", "unknown")),
-                                    str(s.get("reference", ""))))
+            name = str(s.get("name") or names.get(text, ""))
+            lines.append(ReviewLine(day, kind, name, str(s.get("source", "unknown")), str(s.get("reference", ""))))
     lines.sort(key=lambda line: line.day)
     decisions = tuple(data.get("swap_decisions", {}).get(str(year), ()))
     flags = []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from node.config import Settings, load_settings
 from node.signing import KEY_FILE, NodeKey

@@ -215,7 +215,8 @@ def due_after_pauses(
         return extend_for_pauses(calendar, appointment, closed)
     back = max(p.end for p in supplements if p.end is not None)
     due = appointment_at(calendar, back, duration)
-    return extend_for_pauses(calendar, due, [p for p in closed if p.kind is not PauseKind.SUPPLEMENT and p.start >= back])
+    later = [p for p in closed if p.kind is not PauseKind.SUPPLEMENT and p.start >= back]
+    return extend_for_pauses(calendar, due, later)
 
 
 OPEN_SUPPLEMENT = "open supplement request"

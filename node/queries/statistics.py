@@ -21,7 +21,6 @@ from node.queries.bounds import open_only
 from node.reference import ReferenceData
 from sync.ledger import ProfileRow
 
-
 STAT_FIELDS = ("received", "carried_over", "resolved", "pending", "overdue", "withdrawn")
 
 

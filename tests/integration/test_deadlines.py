@@ -138,10 +138,11 @@ def test_apology_input_is_checked(client, received, payload, field):
 def test_a_second_reschedule_is_refused_decree_61_art_19_9(client, sqlite_node, clock, received):
     """The return date may be moved no more than once (Decree 61/2018 art. 19(9))."""
     clock.now = vn(5, 19, 9)
-    first = client.post(f"/api/v1/dossiers/{received}/apology", json={"reason": "Chờ xác minh", "new_due_at": vn(5, 26, 17)})
+    url = f"/api/v1/dossiers/{received}/apology"
+    first = client.post(url, json={"reason": "Chờ xác minh", "new_due_at": vn(5, 26, 17)})
     assert first.status_code == 200, first.get_json()
     clock.now = vn(5, 22, 9)  # a day before the new date, but the date was moved once already
-    again = client.post(f"/api/v1/dossiers/{received}/apology", json={"reason": "Còn chậm", "new_due_at": vn(5, 29, 17)})
+    again = client.post(url, json={"reason": "Còn chậm", "new_due_at": vn(5, 29, 17)})
     assert again.status_code == 422 and "một lần" in again.get_json()["error"]["message"]
     assert sqlite_node.get_dossier(received).new_due_at == vn(5, 26, 17)
 

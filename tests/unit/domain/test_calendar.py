@@ -11,8 +11,9 @@ from node.domain.calendar import InvalidCalendar, TimeUnit, WorkCalendar, parse_
 
 # Official 2026 days off for the public sector: New Year 1 Jan and Friday 2 Jan, worked on
 # Saturday 10 Jan instead (Công văn 12729/VPCP-KGVX of 25/12/2025; not in holidays 0.109), then,
-# as listed by holidays 0.109, which cites the government notices: Tết 16-20 Feb, Hùng Kings 26 Apr (Sunday) observed 27 Apr, 30 Apr, 1 May,
-# 31 Aug swapped for Saturday 22 Aug, National Day 1-2 Sep, Vietnam Culture Day 24 Nov.
+# as listed by holidays 0.109, which cites the government notices: Tết 16-20 Feb, Hùng Kings 26 Apr
+# (Sunday) observed 27 Apr, 30 Apr, 1 May, 31 Aug swapped for Saturday 22 Aug, National Day 1-2 Sep,
+# Vietnam Culture Day 24 Nov.
 HOLIDAYS_2026 = frozenset(
     date.fromisoformat(d)
     for d in (
