@@ -68,7 +68,7 @@ def change_status(node: DeskNode, author: str, dossier_id: str, to: str, reason:
     """Move a dossier on; ``target_office`` makes a processing -> processing a transfer."""
     with node.writer.transaction():
         current = row(dossier_id)
-        domain.check_transition(current.status, to)
+        domain.check_transition(current.status, to, json.loads(current.history or "[]"))
         body = {"from": current.status, "to": to, "reason": clean_line(reason, "reason", 2000)}
         domain.check_reason(to, body["reason"])
         if target_office:

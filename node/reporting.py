@@ -14,7 +14,9 @@ to the pure rules of :mod:`node.domain.deadline` and :mod:`node.domain.report`.
   :func:`build` counts them for a period, per unit and sector.
 
 Choices, documented: an online-filed dossier counts from its acceptance (the first move to
-``received``) and is not a member before it; a dossier with neither an appointment nor a
+``received``), its due computed from then with the catalogue's duration (not the date computed
+at filing, before a supplement notice may have sent it back: Decree 61/2018 art. 17(2)(a)), and
+is not a member before it; a dossier with neither an appointment nor a
 catalogue duration cannot be classified and is listed as skipped rather than guessed.
 """
 
@@ -95,6 +97,9 @@ def timing_of(d: Any, mapping: StatusMapping, duration: Duration | None) -> Doss
             continue  # a status this mapping does not know cannot be classified; skip it
     pauses = tuple(Pause(to_vn(a), to_vn(b) if b is not None else None) for a, b in _loads(_get(d, "pauses")))
     due = _get(d, "due_at")
+    if _get(d, "channel") == "online" and duration is not None:
+        due = None  # the date printed at filing is not the period: it runs from the acceptance
+
     return DossierTiming(to_vn(start), tuple(events), pauses, to_vn(due) if due is not None else None, duration)
 
 

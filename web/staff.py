@@ -217,7 +217,7 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
     marks = provenance_queries.verification_marks(dossier_id, verify_signature)
     names = provenance_queries.node_names(e["origin"] for e in timeline)
     details = next((e["body"].get("details") or {} for e in timeline if e["type"] == domain.RECEIVED), {})
-    allowed = sorted(domain.TRANSITIONS.get(state.status, ()), key=list(domain.STATUSES).index)
+    allowed = sorted(domain.allowed_moves(state.status, state.history), key=list(domain.STATUSES).index)
     conflicts = [c for c in n.list_conflicts("open", limit=1000)
                  if dossier_id in (c["dossier_id"], c["winner"], c["loser"])]
     return render_template(
