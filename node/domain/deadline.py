@@ -24,7 +24,8 @@ Rule 2. Supplements (Decree 61/2018 art. 19(4)): when the supplemented dossier c
         appointment, so callers must not pass one already moved.
 Rule 3. End of processing (``NgayKetThucXuLy``) is the first "resolved" (9) event; failing that
         the first "returned" (10); failing that the earliest stop (8), refusal (3) or, for an
-        accepted dossier, withdrawal request (7). Events after ``as_of`` are ignored.
+        accepted dossier, withdrawal request (7) not taken back (followed by nothing yet or by
+        the stop). Events after ``as_of`` are ignored.
 Rule 4. A dossier with no end event that sits in an open supplement request ends at the time
         of that request (the 766 reading: the clock stopped and the citizen did not come back).
 Rule 5. Only such a dossier, still waiting on a supplement, is late for having had more than
@@ -230,11 +231,13 @@ def end_of_processing(timing: DossierTiming, as_of: datetime) -> tuple[datetime,
             if event.status is wanted:
                 return event.at, f"status {int(wanted)}"
     accepted = not any(e.status is NationalStatus.NEWLY_FILED for e in events)
-    for event in events:
+    for i, event in enumerate(events):
         if event.status is NationalStatus.ACCEPTED:
             accepted = True
+        # A withdrawal request the applicant took back (the dossier went on) ended nothing.
+        taken_back = i + 1 < len(events) and events[i + 1].status is not NationalStatus.STOPPED
         if event.status in (NationalStatus.STOPPED, NationalStatus.REFUSED) or (
-            event.status is NationalStatus.WITHDRAWAL_REQUESTED and accepted
+            event.status is NationalStatus.WITHDRAWAL_REQUESTED and accepted and not taken_back
         ):
             return event.at, f"status {int(event.status)}"
     open_supplements = [

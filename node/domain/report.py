@@ -32,15 +32,17 @@ col 8-10 early / on time / late by ``classify``: due = the original appointment,
         apologised late dossier is still late (§5.2 "late with apology letter").
 col 11  pending_total: members not finished at ``as_of`` (= 12 + 13).
 col 12-13 within time if ``as_of`` ≤ due (the due time, not its day), else overdue.
-withdrawn: members flagged withdrawn whose end of processing is their first 7 or 8 event; in
-        neither 7 nor 11 (§5.1 "+ withdrawn if tracked separately"): col 3 = 7 + 11 + withdrawn.
-        A withdrawal not yet ended by ``as_of`` (requested after it) leaves the member pending.
+withdrawn: members whose end of processing is a withdrawal request (7) awaiting its decision at
+        ``as_of``, or, flagged withdrawn, the stop (8) deciding it; in neither 7 nor 11 (§5.1
+        "+ withdrawn if tracked separately"): col 3 = 7 + 11 + withdrawn. A request taken back
+        before ``as_of`` ended nothing (Rule 3 of node.domain.deadline).
 late_with / late_without_apology: col 10 split by the apology flag; overdue_with /
         overdue_without_apology: col 13 likewise.
 
 Consequence: a dossier counted resolved because it sat in a supplement request at one period's
-end comes back as carried over later if the citizen returns, so pending(P) ⊆ carried_over(P+1),
-equal when no supplement request spans the boundary.
+end comes back as carried over later if the citizen returns, and one counted withdrawn because a
+withdrawal request awaited its decision comes back if the request is taken back; so
+pending(P) ⊆ carried_over(P+1), equal when no such request spans the boundary.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ from node.domain.vietnam_time import VIETNAM
 
 _RESOLUTION = frozenset({NationalStatus.RESOLVED, NationalStatus.RETURNED})
 _WITHDRAWAL = frozenset({NationalStatus.WITHDRAWAL_REQUESTED, NationalStatus.STOPPED})
+_BY_WITHDRAWAL, _BY_STOP = f"status {int(NationalStatus.WITHDRAWAL_REQUESTED)}", f"status {int(NationalStatus.STOPPED)}"
 
 
 class InvalidReportRecord(ValueError):
@@ -219,10 +222,10 @@ def classify_record(
         return None
     arrival = Arrival.CARRIED_OVER if before else Arrival.ONLINE if record.online else Arrival.DIRECT
     outcome: Outcome | None = result.outcome
-    if record.withdrawn and finished:
-        withdrawal = min((e.at for e in record.events if e.status in _WITHDRAWAL), default=None)
-        if withdrawal is not None and result.end_at == withdrawal:
-            outcome = None
+    # Ended by a withdrawal request awaiting its decision at ``as_of``, or by the stop that decided
+    # it: withdrawn, whatever happened later (a request taken back after the period).
+    if finished and (result.reason == _BY_WITHDRAWAL or (record.withdrawn and result.reason == _BY_STOP)):
+        outcome = None
     return RecordResult(arrival, outcome, record.apology_issued)
 
 
