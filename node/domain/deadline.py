@@ -20,8 +20,10 @@ Rule 2. Supplements (Decree 61/2018 art. 19(4)): when the supplemented dossier c
         from that instant like a new acceptance. Other paused intervals the policy subtracts
         (fees, public posting) extend the due by their working time. With no legal duration on
         record the restart cannot be computed, and the supplement time extends the due instead
-        (the 766 fallback "elapsed − supplement time"). Classification starts from the *original*
-        appointment, so callers must not pass one already moved.
+        (the 766 fallback "elapsed − supplement time"). An officer's overridden appointment is not
+        restarted: the restart counts the legal duration. Classification starts from the
+        *original* appointment, so callers must not pass one already moved. (Decree 118/2025,
+        which replaces Decree 61, was not checked here for this rule; the 2018 text stands.)
 Rule 3. End of processing (``NgayKetThucXuLy``) is the first "resolved" (9) event; failing that
         the first "returned" (10); failing that the earliest stop (8), refusal (3) or, for an
         accepted dossier, withdrawal request (7) not taken back (followed by nothing yet or by

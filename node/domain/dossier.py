@@ -226,7 +226,8 @@ def accepted(history: Iterable[tuple[str, int]]) -> bool:
 
 def allowed_moves(status: str, history: Iterable[tuple[str, int]]) -> frozenset[str]:
     """The moves open to a dossier now: :data:`TRANSITIONS` narrowed by its history. An online
-    filing gets one notice to complete it before acceptance (Decree 61/2018 art. 17(2)(a))."""
+    filing gets one notice to complete it before acceptance (Decree 61/2018 art. 17(2)(a); not
+    checked against Decree 118/2025, which replaces it)."""
     history = tuple(history)
     moves = TRANSITIONS.get(status, frozenset())
     if status == "online_filed" and any(s == "supplement_requested" for s, _ in history):
