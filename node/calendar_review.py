@@ -50,8 +50,11 @@ def approve(data: Mapping[str, Any], year: int, reviewer: str, at_ms: int, note:
     if checked.flags and not note:
         raise DomainError(f"năm {year} có điểm cần quyết định; ghi lý do (--note) để duyệt / the review of {year} "
                           "flags: " + "; ".join(checked.flags), "note")
-    CalendarReviewRow.insert(year=year, digest=checked.digest, version=str(data.get("version", ""))[:200],
-                             reviewer=reviewer[:64], reviewed_at=at_ms, note=note).on_conflict_replace().execute()
+    # A repeated review replaces the earlier one (delete + insert: the same on SQLite and PostgreSQL).
+    CalendarReviewRow.delete().where((CalendarReviewRow.year == year)
+                                     & (CalendarReviewRow.digest == checked.digest)).execute()
+    CalendarReviewRow.create(year=year, digest=checked.digest, version=str(data.get("version", ""))[:200],
+                             reviewer=reviewer[:64], reviewed_at=at_ms, note=note)
     return checked
 
 
