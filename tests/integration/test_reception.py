@@ -40,6 +40,11 @@ APPOINTMENTS = [
     (vn(2026, 8, 21, 16), "1.001193", "same day", vn(2026, 8, 22, 17)),
     # Friday 28 Aug 2026 after the cut-off: 31 Aug (swapped off), 1-2 Sep (National Day) are off
     (vn(2026, 8, 28, 16), "1.001022", "3 working days", vn(2026, 9, 7, 17)),
+    # the 2026 New Year (Công văn 12729/VPCP-KGVX, a recorded decision: 1-4 Jan off, Friday 2 Jan
+    # worked on Saturday 10 Jan): received Wed 31 Dec 2025, the working days are 5, 6, 7 Jan
+    (vn(2025, 12, 31, 16), "1.001193", "same day", vn(2026, 1, 5, 17)),
+    (vn(2025, 12, 31, 10), "1.001022", "3 working days", vn(2026, 1, 7, 17)),
+    (vn(2026, 1, 9, 10), "2.000911", "2 working days", vn(2026, 1, 12, 17)),  # Sat 10 Jan is day 1
     # a Saturday morning reception (not a working day) counts from Monday's opening
     (vn(2026, 5, 16, 9), "1.001022", "3 working days", vn(2026, 5, 20, 17)),
     # lunch break: counting starts at 13:00; the 4 hours are that afternoon (8 hours to a day)
