@@ -20,10 +20,11 @@ Rule 2. Supplements (Decree 61/2018 art. 19(4)): when the supplemented dossier c
         from that instant like a new acceptance. Other paused intervals the policy subtracts
         (fees, public posting) extend the due by their working time. With no legal duration on
         record the restart cannot be computed, and the supplement time extends the due instead
-        (the 766 fallback "elapsed − supplement time"). An officer's overridden appointment is not
-        restarted: the restart counts the legal duration. Classification starts from the
-        *original* appointment, so callers must not pass one already moved. (Decree 118/2025,
-        which replaces Decree 61, was not checked here for this rule; the 2018 text stands.)
+        (the 766 fallback "elapsed − supplement time"). The restart counts the legal duration
+        and never gives a due before the appointment on record (an officer's later date
+        stands). Classification starts from the *original* appointment, so callers must not
+        pass one already moved. (Decree 118/2025, which replaces Decree 61, was not checked
+        here for this rule; the 2018 text stands.)
 Rule 3. End of processing (``NgayKetThucXuLy``) is the first "resolved" (9) event; failing that
         the first "returned" (10); failing that the earliest stop (8), refusal (3) or, for an
         accepted dossier, withdrawal request (7) not taken back (followed by nothing yet or by
@@ -217,7 +218,8 @@ def due_after_pauses(
     if not supplements or duration is None:
         return extend_for_pauses(calendar, appointment, closed)
     back = max(p.end for p in supplements if p.end is not None)
-    due = appointment_at(calendar, back, duration)
+    # The restart never shortens a promise already made (an officer's later appointment stands).
+    due = max(appointment_at(calendar, back, duration), appointment)
     later = [p for p in closed if p.kind is not PauseKind.SUPPLEMENT and p.start >= back]
     return extend_for_pauses(calendar, due, later)
 

@@ -194,6 +194,10 @@ def timing(*events: tuple[S, str], pauses: tuple[Pause, ...] = (), appointment: 
         (timing((S.RESOLVED, "2026-02-27T08:00"),
                 pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-23T09:00")),)), None, Outcome.LATE,
          "2026-02-27T08:00"),
+        # The restart never shortens a later date an officer set (10 Mar).
+        (timing((S.RESOLVED, "2026-03-05T09:00"), appointment=dt("2026-03-10T17:00"),
+                pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-23T09:00")),)), None, Outcome.EARLY,
+         "2026-03-05T09:00"),
         # Rule 2: fee waiting is not subtracted by default.
         (timing((S.RESOLVED, "2026-02-25T09:00"),
                 pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-23T09:00"), PauseKind.FEES),)), None,
