@@ -5,8 +5,8 @@ to the pure rules of :mod:`node.domain.deadline` and :mod:`node.domain.report`.
   :class:`~node.domain.deadline.DossierTiming`, mapping statuses to national codes through the
   status mapping in force.
 * :func:`deadline_view` is what a dossier's API answer shows: early / on time / late (finished)
-  or within time / overdue (pending) by the national rule, the appointment extended by closed
-  pauses, and a ``due_soon`` / ``overdue`` warning against the target date (the Mẫu 04 new date
+  or within time / overdue (pending) by the national rule, the due (restarted when a supplement
+  came back), and a ``due_soon`` / ``overdue`` warning against the target date (the Mẫu 04 new date
   when an apology was issued, since that is then the promise to the citizen).
 * :func:`record_of` turns a dossier into a :class:`~node.domain.report.ReportRecord` (sector from
   the catalogue the dossier was received under, else the one in force; withdrawn = withdrawal
