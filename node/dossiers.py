@@ -16,15 +16,16 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from node import codes, projection, reception, units
+from node import codes, projection, reception, reporting, units
 from node.binding import node_store
 from node.context import DeskNode
 from node.domain import dossier as domain
 from node.domain import lookup, service
+from node.domain.deadline import check_reschedule
 from node.domain.errors import DomainError, DossierNotFound
 from node.domain.text import check_text, clean_line
 from node.domain.text import fold as fold_text
-from node.domain.vietnam_time import vn_day
+from node.domain.vietnam_time import to_vn, vn_day
 from node.models import DossierRow
 from node.models import DossierServiceRow as ServiceRow
 from node.writer import acting_office
@@ -68,7 +69,7 @@ def change_status(node: DeskNode, author: str, dossier_id: str, to: str, reason:
     """Move a dossier on; ``target_office`` makes a processing -> processing a transfer."""
     with node.writer.transaction():
         current = row(dossier_id)
-        domain.check_transition(current.status, to)
+        domain.check_transition(current.status, to, json.loads(current.history or "[]"))
         body = {"from": current.status, "to": to, "reason": clean_line(reason, "reason", 2000)}
         domain.check_reason(to, body["reason"])
         if target_office:
@@ -91,16 +92,29 @@ def update(node: DeskNode, author: str, dossier_id: str, fields: Mapping[str, An
     return get(dossier_id)
 
 
+def can_reschedule(status: str) -> bool:
+    """Mẫu 04 is offered for an open dossier the office acts on (not before acceptance)."""
+    return status in domain.OPEN_STATUSES and status != "online_filed"
+
+
 def issue_apology(node: DeskNode, author: str, dossier_id: str, reason: str, new_due_at: int) -> domain.DossierState:
-    """Mẫu 04: the office that will be late apologises and sets a new return date."""
+    """Mẫu 04: the office that will be late apologises and sets a new return date, at least one
+    day before the deadline and only once (Rule 9 of :mod:`node.domain.deadline`). Two offices
+    apologising offline at the same time both keep their event; the fold keeps the last one."""
     with node.writer.transaction():
         current = row(dossier_id)
-        if current.status in domain.FINISHED_STATUSES:
-            raise DomainError(f"the dossier is already {current.status}; no apology letter applies", "status")
+        if not can_reschedule(current.status):
+            raise DomainError(f"the dossier is {current.status}; a new date is set only for an open dossier", "status")
         if node.settings.ROLE != "district" and current.owner != node.settings.UNIT:
             raise DomainError(f"only the office handling this dossier ({current.owner}) apologises", "office")
-        body = domain.validate_apology({"reason": reason, "new_due_at": new_due_at},
-                                       current.new_due_at or current.due_at)
+        body = domain.validate_apology({"reason": reason, "new_due_at": new_due_at}, None)
+        now = node.wall_ms()
+        view = reporting.deadline_view(current, node.reference.calendar(), node.reference.status_mapping(),
+                                       node.reference.catalogue(), now)
+        due = view["due_at"] if view["due_at"] is not None else current.due_at
+        if due is not None:
+            check_reschedule(to_vn(now), to_vn(due), to_vn(body["new_due_at"]),
+                             rescheduled_before=current.apology_at is not None)
         node.writer.record_on(current, domain.APOLOGY_ISSUED, {**body, **acting_office(node.settings)}, author)
     return get(dossier_id)
 

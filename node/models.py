@@ -383,3 +383,20 @@ class IdempotencyRow(BaseRow):
     class Meta:
         table_name = "idempotency_key"
         primary_key = pw.CompositeKey("account", "key")
+
+
+class CalendarReviewRow(BaseRow):
+    """A district administrator's review of one year of the working calendar before publishing
+    it (issue 12.1): the digest of the year's days it vouches for, who and when. Local to the
+    district like the accounts (a rebuild never touches it); :mod:`node.calendar_review`."""
+
+    year = pw.IntegerField()
+    digest = pw.CharField(max_length=64)
+    version = pw.CharField(max_length=200, default="")
+    reviewer = pw.CharField(max_length=64)
+    reviewed_at = pw.BigIntegerField()
+    note = pw.TextField(default="")
+
+    class Meta:
+        table_name = "calendar_review"
+        primary_key = pw.CompositeKey("year", "digest")

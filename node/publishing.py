@@ -3,7 +3,8 @@ publication events, and what a node has in force.
 
 What a publication holds and how a node picks the one in force is :mod:`node.reference`; this
 module only records new publications, with the write recipe of :mod:`node.writer`: one event per
-kind whose data differs from the version in force (Rule 4 of :mod:`node.reference`).
+kind whose data differs from the version in force (Rule 4 of :mod:`node.reference`). A calendar
+is published only when every year of it has been reviewed as it is (:mod:`node.calendar_review`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from node import reference
+from node import calendar_review, reference
 from node.context import NodeContext
 from node.domain.errors import DomainError
 from sync.wire import SHARED_SCOPE
@@ -30,6 +31,8 @@ def publish(node: NodeContext, author: str, given: Mapping[str, Mapping[str, Any
             if kind not in reference.KINDS:
                 raise DomainError(f"unknown reference kind {kind!r}; one of {', '.join(reference.KINDS)}", "kind")
             data = reference.publishable(kind, (given or {}).get(kind), years=years, now_ms=node.wall_ms())
+            if kind == reference.CALENDAR:
+                calendar_review.check_reviewed(data)  # a calendar is published only as reviewed
             try:
                 body = reference.publication_body(kind, reference.current_revision(kind) + 1, data)
             except reference.INVALID_DATA as e:

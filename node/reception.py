@@ -2,9 +2,10 @@
 
 :func:`prepare` checks the request against the reference data in force (the procedure must be in
 the catalogue; a 12-digit ID number must have a valid shape), computes the appointment (ngày hẹn
-trả) from the procedure's processing time on the working calendar (office hours, the afternoon
-cut-off), and records what the dossier was received under: the catalogue, calendar, status
-mapping and unit-list versions, and the procedure's own publication version. The components
+trả) from the procedure's processing time on the working calendar (the periods of Civil Code
+arts. 147-148, the procedure's same-day cut-off: :mod:`node.domain.deadline`), and records
+what the dossier was received under: the catalogue, calendar, status mapping and unit-list
+versions, and the procedure's own publication version. The components
 handed in are kept in ``details`` as the desk lists them (free-form: print views skip what they
 cannot read), never filled in from the catalogue. The code is issued
 later, inside the write transaction (:mod:`node.codes`).

@@ -186,11 +186,10 @@ def calendar_years(year: int) -> list[int]:
 @functools.cache
 def seed_calendar_data(years: tuple[int, ...]) -> dict[str, Any]:
     from node.calendar_source import build_calendar_data
-    from node.domain.calendar import DEFAULT_CUTOFF, DEFAULT_SESSIONS
+    from node.domain.calendar import DEFAULT_SESSIONS
 
     data = build_calendar_data(years)
     data["sessions"] = [[a.strftime("%H:%M"), b.strftime("%H:%M")] for a, b in DEFAULT_SESSIONS]
-    data["cutoff"] = DEFAULT_CUTOFF.strftime("%H:%M") if DEFAULT_CUTOFF else None
     return data
 
 
@@ -298,7 +297,9 @@ def procedure_summary(p: Any, catalogue_version: str) -> dict[str, Any]:
     """A catalogue procedure as the API lists it."""
     return {
         "key": p.key, "national_code": p.national_code, "local_code": p.local_code, "name": p.name,
-        "sector": p.sector, "processing_time": {"amount": p.duration.amount, "unit": p.duration.unit.value},
+        "sector": p.sector,
+        "processing_time": {"amount": p.duration.amount, "unit": p.duration.unit.value,
+                            "cutoff": p.duration.cutoff.strftime("%H:%M") if p.duration.cutoff else None},
         "fees": [{"name": f.name, "amount_vnd": f.amount_vnd} for f in p.fees],
         "components": [{"name": c.name, "kind": c.kind.value, "quantity": c.quantity, "required": c.required}
                        for c in p.components],

@@ -5,8 +5,8 @@ to the pure rules of :mod:`node.domain.deadline` and :mod:`node.domain.report`.
   :class:`~node.domain.deadline.DossierTiming`, mapping statuses to national codes through the
   status mapping in force.
 * :func:`deadline_view` is what a dossier's API answer shows: early / on time / late (finished)
-  or within time / overdue (pending) by the national rule, the appointment extended by closed
-  pauses, and a ``due_soon`` / ``overdue`` warning against the target date (the Mẫu 04 new date
+  or within time / overdue (pending) by the national rule, the due (restarted when a supplement
+  came back), and a ``due_soon`` / ``overdue`` warning against the target date (the Mẫu 04 new date
   when an apology was issued, since that is then the promise to the citizen).
 * :func:`record_of` turns a dossier into a :class:`~node.domain.report.ReportRecord` (sector from
   the catalogue the dossier was received under, else the one in force; withdrawn = withdrawal
@@ -14,7 +14,9 @@ to the pure rules of :mod:`node.domain.deadline` and :mod:`node.domain.report`.
   :func:`build` counts them for a period, per unit and sector.
 
 Choices, documented: an online-filed dossier counts from its acceptance (the first move to
-``received``) and is not a member before it; a dossier with neither an appointment nor a
+``received``), its due computed from then with the catalogue's duration (not the date computed
+at filing, before a supplement notice may have sent it back: Decree 61/2018 art. 17(2)(a)), and
+is not a member before it; a dossier with neither an appointment nor a
 catalogue duration cannot be classified and is listed as skipped rather than guessed.
 """
 
@@ -95,6 +97,9 @@ def timing_of(d: Any, mapping: StatusMapping, duration: Duration | None) -> Doss
             continue  # a status this mapping does not know cannot be classified; skip it
     pauses = tuple(Pause(to_vn(a), to_vn(b) if b is not None else None) for a, b in _loads(_get(d, "pauses")))
     due = _get(d, "due_at")
+    if _get(d, "channel") == "online" and duration is not None:
+        due = None  # the date printed at filing is not the period: it runs from the acceptance
+
     return DossierTiming(to_vn(start), tuple(events), pauses, to_vn(due) if due is not None else None, duration)
 
 
@@ -164,8 +169,9 @@ class ReportResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (dossier id, why)
 
 
-def period_of(first: date, last: date) -> ReportPeriod:
-    return ReportPeriod(first, last, VIETNAM)
+def period_of(first: date, last: date, now_ms: int | None = None) -> ReportPeriod:
+    """The report period of those days, judged as of ``now_ms`` if it ends later."""
+    return ReportPeriod(first, last, VIETNAM, to_vn(now_ms) if now_ms is not None else None)
 
 
 def build(

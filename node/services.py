@@ -49,6 +49,7 @@ from node.config import Settings
 from node.db import is_read_only, open_database
 from node.domain import dossier as domain
 from node.domain import lookup
+from node.domain.errors import DomainError
 from node.domain.report import check_period
 from node.integrity import FeedReport, verify_feeds
 from node.lockstate import resolve_data_key
@@ -224,6 +225,26 @@ class Node:
         return publishing.publish(self, author, {k: v for k, v in given.items() if v is not None}, years=years,
                                   kinds=kinds)
 
+    def calendar_data(self, calendar: Mapping[str, Any] | None = None, years: list[int] | None = None) -> dict:
+        """The calendar data a publication would carry: ``calendar`` if given, else the one built
+        from ``holidays`` and the recorded decisions for ``years`` (default as publishing)."""
+        return reference.publishable(reference.CALENDAR, calendar, years=years, now_ms=self.wall_ms())
+
+    def review_calendar(self, author: str, year: int, *, calendar: Mapping[str, Any] | None = None,
+                        approve: bool = False, note: str = "") -> Any:
+        """District: one year of the calendar with its sources and flags; ``approve`` records
+        the review that publishing requires (node.calendar_review)."""
+        from node import calendar_review
+        from node.calendar_source import review
+
+        if approve and self.settings.ROLE != "district":
+            raise DomainError("only a district node reviews the calendar it publishes", "role")
+        data = self.calendar_data(calendar, None if calendar is not None else [year])
+        if not approve:
+            return review(data, year)
+        with self.writer.transaction():
+            return calendar_review.approve(data, year, author, self.wall_ms(), note)
+
     def lease_codes(self, author: str, node_id: str, *, days: int, size: int, agency_id: str, unit: str = "",
                     first_day: date | None = None) -> dict[str, Any]:
         """District: lease ``node_id`` a block of ``size`` numbers a day for ``days`` days."""
@@ -256,7 +277,7 @@ class Node:
                progress: Callable[[int, int], None] | None = None) -> reporting.ReportResult:
         """Biểu 06 for the days ``first``..``last`` from this node's dossiers (one unit or all)."""
         check_period(first, last)
-        return reporting.build(reporting.period_of(first, last), self.reference.calendar(),
+        return reporting.build(reporting.period_of(first, last, self.wall_ms()), self.reference.calendar(),
                                self.reference.catalogue(), self.reference.status_mapping(), unit=unit,
                                progress=progress)
 

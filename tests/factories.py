@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from node.config import Settings, load_settings
 from node.signing import KEY_FILE, NodeKey
@@ -126,3 +128,13 @@ def load_node_key(data_dir: Path | str) -> NodeKey:
     data_dir = Path(data_dir)
     data_key = node_data_key(data_dir) if Keyring.exists_in(data_dir) else None
     return NodeKey.load(data_dir / KEY_FILE, node_key_password(data_key))
+
+
+def approve_calendar(node: Any, years: Iterable[int] | None = None, calendar: dict | None = None) -> None:
+    """Record the district's calendar review of ``years`` (default: the years publishing covers),
+    which publishing requires (node.calendar_review); a flagged year is approved with a note."""
+    from node.calendar_review import years_of
+
+    data = node.calendar_data(calendar)
+    for year in years if years is not None else years_of(data):
+        node.review_calendar("admin", year, calendar=calendar, approve=True, note="kiểm thử: đã rà soát")

@@ -134,13 +134,16 @@ def _period() -> tuple[date, date]:
     return first, last
 
 
+# The Biểu 06 groups of node.queries.statistics.by_unit, in the form's order.
 STAT_COLUMNS = (
     ("scope", N_("Đơn vị")),
     ("name", N_("Tên đơn vị")),
     ("received", N_("Tiếp nhận")),
+    ("carried_over", N_("Kỳ trước chuyển sang")),
     ("resolved", N_("Đã giải quyết")),
     ("pending", N_("Đang giải quyết")),
     ("overdue", N_("Quá hạn")),
+    ("withdrawn", N_("Rút hồ sơ")),
 )
 
 
@@ -148,7 +151,7 @@ STAT_COLUMNS = (
 @roles_required(*can.roles_for(can.REPORT))
 def statistics() -> Response | str:
     first, last = _period()
-    rows = statistics_queries.by_unit(now_ms(), first, last)
+    rows = statistics_queries.by_unit(node().reference, now_ms(), first, last)
     names = statistics_queries.unit_names(r["scope"] for r in rows)
     for r in rows:
         r["name"] = names.get(r["scope"], "")

@@ -21,6 +21,7 @@ from web.i18n import _
 STATUS_LABELS: Mapping[str, str] = {s: NationalStatus(code).label for s, code in NATIONAL_CODE.items()}
 # An action reads better than the status it leads to on a button.
 TRANSITION_LABELS: Mapping[str, str] = {
+    "online_filed": "Công dân đã bổ sung, chờ tiếp nhận",
     "received": "Tiếp nhận",
     "refused": "Từ chối tiếp nhận",
     "processing": "Chuyển xử lý",

@@ -3,7 +3,8 @@
 ``/``                       dashboard: today's intake, due soon, overdue, not yet synced, link
 ``/tiep-nhan``              receive a dossier: procedure → components → applicant → appointment
 ``/ho-so/<id>``             the dossier: timeline with origin and signature marks, allowed
-                            transitions, forms to print
+                            transitions, forms to print; ``/ho-so/<id>/hen-lai`` records the
+                            Mẫu 04 apology and new date (an open dossier, once, a day before)
 ``/tim-kiem?q=``            search by dossier code, name without diacritics, ID number
 ``/xung-dot``               this office's conflicts (heads resolve them)
 
@@ -13,6 +14,7 @@ Views parse with :mod:`web.forms`, call :class:`node.services.Node` and render; 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -25,8 +27,8 @@ from node.domain.dossier import CONFIRM_REQUIRED, REASON_REQUIRED
 from node.domain.errors import DomainError, DossierNotFound
 from node.domain.lookup import display
 from node.domain.text import ForbiddenCharacter
-from node.domain.vietnam_time import vn_day
-from node.dossiers import state_to_dict
+from node.domain.vietnam_time import VIETNAM, vn_day
+from node.dossiers import can_reschedule, state_to_dict
 from node.queries import dashboard as dashboard_queries
 from node.queries import provenance as provenance_queries
 from node.queries import search as search_queries
@@ -231,7 +233,7 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
     marks = provenance_queries.verification_marks(dossier_id, verify_signature)
     names = provenance_queries.node_names(e["origin"] for e in timeline)
     details = next((e["body"].get("details") or {} for e in timeline if e["type"] == domain.RECEIVED), {})
-    allowed = sorted(domain.TRANSITIONS.get(state.status, ()), key=list(domain.STATUSES).index)
+    allowed = sorted(domain.allowed_moves(state.status, state.history), key=list(domain.STATUSES).index)
     conflicts = [c for c in n.list_conflicts("open", limit=1000)
                  if dossier_id in (c["dossier_id"], c["winner"], c["loser"])]
     return render_template(
@@ -245,6 +247,7 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
         fee_statuses=fee_form.FEE_STATUS_LABELS, rating_levels=RATING_LABELS,
         attachments=files.listing(n, dossier_id), on_demand=files.fetch_rule(n) == "on_demand",
         can_attach=can.allows(current_staff().role, can.RECEIVE, n.settings.ROLE),
+        reschedule=_reschedule_offer(n, state),
     )
 
 
@@ -268,6 +271,38 @@ def _record_fee(dossier_id: str) -> Response:
                                                           "receipt_no": request.form.get("fee_receipt", "")})
         idempotency.wrote()
         flash(_("Đã ghi nhận phí, lệ phí đã nộp."), "ok")
+    except DomainError as e:
+        flash(domain_message(e), "error")
+    return redirect(url_for("staff.dossier", dossier_id=dossier_id))
+
+
+def _reschedule_offer(n: Any, state: Any) -> dict[str, Any]:
+    """Whether the Mẫu 04 form is shown (an open dossier) and the deadline it must precede."""
+    if not can_reschedule(state.status):
+        return {"offered": False, "due": None}
+    due = n.deadline(state.id).get("due_at") or state.due_at
+    return {"offered": True, "due": due}
+
+
+@bp.post("/ho-so/<dossier_id>/hen-lai")
+@roles_required(*can.roles_for(can.PROCESS))
+def reschedule(dossier_id: str) -> Response:
+    return idempotency.form_once(lambda: _reschedule(dossier_id))
+
+
+def _reschedule(dossier_id: str) -> Response:
+    """Mẫu 04 from the desk: the same use case as the API's (node.dossiers.issue_apology)."""
+    text = f"{request.form.get('ngay', '').strip()} {request.form.get('gio', '').strip() or '17:00'}"
+    try:
+        when = datetime.strptime(text, "%d/%m/%Y %H:%M").replace(tzinfo=VIETNAM)
+    except ValueError:
+        flash(_("Ngày giờ hẹn trả mới không hợp lệ: nhập ngày dạng dd/mm/yyyy và giờ dạng HH:MM."), "error")
+        return redirect(url_for("staff.dossier", dossier_id=dossier_id))
+    try:
+        node().issue_apology(current_staff().author, dossier_id, request.form.get("reason", ""),
+                             int(when.timestamp() * 1000))
+        idempotency.wrote()
+        flash(_("Đã ghi nhận phiếu xin lỗi và hẹn lại ngày trả. Hãy in Mẫu 04 gửi người nộp."), "ok")
     except DomainError as e:
         flash(domain_message(e), "error")
     return redirect(url_for("staff.dossier", dossier_id=dossier_id))

@@ -73,3 +73,44 @@ def reference_publish(ctx: click.Context, catalogue_file: Path | None, calendar_
     for d in done:
         what = f"published revision {d['revision']}" if d["published"] else "unchanged"
         click.echo(f"{d['kind']:<15} {d['version']:<50} {what}")
+
+
+@reference.group("calendar")
+def reference_calendar() -> None:
+    """The working calendar: review a year before publishing it."""
+
+
+@reference_calendar.command("review")
+@click.option("--year", type=click.IntRange(2000, 2099), required=True, help="The year to review, e.g. 2026.")
+@click.option("--calendar", "calendar_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Calendar JSON to review, e.g. an edited copy (default: built from the holidays package and "
+                   "the recorded decisions).")
+@click.option("--approve", is_flag=True, help="Record the review; publishing the calendar requires it.")
+@click.option("--note", default="", help="Why a flagged year is approved, e.g. the reference of a decision not "
+                                         "to swap days.")
+@click.option("--author", default=lambda: os.environ.get("USER", "admin"), help="Staff account reviewing.")
+@click.pass_context
+def reference_calendar_review(ctx: click.Context, year: int, calendar_file: Path | None, approve: bool, note: str,
+                              author: str) -> None:
+    """Show a year's days off and worked days with their source; --approve records the review."""
+    from node.domain.errors import DomainError
+
+    node = node_of(ctx.parent.parent)
+    try:
+        checked = node.review_calendar(author, year, calendar=_json_file(calendar_file), approve=approve, note=note)
+    except DomainError as e:
+        raise click.ClickException(e.message) from e
+    click.echo(f"Lịch làm việc năm {year} (mã rà soát {checked.digest[:12]})")
+    for line in checked.lines:
+        click.echo("  " + line.text())
+    if not checked.lines:
+        click.echo("  (không có ngày nghỉ hay ngày làm bù nào)")
+    click.echo("Quyết định hoán đổi ngày làm việc:")
+    for decision in checked.swap_decisions:
+        click.echo(f"  - {decision}")
+    for flag in checked.flags:
+        click.echo(f"CẢNH BÁO: {flag}")
+    if approve:
+        click.echo(f"Đã ghi nhận rà soát năm {year}; có thể công bố lịch.")
+    else:
+        click.echo("Chưa ghi nhận: thêm --approve sau khi đã kiểm tra.")

@@ -1,10 +1,10 @@
 """Working-time calendar: which days are working days, office hours, and arithmetic over them.
 
 Responsibility: answer "is this a working day", "how much working time lies between two
-instants" and "when does N working days/hours after this instant end" for the public-sector week
-(domain.md §2.3). It is built from plain data (holiday dates, swapped working days, office
-sessions, an afternoon cut-off) so that the district can sync the calendar down as a record; it
-never reads a clock or a file.
+instants" and "when does a legal period that starts at this instant end" for the public-sector
+week (domain.md §2.3). It is built from plain data (holiday dates, swapped working days, office
+sessions) so that the district can sync the calendar down as a record; it never reads a clock or
+a file.
 
 Rules
 -----
@@ -13,13 +13,21 @@ Rule 1. A date is a working day iff it is an extra working day (a swapped, worke
         holiday and an extra working day (rejected at construction).
 Rule 2. Working time is the union of the office sessions of working days. Instants outside it
         (nights, lunch, weekends, holidays) advance to the next session start before counting.
-Rule 3. ``N working days`` consumes N whole days' worth of session time, so a dossier accepted
-        at 09:00 on day D with 3 working days is due at 09:00 on the third working day after D,
-        and one counted from a session start is due at the close of the N-th day.
-Rule 4. ``same day`` ends at the close of the working day on which counting starts.
-Rule 5. The afternoon cut-off is not applied by the arithmetic; :meth:`WorkCalendar.counting_start`
-        applies it (received after the cut-off → counting starts at the next working day's
-        opening), and the deadline module decides when to call it.
+Rule 3. A period of ``N working days`` (Civil Code art. 147(2): the first day is not counted,
+        the period starts on the day after the event; art. 148: a period for work done at an
+        office ends at the close of its office hours on the last day) ends at the close of
+        the N-th working day strictly after the day of ``start``, whatever the hour of
+        ``start``: a dossier accepted on Thursday at 16:59 with 1 working day is due Friday
+        at closing, as is one accepted at 07:30.
+Rule 4. A period in working hours (art. 147(1): it starts at the stated moment) counts
+        working time from ``start`` (Rule 2). ``same day`` ends at the close of the working day
+        on which counting starts.
+Rule 5. One working day is :data:`WORKING_DAY_HOURS` (8) hours, the conversion the catalogue
+        uses ("0,5 ngày làm việc" = 4 working hours); the default sessions add up to it.
+Rule 6. The 15:00 cut-off is not a calendar rule: it is an attribute of the procedures of
+        same-day work (the catalogue's ``processing_time.cutoff``), applied by
+        :meth:`WorkCalendar.counting_start` when the deadline module passes it. A ``cutoff`` key
+        in older calendar data is read and ignored.
 
 Times are local wall-clock datetimes (Asia/Ho_Chi_Minh has no DST). Naive and aware values both
 work; ``tzinfo`` is carried through unchanged, and arithmetic is done on the wall clock.
@@ -45,8 +53,12 @@ class TimeUnit(StrEnum):
     SAME_DAY = "same_day"
 
 
-DEFAULT_SESSIONS: tuple[tuple[time, time], ...] = ((time(7, 30), time(11, 30)), (time(13, 30), time(17, 0)))
-DEFAULT_CUTOFF: time | None = time(15, 0)
+# 4 h + 4 h (Rule 5). A commune with other office hours publishes its own sessions.
+DEFAULT_SESSIONS: tuple[tuple[time, time], ...] = ((time(7, 30), time(11, 30)), (time(13, 0), time(17, 0)))
+WORKING_DAY_HOURS = 8
+# The same-day cut-off of civil-status and certification work (Luật Hộ tịch art. 5(3), Decree
+# 23/2015 art. 7) and of the desk's hand-over (Decree 61 art. 18): the catalogue's default value.
+SAME_DAY_CUTOFF = time(15, 0)
 MONDAY_TO_FRIDAY: frozenset[int] = frozenset(range(5))
 # A guard against infinite loops on absurd input: no real duration spans more than this.
 _MAX_SCAN_DAYS = 3660
@@ -64,7 +76,6 @@ class WorkCalendar:
     extra_working_days: frozenset[date] = frozenset()
     working_weekdays: frozenset[int] = MONDAY_TO_FRIDAY
     sessions: tuple[tuple[time, time], ...] = DEFAULT_SESSIONS
-    cutoff: time | None = DEFAULT_CUTOFF
     version: str = ""
     _session_minutes: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
 
@@ -106,9 +117,20 @@ class WorkCalendar:
                 return candidate
         raise InvalidCalendar(f"no working day within {_MAX_SCAN_DAYS} days after {d}")
 
+    def nth_working_day_after(self, d: date, n: int) -> date:
+        """The ``n``-th working day strictly after ``d`` (``n`` ≥ 1)."""
+        for _ in range(n):
+            d = self.next_working_day(d)
+        return d
+
     @property
     def day_minutes(self) -> int:
-        """Working minutes in one working day (sum of the sessions)."""
+        """Working minutes in one working day for conversions (Rule 5), whatever the sessions."""
+        return WORKING_DAY_HOURS * 60
+
+    @property
+    def session_minutes(self) -> int:
+        """Working minutes the office sessions of one day actually hold."""
         return sum(end - start for start, end in self._session_minutes)
 
     def opening(self, d: date, like: datetime | None = None) -> datetime:
@@ -121,10 +143,11 @@ class WorkCalendar:
 
     # -- instants -----------------------------------------------------------------------------
 
-    def counting_start(self, received_at: datetime) -> datetime:
-        """Where legal time starts counting for a reception at ``received_at`` (Rules 2 and 5)."""
+    def counting_start(self, received_at: datetime, cutoff: time | None = None) -> datetime:
+        """Where working time starts counting for a reception at ``received_at`` (Rules 2 and
+        6): received on a working day after ``cutoff`` → the next working day's opening."""
         d = received_at.date()
-        if self.is_working_day(d) and self.cutoff is not None and received_at.time() > self.cutoff:
+        if self.is_working_day(d) and cutoff is not None and received_at.time() > cutoff:
             return self.opening(self.next_working_day(d), received_at)
         return self._normalise(received_at)
 
@@ -149,7 +172,7 @@ class WorkCalendar:
         raise InvalidCalendar(f"working time of {minutes} minutes exceeds the calendar scan limit")
 
     def add_working_time(self, start: datetime, amount: int | float, unit: TimeUnit | str) -> datetime:
-        """``start`` plus a legal duration (Rules 2-4); the cut-off is not applied here.
+        """The end of a legal period starting at ``start`` (Rules 2-4); no cut-off here.
 
         :param amount: whole working days, working hours (fractions allowed when they give
             whole minutes, e.g. 0.5), or 0 for ``same_day``.
@@ -166,7 +189,9 @@ class WorkCalendar:
         if unit is TimeUnit.WORKING_DAYS:
             if amount != int(amount):
                 raise InvalidCalendar("working days must be a whole number; use working hours instead")
-            return self.add_working_minutes(start, int(amount) * self.day_minutes)
+            if amount == 0:
+                return self._normalise(start)
+            return self.closing(self.nth_working_day_after(start.date(), int(amount)), start)
         minutes = amount * 60
         if minutes != int(minutes):
             raise InvalidCalendar(f"{amount} working hours is not a whole number of minutes")
@@ -218,7 +243,6 @@ class WorkCalendar:
             "extra_working_days": sorted(d.isoformat() for d in self.extra_working_days),
             "working_weekdays": sorted(self.working_weekdays),
             "sessions": [[a.strftime("%H:%M"), b.strftime("%H:%M")] for a, b in self.sessions],
-            "cutoff": self.cutoff.strftime("%H:%M") if self.cutoff else None,
         }
 
 
@@ -245,8 +269,9 @@ def parse_calendar(data: Mapping[str, object], **overrides: object) -> WorkCalen
     """Build a :class:`WorkCalendar` from plain data, e.g. ``calendar_source`` output.
 
     Keys ``holidays`` and ``extra_working_days`` are required; ``working_weekdays``,
-    ``sessions``, ``cutoff`` and ``version`` are optional. ``overrides`` (local office settings
-    such as ``sessions`` or ``cutoff``) replace the data's values.
+    ``sessions`` and ``version`` are optional; other keys (names, sources, reviews, a legacy
+    ``cutoff``: Rule 6) are ignored. ``overrides`` (local office settings such as ``sessions``)
+    replace the data's values.
     """
     merged = {**data, **overrides}
     kwargs: dict[str, object] = {
@@ -272,7 +297,4 @@ def parse_calendar(data: Mapping[str, object], **overrides: object) -> WorkCalen
             else:
                 raise InvalidCalendar(f"'sessions': bad session {pair!r}")
         kwargs["sessions"] = tuple(sessions)
-    if "cutoff" in merged:
-        cutoff = merged["cutoff"]
-        kwargs["cutoff"] = cutoff if cutoff is None or isinstance(cutoff, time) else _parse_time(cutoff, "cutoff")
     return WorkCalendar(**kwargs)  # type: ignore[arg-type]

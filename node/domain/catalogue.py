@@ -27,6 +27,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from datetime import time
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -231,12 +232,19 @@ def _parse_procedure(raw: object, path: str) -> Procedure:
     local = obj.maybe_text("local_code")
     if local is not None and (code is None or not local.startswith(code + ".")):
         raise InvalidCatalogue(f"{path}.local_code: must start with the national code and a dot")
-    timing = _Obj(obj.value["processing_time"], f"{path}.processing_time", {"amount", "unit"}, {"note"})
+    timing = _Obj(obj.value["processing_time"], f"{path}.processing_time", {"amount", "unit"}, {"note", "cutoff"})
     amount = timing.value["amount"]
     if isinstance(amount, bool) or not isinstance(amount, int | float):
         raise InvalidCatalogue(f"{path}.processing_time.amount: expected a number")
+    cutoff = timing.maybe_text("cutoff")
     try:
-        duration = Duration(amount, timing.enum("unit", TimeUnit))
+        # "HH:MM": received after it, same-day work counts from the next working day (Rule 1 of
+        # node.domain.deadline); absent for procedures without that rule.
+        at = time.fromisoformat(cutoff) if cutoff is not None else None
+    except ValueError:
+        raise InvalidCatalogue(f"{path}.processing_time.cutoff: expected HH:MM, got {cutoff!r}") from None
+    try:
+        duration = Duration(amount, timing.enum("unit", TimeUnit), at)
     except InvalidTiming as e:
         raise InvalidCatalogue(f"{path}.processing_time: {e}") from None
     fees = []

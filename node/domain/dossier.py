@@ -41,7 +41,7 @@ The national status codes (domain.md §2.1) are given per internal status in
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,13 +76,15 @@ STATUSES = tuple(NATIONAL_CODE)
 TERMINAL = frozenset({"refused", "stopped", "returned"})
 
 TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "online_filed": frozenset({"received", "refused"}),
+    # online_filed -> supplement_requested -> online_filed: the one-time notice to complete an
+    # online filing before acceptance (Decree 61/2018 art. 17(2)(a)); see allowed_moves
+    "online_filed": frozenset({"received", "refused", "supplement_requested"}),
     "received": frozenset({"processing", "supplement_requested", "withdrawal_requested", "refused"}),
     # processing -> processing is a transfer to another office (liên thông)
     "processing": frozenset(
         {"processing", "supplement_requested", "fees_pending", "resolved", "withdrawal_requested", "stopped"}
     ),
-    "supplement_requested": frozenset({"processing", "withdrawal_requested", "stopped"}),
+    "supplement_requested": frozenset({"processing", "withdrawal_requested", "stopped", "online_filed", "refused"}),
     "fees_pending": frozenset({"processing", "resolved", "withdrawal_requested"}),
     "withdrawal_requested": frozenset({"stopped", "processing"}),
     "resolved": frozenset({"returned"}),
@@ -231,12 +233,40 @@ def _details(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def check_transition(current: str, to: str) -> None:
-    """Raise :class:`InvalidTransition` unless ``current -> to`` is allowed."""
+# A supplement request before acceptance is answered by the citizen's completed filing (back to
+# online_filed) or ends in a refusal; one after acceptance by processing, withdrawal or a stop.
+_BEFORE_ACCEPTANCE = frozenset({"online_filed", "refused"})
+
+
+def accepted(history: Iterable[tuple[str, int]]) -> bool:
+    """Whether the dossier was ever accepted (a desk reception, or an online filing received)."""
+    return any(status == "received" for status, _ in history)  # a desk dossier starts there
+
+
+def allowed_moves(status: str, history: Iterable[tuple[str, int]]) -> frozenset[str]:
+    """The moves open to a dossier now: :data:`TRANSITIONS` narrowed by its history. An online
+    filing gets one notice to complete it before acceptance (Decree 61/2018 art. 17(2)(a); not
+    checked against Decree 118/2025, which replaces it)."""
+    history = tuple(history)
+    moves = TRANSITIONS.get(status, frozenset())
+    if status == "online_filed" and any(s == "supplement_requested" for s, _ in history):
+        return moves - {"supplement_requested"}  # the notice is given once
+    if status == "supplement_requested":
+        return moves - _BEFORE_ACCEPTANCE if accepted(history) else moves & _BEFORE_ACCEPTANCE
+    return moves
+
+
+def check_transition(current: str, to: str, history: Iterable[tuple[str, int]] | None = None) -> None:
+    """Raise :class:`InvalidTransition` unless ``current -> to`` is allowed (given the history,
+    when known: :func:`allowed_moves`)."""
     if to not in TRANSITIONS:
         raise InvalidTransition(f"unknown status {to!r}", "to")
-    if to not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final status)"
+    moves = TRANSITIONS[current] if history is None else allowed_moves(current, history)
+    if to not in moves:
+        allowed = ", ".join(sorted(moves)) or "none (final status)"
+        if current == "online_filed" and to == "supplement_requested":
+            raise InvalidTransition("an online filing is asked to complete its papers only once before acceptance "
+                                    "(Decree 61/2018 art. 17(2)(a))", "to")
         raise InvalidTransition(f"cannot go from {current} to {to}; allowed: {allowed}", "to")
 
 

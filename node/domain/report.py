@@ -9,9 +9,10 @@ per-dossier decision, :func:`classify_record`, so the identities of §5.1 hold b
 Column rules
 ------------
 The period is ``[first day 00:00, last day + 1 00:00)`` in Vietnam time; dossiers are judged as
-of its last instant (``as_of``) by :func:`node.domain.deadline.classify`, whose 766 "end of
-processing" is: decision (9), return (10), stop (8), refusal after acceptance (3), withdrawal
-request (7), or an open supplement request at ``as_of``.
+of its last instant, or now for a period not over yet (``as_of``), by
+:func:`node.domain.deadline.classify`, whose 766 "end of processing" is: decision (9), return
+(10), stop (8), refusal after acceptance (3), withdrawal request (7), or an open supplement
+request at ``as_of``.
 
 Rule 0  A record is a member iff received before the period end and not finished before the
         period start (seen at ``as_of``). ``received_at`` is the acceptance instant; callers
@@ -24,20 +25,24 @@ col 6   carried_over: received before the period start. A record may assert it: 
         with its dates and history; False for one received before the period drops it.
 col 7   resolved_total: members finished by ``as_of``, not withdrawn (= 8 + 9 + 10). A dossier
         waiting for supplement counts here (the template note of §5.1).
-col 8-10 early / on time / late by ``classify``: due = the original appointment extended by
-        closed supplement pauses; more than ``policy.max_supplement_requests`` ⇒ late; early vs
-        on time by ``policy.early_rule``. A Mẫu 04 new date does not move the due: an
+col 8-10 early / on time / late by ``classify``: due = the original appointment, or the period
+        restarted when the last supplement came back (Decree 61 art. 19(4)); a dossier still
+        waiting on a supplement after more than ``policy.max_supplement_requests`` requests ⇒
+        late (766); early vs on time by ``policy.early_rule``. A Mẫu 04 new date does not move the due: an
         apologised late dossier is still late (§5.2 "late with apology letter").
 col 11  pending_total: members not finished at ``as_of`` (= 12 + 13).
-col 12-13 within time if ``as_of`` ≤ due, else overdue (also overdue: too many supplements).
-withdrawn: members flagged withdrawn whose end of processing is their first 7 or 8 event; in
-        neither 7 nor 11 (§5.1 "+ withdrawn if tracked separately"): col 3 = 7 + 11 + withdrawn.
+col 12-13 within time if ``as_of`` ≤ due (the due time, not its day), else overdue.
+withdrawn: members whose end of processing is a withdrawal request (7) awaiting its decision at
+        ``as_of``, or, flagged withdrawn, the stop (8) deciding it; in neither 7 nor 11 (§5.1
+        "+ withdrawn if tracked separately"): col 3 = 7 + 11 + withdrawn. A request taken back
+        before ``as_of`` ended nothing (Rule 3 of node.domain.deadline).
 late_with / late_without_apology: col 10 split by the apology flag; overdue_with /
         overdue_without_apology: col 13 likewise.
 
 Consequence: a dossier counted resolved because it sat in a supplement request at one period's
-end comes back as carried over later if the citizen returns, so pending(P) ⊆ carried_over(P+1),
-equal when no supplement request spans the boundary.
+end comes back as carried over later if the citizen returns, and one counted withdrawn because a
+withdrawal request awaited its decision comes back if the request is taken back; so
+pending(P) ⊆ carried_over(P+1), equal when no such request spans the boundary.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ from node.domain.vietnam_time import VIETNAM
 
 _RESOLUTION = frozenset({NationalStatus.RESOLVED, NationalStatus.RETURNED})
 _WITHDRAWAL = frozenset({NationalStatus.WITHDRAWAL_REQUESTED, NationalStatus.STOPPED})
+_BY_WITHDRAWAL, _BY_STOP = f"status {int(NationalStatus.WITHDRAWAL_REQUESTED)}", f"status {int(NationalStatus.STOPPED)}"
 
 
 class InvalidReportRecord(ValueError):
@@ -103,11 +109,14 @@ class ReportRecord:
 @dataclass(frozen=True)
 class ReportPeriod:
     """Whole days ``first_day``..``last_day`` (inclusive), in ``tz``; see :func:`check_period`
-    for the periods a request may ask for."""
+    for the periods a request may ask for. ``now``, when given, caps the snapshot instant: a
+    period that has not ended yet is judged as of now, so a dossier due at 17:00 today is not
+    overdue at 10:00 (overdue = past the due *time*)."""
 
     first_day: date
     last_day: date
     tz: tzinfo | None = VIETNAM
+    now: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.last_day < self.first_day:
@@ -125,7 +134,8 @@ class ReportPeriod:
     @property
     def as_of(self) -> datetime:
         """The snapshot instant: events at or before it belong to the period."""
-        return self.end - timedelta(microseconds=1)
+        last = self.end - timedelta(microseconds=1)
+        return min(last, self.now) if self.now is not None else last
 
     @property
     def label(self) -> str:
@@ -212,10 +222,10 @@ def classify_record(
         return None
     arrival = Arrival.CARRIED_OVER if before else Arrival.ONLINE if record.online else Arrival.DIRECT
     outcome: Outcome | None = result.outcome
-    if record.withdrawn and finished:
-        withdrawal = min((e.at for e in record.events if e.status in _WITHDRAWAL), default=None)
-        if withdrawal is not None and result.end_at == withdrawal:
-            outcome = None
+    # Ended by a withdrawal request awaiting its decision at ``as_of``, or by the stop that decided
+    # it: withdrawn, whatever happened later (a request taken back after the period).
+    if finished and (result.reason == _BY_WITHDRAWAL or (record.withdrawn and result.reason == _BY_STOP)):
+        outcome = None
     return RecordResult(arrival, outcome, record.apology_issued)
 
 

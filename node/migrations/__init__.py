@@ -20,6 +20,7 @@ from node.migrations import (
     m0007_api_tokens,
     m0008_authority,
     m0009_idempotency,
+    m0010_calendar_review,
     m0012_dossier_service,
     m0017_attachments,
     m0018_bundles,
@@ -35,7 +36,8 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (7, "api_tokens", m0007_api_tokens.apply),
     (8, "authority", m0008_authority.apply),
     (9, "idempotency", m0009_idempotency.apply),
+    (10, "calendar_review", m0010_calendar_review.apply),
     (12, "dossier_service", m0012_dossier_service.apply),
-    (18, "bundles", m0018_bundles.apply),
     (17, "attachments", m0017_attachments.apply),
+    (18, "bundles", m0018_bundles.apply),
 )

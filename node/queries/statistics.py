@@ -1,41 +1,39 @@
-"""District statistics: per-unit figures for a period, and late dossiers grouped by unit."""
+"""District statistics: per-unit figures for a period, and late dossiers grouped by unit.
+
+The per-unit figures are the unit subtotal rows of Biểu 06 for the same period
+(:func:`node.reporting.build`), so the page and the form cannot disagree: one definition of each
+status group (received in the period, carried over, resolved, pending, overdue = pending past its
+due time, withdrawn), judged as of the period's end or now, whichever is earlier.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import peewee as pw
 
-from node.domain.dossier import OPEN_STATUSES, PAUSED_STATUSES
-from node.domain.vietnam_time import day_start_ms
+from node import reporting
 from node.dossiers import row_to_dict
 from node.models import DossierRow
 from node.queries.bounds import open_only
+from node.reference import ReferenceData
 from sync.ledger import ProfileRow
 
+STAT_FIELDS = ("received", "carried_over", "resolved", "pending", "overdue", "withdrawn")
 
-def by_unit(now: int, first: date, last: date) -> list[dict[str, Any]]:
-    """Per unit: received in the period, resolved among them, still open, open and overdue."""
-    start, end = day_start_ms(first), day_start_ms(last + timedelta(days=1))
-    in_period = (DossierRow.received_at >= start) & (DossierRow.received_at < end)
-    done = DossierRow.status.in_(("resolved", "returned"))
-    open_ = DossierRow.status.in_((*OPEN_STATUSES, *PAUSED_STATUSES))
-    late = DossierRow.status.in_(OPEN_STATUSES) & (DossierRow.due_at < now)
-    query = (
-        DossierRow.select(
-            DossierRow.scope,
-            pw.fn.COUNT(DossierRow.id).alias("received"),
-            pw.fn.SUM(pw.Case(None, [(done, 1)], 0)).alias("resolved"),
-            pw.fn.SUM(pw.Case(None, [(open_, 1)], 0)).alias("pending"),
-            pw.fn.SUM(pw.Case(None, [(late, 1)], 0)).alias("overdue"),
-        )
-        .where(in_period)
-        .group_by(DossierRow.scope)
-        .order_by(DossierRow.scope)
-    )
-    return [{k: (int(v) if k != "scope" else v) for k, v in r.items()} for r in query.dicts()]
+
+def by_unit(reference: ReferenceData, now: int, first: date, last: date) -> list[dict[str, Any]]:
+    """Per unit held: Biểu 06's cols 4+5 (received in the period), 6, 7, 11, 13 and withdrawn."""
+    result = reporting.build(reporting.period_of(first, last, now), reference.calendar(), reference.catalogue(),
+                             reference.status_mapping())
+    return [
+        {"scope": row.unit, "received": row.received_new, "carried_over": row.carried_over,
+         "resolved": row.resolved_total, "pending": row.pending_total, "overdue": row.pending_overdue,
+         "withdrawn": row.withdrawn}
+        for row in result.report.rows if row.unit is not None and row.sector is None
+    ]
 
 
 def late_by_unit(now: int, limit_per_unit: int = 20) -> list[dict[str, Any]]:

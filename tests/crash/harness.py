@@ -41,7 +41,7 @@ from node.reference import seed_catalogue_data
 from node.services import Node
 from node.signing import KEY_FILE, NodeKey
 from sync.outbox import local_vector
-from tests.factories import FakeClock, init_node_dir, make_settings, sample_dossier
+from tests.factories import FakeClock, approve_calendar, init_node_dir, make_settings, sample_dossier
 from tests.multinode import carry, use
 
 DISTRICT_UNIT = "40"
@@ -103,6 +103,7 @@ def build_templates(root: Path) -> tuple[Template, Template]:
     for t in (district, commune):
         init_node_dir(t.data_dir, t.role, t.unit, encrypted=False)  # at rest is not what is tested here
     d = open_at(district.data_dir, district.role, district.unit, clock)
+    approve_calendar(d)
     d.publish_reference("admin")
     c = open_at(commune.data_dir, commune.role, commune.unit, clock)
     carry(d, c)

@@ -187,6 +187,7 @@ def test_postgresql_district_backup_is_a_pg_dump_that_restores(tmp_path, pg_url)
         source = RealNode("Sở Nội vụ", "district", "40", tmp_path / "district",
                           env={"DATABASE_URL": f"{prefix}/{names[0]}"})
         source.init()
+        source.cli("reference", "calendar", "review", "--year", "2026", "--approve")
         source.cli("reference", "publish", "--years", "2026")
         published = source.cli("verify").stdout
         out = source.cli("backup", "--to", str(tmp_path / "backups"))

@@ -11,7 +11,7 @@ import pytest
 from node import clockcheck
 from node.models import DossierRow
 from sync.transport import _date_ms
-from tests.factories import FakeClock, sample_dossier
+from tests.factories import FakeClock, approve_calendar, sample_dossier
 from tests.multinode import carry, make_node, use
 
 YEAR_MS = 365 * 24 * 3_600_000
@@ -24,6 +24,7 @@ def commune(tmp_path):
     district = make_node(tmp_path, "district", district_clock, role="district", unit="40")
     node = make_node(tmp_path, "commune", commune_clock)
     use(district)
+    approve_calendar(district)
     district.publish_reference("admin")
     carry(district, node)
     use(node)

@@ -37,6 +37,7 @@ def desk(tmp_path, clock, monkeypatch):
 # (action, UI form path, API path, API body) for one dossier id ``{d}``
 SAME_ACTION = [
     (permissions.PROCESS, "/mot-cua/ho-so/{d}/trang-thai", "/api/v1/dossiers/{d}/status", {"to": "bogus"}),
+    (permissions.PROCESS, "/mot-cua/ho-so/{d}/hen-lai", "/api/v1/dossiers/{d}/apology", {"reason": ""}),
     (permissions.RESOLVE, "/mot-cua/xung-dot/x/giai-quyet", "/api/v1/conflicts/x/resolve", {"choose": "x"}),
 ]
 

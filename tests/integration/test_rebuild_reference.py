@@ -21,7 +21,7 @@ from node.models import (
     ReferenceRow,
     ViolationRow,
 )
-from tests.factories import FakeClock, init_node_dir, make_settings, reset_postgres, sample_dossier
+from tests.factories import FakeClock, approve_calendar, init_node_dir, make_settings, reset_postgres, sample_dossier
 from tests.multinode import append_crafted, carry, make_node
 
 AGENCY = "000.00.40.H40"
@@ -51,6 +51,7 @@ def district(backend, tmp_path, request):
 
 
 def busy_history(node, clock, tmp_path) -> None:
+    approve_calendar(node)
     node.publish_reference("admin")
     catalogue = copy.deepcopy(reference.seed_catalogue_data())
     catalogue["version"] = "tinh-2026.2"

@@ -1,6 +1,8 @@
 """Reception on a running node: the procedure must be in the catalogue in force, a given ID number
 must be well formed (the error names the precise reason), the appointment is computed on the
-working calendar (office hours, 15:00 cut-off, Tết 2026 and the 2026 swapped days), and the
+working calendar (periods in days from the day after receipt to the close of office hours, Civil
+Code arts. 147-148; hours from the receipt; the 15:00 cut-off of same-day civil-status work; Tết
+2026 and the 2026 swapped days), and the
 dossier records the reference versions it was received under."""
 
 from __future__ import annotations
@@ -21,25 +23,32 @@ def vn(y: int, m: int, d: int, hh: int, mm: int = 0) -> int:
 
 # (received, procedure, processing time in the seed catalogue, expected appointment)
 APPOINTMENTS = [
-    # 16:00 on Friday 13 Feb 2026, the last working day before Tết (16-20 Feb off): after the
-    # 15:00 cut-off, counting starts Monday 23 Feb 07:30
+    # 16:00 on Friday 13 Feb 2026, the last working day before Tết (16-20 Feb off): the birth
+    # registration is after its 15:00 cut-off (Luật Hộ tịch), so it is done Monday 23 Feb
     (vn(2026, 2, 13, 16), "1.001193", "same day", vn(2026, 2, 23, 17)),
+    # periods in days: day 1 is the next working day, whatever the hour (Civil Code art. 147(2))
     (vn(2026, 2, 13, 16), "1.001022", "3 working days", vn(2026, 2, 25, 17)),
     (vn(2026, 2, 13, 16), "2.000200", "7 working days", vn(2026, 3, 3, 17)),
-    (vn(2026, 2, 13, 16), "cu-tru.xac-nhan-thong-tin-cu-tru", "4 working hours", vn(2026, 2, 23, 11, 30)),
+    # hours count from the receipt (art. 147(1)); residence work has no cut-off: 1 h Friday, 3 h Monday
+    (vn(2026, 2, 13, 16), "cu-tru.xac-nhan-thong-tin-cu-tru", "4 working hours", vn(2026, 2, 23, 10, 30)),
     # the same Friday at 14:00, before the cut-off: the afternoon counts
     (vn(2026, 2, 13, 14), "1.001193", "same day", vn(2026, 2, 13, 17)),
-    (vn(2026, 2, 13, 14), "1.001022", "3 working days", vn(2026, 2, 25, 14)),
+    (vn(2026, 2, 13, 14), "1.001022", "3 working days", vn(2026, 2, 25, 17)),
     # exactly 15:00 is not after the cut-off
     (vn(2026, 2, 13, 15), "1.001193", "same day", vn(2026, 2, 13, 17)),
     # Friday 21 Aug 2026 after the cut-off: Saturday 22 Aug is a swapped working day
     (vn(2026, 8, 21, 16), "1.001193", "same day", vn(2026, 8, 22, 17)),
     # Friday 28 Aug 2026 after the cut-off: 31 Aug (swapped off), 1-2 Sep (National Day) are off
     (vn(2026, 8, 28, 16), "1.001022", "3 working days", vn(2026, 9, 7, 17)),
+    # the 2026 New Year (Công văn 12729/VPCP-KGVX, a recorded decision: 1-4 Jan off, Friday 2 Jan
+    # worked on Saturday 10 Jan): received Wed 31 Dec 2025, the working days are 5, 6, 7 Jan
+    (vn(2025, 12, 31, 16), "1.001193", "same day", vn(2026, 1, 5, 17)),
+    (vn(2025, 12, 31, 10), "1.001022", "3 working days", vn(2026, 1, 7, 17)),
+    (vn(2026, 1, 9, 10), "2.000911", "2 working days", vn(2026, 1, 12, 17)),  # Sat 10 Jan is day 1
     # a Saturday morning reception (not a working day) counts from Monday's opening
     (vn(2026, 5, 16, 9), "1.001022", "3 working days", vn(2026, 5, 20, 17)),
-    # lunch break: counting starts at 13:30; 3 h 30 that afternoon, 30 min the next morning
-    (vn(2026, 5, 18, 12), "cu-tru.xac-nhan-thong-tin-cu-tru", "4 working hours", vn(2026, 5, 19, 8)),
+    # lunch break: counting starts at 13:00; the 4 hours are that afternoon (8 hours to a day)
+    (vn(2026, 5, 18, 12), "cu-tru.xac-nhan-thong-tin-cu-tru", "4 working hours", vn(2026, 5, 18, 17)),
 ]
 
 

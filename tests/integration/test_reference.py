@@ -17,7 +17,7 @@ from node.domain.errors import DomainError
 from node.domain.vietnam_time import VIETNAM
 from node.models import ProcedureRow, ReferenceRow
 from sync.wire import build_event
-from tests.factories import FakeClock, sample_dossier
+from tests.factories import FakeClock, approve_calendar, sample_dossier
 from tests.integration.web_helpers import give_token
 from tests.multinode import carry, make_node, use
 
@@ -72,6 +72,9 @@ def test_only_a_district_publishes(sqlite_node):
 def test_publishing_is_versioned_and_not_repeated(pair):
     district, _ = pair
     use(district)
+    with pytest.raises(DomainError, match="chưa được rà soát"):  # issue 12.1: publishing requires the review
+        district.publish_reference("admin")
+    approve_calendar(district)
     first = district.publish_reference("admin")
     assert [(d["kind"], d["revision"], d["published"]) for d in first] == [
         ("catalogue", 1, True), ("calendar", 1, True), ("status_mapping", 1, True)]
@@ -93,6 +96,7 @@ def test_a_published_catalogue_reaches_a_commune_and_changes_what_it_accepts(pai
         commune.create_dossier("canbo", sample_dossier(procedure={"code": "1.999999"}))
 
     use(district)
+    approve_calendar(district)
     district.publish_reference("admin", catalogue=province_catalogue())
     assert carry(district, commune) == 3  # catalogue, calendar, status mapping: scope "*"
 
@@ -112,14 +116,19 @@ def test_a_published_calendar_changes_the_appointment(pair, clock):
     data = dict(reference.seed_calendar_data((2025, 2026, 2027, 2028)))
     data["version"] = "tinh-nghi-bu-2026-05-19"
     data["holidays"] = sorted([*data["holidays"], "2026-05-19"])  # a local day off
-    data["cutoff"] = "16:00"
+    data["sources"] = {**data["sources"], "2026-05-19": {"kind": "holiday", "name": "Nghỉ địa phương",
+                                                         "source": "edited", "reference": "Quyết định của tỉnh"}}
+    with pytest.raises(DomainError, match="2026"):  # the edited year was not reviewed as it is now
+        approve_calendar(district, [2025], calendar=data)
+        district.publish_reference("admin", calendar=data, kinds=("calendar",))
+    approve_calendar(district, calendar=data)
     district.publish_reference("admin", calendar=data, kinds=("calendar",))
     carry(district, commune)
     use(commune)
-    clock.now = vn(2026, 5, 18, 15, 30)  # before the published 16:00 cut-off
+    clock.now = vn(2026, 5, 18, 15, 30)
     state = commune.create_dossier("canbo", sample_dossier(procedure={"code": "1.001022"}))  # 3 working days
-    # counting from Mon 15:30: Mon (1.5 h), Wed, Thu, Fri 15:30 - Tue 19 May is off
-    assert state.due_at == vn(2026, 5, 22, 15, 30)
+    # Civil Code art. 147(2): from the next day, Tue 19 May being off: Wed, Thu, Fri at closing
+    assert state.due_at == vn(2026, 5, 22, 17)
     (created,) = commune.timeline(state.id)
     assert created["body"]["reference"]["calendar"] == "tinh-nghi-bu-2026-05-19"
 

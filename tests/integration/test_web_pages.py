@@ -241,12 +241,12 @@ def test_district_statistics_chart_and_exports(hub, clock):
     assert "<svg" in page.text and 'class="chart"' in page.text and "<script" not in page.text.split("<main>")[1]
     csv = c.get("/quan-tri/thong-ke?dinh_dang=csv")
     assert csv.data.startswith("\ufeff".encode()) and "Tiếp nhận" in csv.data.decode("utf-8-sig")
-    assert "\r\n40,test district 40,1,0,1,0\r\n" in csv.data.decode("utf-8-sig")
+    assert "\r\n40,test district 40,1,0,0,1,0,0\r\n" in csv.data.decode("utf-8-sig")
     xlsx = c.get("/quan-tri/thong-ke?dinh_dang=xlsx")
     from openpyxl import load_workbook
 
     sheet = load_workbook(io.BytesIO(xlsx.data)).active
-    assert [cell.value for cell in sheet[3]] == ["40", "test district 40", 1, 0, 1, 0]
+    assert [cell.value for cell in sheet[3]] == ["40", "test district 40", 1, 0, 0, 1, 0, 0]
 
 
 def test_district_late_dossiers_and_conflict_queue(hub, clock):

@@ -162,6 +162,9 @@ def test_minimal_catalogue_parses() -> None:
         ("procedures.0.processing_time", {"amount": 1, "unit": "same_day"}, r"processing_time: .*same-day"),
         ("procedures.0.processing_time", {"amount": "3", "unit": "working_days"}, r"amount: expected a number"),
         ("procedures.0.processing_time", {"amount": 3, "unit": "days"}, r"unit: 'days' is not one of"),
+        ("procedures.0.processing_time", {"amount": 0, "unit": "same_day", "cutoff": "3pm"}, r"cutoff: expected HH:MM"),
+        ("procedures.0.processing_time", {"amount": 2, "unit": "working_days", "cutoff": "15:00"},
+         r"processing_time: a cut-off applies to same-day and hour periods"),
         ("procedures.0.fees.0.amount_vnd", -5, r"fees\[0\]\.amount_vnd: expected an integer"),
         ("procedures.0.fees.0.amount_vnd", 1.5, r"fees\[0\]\.amount_vnd"),
         ("procedures.0.components.0.kind", "photo", r"components\[0\]\.kind"),
@@ -199,3 +202,16 @@ def test_nullable_fields_accept_null() -> None:
     data["procedures"][0]["fees"][0]["amount_vnd"] = None
     procedure = parse_catalogue(json.loads(json.dumps(data))).procedures[0]
     assert procedure.online_level is None and procedure.fees[0].amount_vnd is None
+
+
+def test_the_same_day_cutoff_is_an_attribute_of_civil_status_and_certification_work() -> None:
+    """Luật Hộ tịch art. 5(3), Decree 23/2015 art. 7: received after 15:00, same-day work is done
+    the next working day; the seed gives the cut-off to those procedures only."""
+    from datetime import time
+
+    from node.reference import seed_catalogue
+
+    with_cutoff = {p.sector for p in seed_catalogue() if p.duration.cutoff is not None}
+    assert with_cutoff == {"Hộ tịch", "Chứng thực"}
+    assert all(p.duration.cutoff == time(15, 0) for p in seed_catalogue() if p.duration.cutoff is not None)
+    assert all(p.duration.unit.value == "same_day" for p in seed_catalogue() if p.duration.cutoff is not None)

@@ -1,8 +1,9 @@
-"""Appointment dates, pauses, the 766 early/on-time/late rules and deadline warnings."""
+"""Appointment dates (Civil Code arts. 147-148), supplements (Decree 61/2018 art. 19(4)), the
+Mẫu 04 reschedule (art. 19(9)), the 766 early/on-time/late rules and deadline warnings."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 import pytest
 
@@ -19,24 +20,28 @@ from node.domain.deadline import (
     StatusEvent,
     WarningLevel,
     appointment_at,
+    check_reschedule,
     classify,
     deadline_warning,
     end_of_processing,
     extend_for_pauses,
     judge,
 )
+from node.domain.errors import DomainError
 from node.domain.statuses import NationalStatus as S
 
 HOLIDAYS_2026 = frozenset(
     date.fromisoformat(d)
     for d in (
-        "2026-01-01", "2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19", "2026-02-20",
+        "2026-01-01", "2026-01-02", "2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19", "2026-02-20",
         "2026-04-26", "2026-04-27", "2026-04-30", "2026-05-01", "2026-08-31", "2026-09-01",
         "2026-09-02", "2026-11-24",
     )
 )  # fmt: skip
-CAL = WorkCalendar(holidays=HOLIDAYS_2026, extra_working_days=frozenset({date(2026, 8, 22)}))
+# 2 Jan 2026 off, worked on Saturday 10 Jan (Công văn 12729/VPCP-KGVX); 31 Aug off, 22 Aug worked.
+CAL = WorkCalendar(holidays=HOLIDAYS_2026, extra_working_days=frozenset({date(2026, 1, 10), date(2026, 8, 22)}))
 DAYS3 = Duration(3, TimeUnit.WORKING_DAYS)
+SAME_DAY_1500 = Duration(0, TimeUnit.SAME_DAY, time(15, 0))  # civil status, certification
 
 
 def dt(text: str) -> datetime:
@@ -49,28 +54,53 @@ def dt(text: str) -> datetime:
 @pytest.mark.parametrize(
     ("received", "duration", "expected"),
     [
-        # Tết 2026: 16-20 Feb off, weekends either side.
-        ("2026-02-12T09:00", Duration(3, TimeUnit.WORKING_DAYS), "2026-02-24T09:00"),
-        ("2026-02-13T14:00", Duration(0, TimeUnit.SAME_DAY), "2026-02-13T17:00"),
-        ("2026-02-13T15:30", Duration(0, TimeUnit.SAME_DAY), "2026-02-23T17:00"),  # after cut-off
+        # Civil Code art. 147(2): a period in days starts the day after the receipt; art. 148: it
+        # ends at the close of office hours of its last working day. Tết 2026: 16-20 Feb off.
+        ("2026-02-12T09:00", Duration(3, TimeUnit.WORKING_DAYS), "2026-02-24T17:00"),
+        ("2026-02-12T16:59", Duration(3, TimeUnit.WORKING_DAYS), "2026-02-24T17:00"),
         ("2026-02-13T15:30", Duration(1, TimeUnit.WORKING_DAYS), "2026-02-23T17:00"),
-        ("2026-02-13T14:00", Duration(8, TimeUnit.WORKING_HOURS), "2026-02-23T14:30"),
-        ("2026-02-13T15:45", Duration(4, TimeUnit.WORKING_HOURS), "2026-02-23T11:30"),
         ("2026-02-17T10:00", Duration(3, TimeUnit.WORKING_DAYS), "2026-02-25T17:00"),  # filed on Tết
+        # Same-day work with the 15:00 cut-off (Luật Hộ tịch art. 5(3), Decree 23/2015 art. 7).
+        ("2026-02-13T14:00", SAME_DAY_1500, "2026-02-13T17:00"),
+        ("2026-02-13T15:30", SAME_DAY_1500, "2026-02-23T17:00"),
+        # No global cut-off: a same-day procedure without one is due that day.
+        ("2026-02-13T15:30", Duration(0, TimeUnit.SAME_DAY), "2026-02-13T17:00"),
+        # Art. 147(1): hours count from the receipt time, 8 working hours to a day.
+        ("2026-02-13T14:00", Duration(8, TimeUnit.WORKING_HOURS), "2026-02-23T14:00"),
+        ("2026-02-13T15:45", Duration(4, TimeUnit.WORKING_HOURS), "2026-02-23T10:15"),
+        ("2026-02-13T15:45", Duration(4, TimeUnit.WORKING_HOURS, time(15, 0)), "2026-02-23T11:30"),
         # 2026 swapped days: Saturday 22 Aug worked, Monday 31 Aug off, 1-2 Sep National Day.
-        ("2026-08-21T15:30", Duration(0, TimeUnit.SAME_DAY), "2026-08-22T17:00"),
-        ("2026-08-21T10:00", Duration(2, TimeUnit.WORKING_DAYS), "2026-08-24T10:00"),
+        ("2026-08-21T15:30", SAME_DAY_1500, "2026-08-22T17:00"),
+        ("2026-08-21T10:00", Duration(2, TimeUnit.WORKING_DAYS), "2026-08-24T17:00"),
         ("2026-08-28T16:00", Duration(2, TimeUnit.WORKING_DAYS), "2026-09-04T17:00"),
-        ("2026-08-28T09:00", Duration(7, TimeUnit.WORKING_DAYS), "2026-09-11T09:00"),
+        ("2026-08-28T09:00", Duration(7, TimeUnit.WORKING_DAYS), "2026-09-11T17:00"),
     ],
 )
-def test_appointment_at_acceptance(received: str, duration: Duration, expected: str) -> None:
+def test_appointment_counts_from_the_day_after_receipt_civil_code_147_148(
+    received: str, duration: Duration, expected: str
+) -> None:
     assert appointment_at(CAL, dt(received), duration) == dt(expected)
 
 
-def test_cutoff_can_be_disabled_per_call() -> None:
-    due = appointment_at(CAL, dt("2026-02-13T15:30"), Duration(0, TimeUnit.SAME_DAY), apply_cutoff=False)
-    assert due == dt("2026-02-13T17:00")
+@pytest.mark.parametrize(
+    ("received", "duration", "expected"),
+    [
+        # 1-4 Jan 2026 off, Friday 2 Jan worked on Saturday 10 Jan (Công văn 12729/VPCP-KGVX of
+        # 25/12/2025): received Wed 31 Dec 2025, 3 working days are Mon 5, Tue 6 and Wed 7 Jan.
+        ("2025-12-31T10:00", Duration(3, TimeUnit.WORKING_DAYS), "2026-01-07T17:00"),
+        ("2025-12-31T15:30", SAME_DAY_1500, "2026-01-05T17:00"),
+        # Received Fri 9 Jan: the worked Saturday 10 Jan is day 1.
+        ("2026-01-09T10:00", Duration(1, TimeUnit.WORKING_DAYS), "2026-01-10T17:00"),
+    ],
+)
+def test_the_2026_new_year_swap_cong_van_12729_vpcp_kgvx(received: str, duration: Duration, expected: str) -> None:
+    assert appointment_at(CAL, dt(received), duration) == dt(expected)
+
+
+def test_a_cutoff_belongs_to_same_day_and_hour_periods_only() -> None:
+    """Civil Code art. 147(2): a period in days starts the next day anyway."""
+    with pytest.raises(InvalidTiming):
+        Duration(1, TimeUnit.WORKING_DAYS, time(15, 0))
 
 
 @pytest.mark.parametrize(
@@ -155,14 +185,19 @@ def timing(*events: tuple[S, str], pauses: tuple[Pause, ...] = (), appointment: 
         (timing((S.REFUSED, "2026-02-12T09:30")), None, Outcome.EARLY, "2026-02-12T09:30"),
         (timing((S.WITHDRAWAL_REQUESTED, "2026-02-24T08:00"), (S.STOPPED, "2026-02-25T10:00")), None,
          Outcome.ON_TIME, "2026-02-24T08:00"),
-        # Rule 2: supplement time (1 working day) is subtracted, so 09:30 the next day is on time...
-        (timing((S.RESOLVED, "2026-02-25T09:00"),
+        # Rule 2 (Decree 61/2018 art. 19(4)): the supplemented dossier came back on Mon 23 Feb at
+        # 09:00, so the 3 working days restart: due Thu 26 Feb at closing...
+        (timing((S.RESOLVED, "2026-02-26T16:00"),
                 pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-23T09:00")),)), None, Outcome.ON_TIME,
-         "2026-02-25T09:00"),
-        # ...but only up to its length.
-        (timing((S.RESOLVED, "2026-02-25T09:30"),
+         "2026-02-26T16:00"),
+        # ...and not a day later.
+        (timing((S.RESOLVED, "2026-02-27T08:00"),
                 pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-23T09:00")),)), None, Outcome.LATE,
-         "2026-02-25T09:30"),
+         "2026-02-27T08:00"),
+        # The restart never shortens a later date an officer set (10 Mar).
+        (timing((S.RESOLVED, "2026-03-05T09:00"), appointment=dt("2026-03-10T17:00"),
+                pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-23T09:00")),)), None, Outcome.EARLY,
+         "2026-03-05T09:00"),
         # Rule 2: fee waiting is not subtracted by default.
         (timing((S.RESOLVED, "2026-02-25T09:00"),
                 pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-23T09:00"), PauseKind.FEES),)), None,
@@ -170,22 +205,25 @@ def timing(*events: tuple[S, str], pauses: tuple[Pause, ...] = (), appointment: 
         # Rule 4: sitting in an open supplement request: the request time is the end.
         (timing(pauses=(Pause(dt("2026-02-23T10:00")),)), None, Outcome.EARLY, "2026-02-23T10:00"),
         (timing(pauses=(Pause(dt("2026-02-24T15:00")),)), None, Outcome.LATE, "2026-02-24T15:00"),
-        # Rule 5: a second supplement request makes the dossier late whatever the times say.
+        # Rule 5 (Decision 766): a second supplement request makes a dossier still waiting on it late...
+        (timing(pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-13T10:00")), Pause(dt("2026-02-23T08:00")))),
+         None, Outcome.LATE, "2026-02-23T08:00"),
+        # ...but one whose supplements came back is judged on its times (restarted on 23 Feb).
         (timing((S.RESOLVED, "2026-02-23T10:00"),
                 pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-13T10:00")),
-                        Pause(dt("2026-02-23T08:00"), dt("2026-02-23T09:00")))), None, Outcome.LATE,
+                        Pause(dt("2026-02-23T08:00"), dt("2026-02-23T09:00")))), None, Outcome.EARLY,
          "2026-02-23T10:00"),
         # Rule 7: pending at period end.
         (timing(appointment=dt("2026-04-01T09:00")), None, Outcome.WITHIN_TIME, "2026-03-31T17:00"),
         (timing(), None, Outcome.OVERDUE, "2026-03-31T17:00"),
-        # Rule 5 for pending dossiers: two requests, both completed, still pending ⇒ overdue.
-        (timing(appointment=dt("2026-04-01T09:00"),
-                pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-13T10:00")),
-                        Pause(dt("2026-02-23T08:00"), dt("2026-02-23T09:00")))), None, Outcome.OVERDUE,
+        # Pending after two completed requests: within time, counted again from the last return.
+        (timing(pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-13T10:00")),
+                        Pause(dt("2026-03-27T08:00"), dt("2026-03-30T09:00")))), None, Outcome.WITHIN_TIME,
          "2026-03-31T17:00"),
         # Rule 8: no appointment on record: computed from the legal duration.
         (timing((S.RESOLVED, "2026-02-24T08:00"), appointment=None), None, Outcome.ON_TIME, "2026-02-24T08:00"),
-        (timing((S.RESOLVED, "2026-02-24T10:00"), appointment=None), None, Outcome.LATE, "2026-02-24T10:00"),
+        (timing((S.RESOLVED, "2026-02-24T16:59"), appointment=None), None, Outcome.ON_TIME, "2026-02-24T16:59"),
+        (timing((S.RESOLVED, "2026-02-25T08:00"), appointment=None), None, Outcome.LATE, "2026-02-25T08:00"),
     ],
 )  # fmt: skip
 def test_classification_rules(record: DossierTiming, policy: EarlyRule | None, outcome: Outcome, end: str) -> None:
@@ -211,13 +249,7 @@ def test_events_after_the_period_are_ignored() -> None:
 
 
 def test_two_requests_allowed_when_configured() -> None:
-    record = timing(
-        (S.RESOLVED, "2026-02-23T10:00"),
-        pauses=(
-            Pause(dt("2026-02-13T09:00"), dt("2026-02-13T10:00")),
-            Pause(dt("2026-02-23T08:00"), dt("2026-02-23T09:00")),
-        ),
-    )
+    record = timing(pauses=(Pause(dt("2026-02-13T09:00"), dt("2026-02-13T10:00")), Pause(dt("2026-02-23T08:00"))))
     assert classify(CAL, record, PERIOD_END, ClassificationPolicy(max_supplement_requests=2)).outcome is Outcome.EARLY
 
 
@@ -250,13 +282,13 @@ def test_outcome_labels_are_vietnamese() -> None:
 @pytest.mark.parametrize(
     ("now", "hours", "level", "remaining"),
     [
-        ("2026-02-23T09:00", 7, None, None),  # one working day (7.5 h) away
-        ("2026-02-23T09:00", 7.5, WarningLevel.DUE_SOON, 450),
-        ("2026-02-23T10:00", 8, WarningLevel.DUE_SOON, 390),
-        ("2026-02-13T16:00", 9.9, None, None),  # Tết counts for nothing, but 10 working hours remain
+        ("2026-02-23T09:00", 7.9, None, None),  # one working day (8 h) away
+        ("2026-02-23T09:00", 8, WarningLevel.DUE_SOON, 480),
+        ("2026-02-23T10:00", 8, WarningLevel.DUE_SOON, 420),
+        ("2026-02-13T16:00", 9.9, None, None),  # Tết counts for nothing, but 10.5 working hours remain
         ("2026-02-24T08:30", 1, WarningLevel.DUE_SOON, 30),
         ("2026-02-24T09:00", 0, WarningLevel.DUE_SOON, 0),
-        ("2026-02-24T14:00", 4, WarningLevel.OVERDUE, -180),
+        ("2026-02-24T14:00", 4, WarningLevel.OVERDUE, -210),
     ],
 )
 def test_deadline_warning(now: str, hours: float, level: WarningLevel | None, remaining: int | None) -> None:
@@ -270,6 +302,31 @@ def test_deadline_warning(now: str, hours: float, level: WarningLevel | None, re
 
 
 def test_warning_message_counts_working_time_across_tet() -> None:
-    warning = deadline_warning(CAL, DUE, dt("2026-02-13T16:00"), within_working_hours=10)
+    warning = deadline_warning(CAL, DUE, dt("2026-02-13T16:00"), within_working_hours=11)
     assert warning is not None
-    assert warning.message == "Sắp đến hạn trả kết quả (09:00 24/02/2026): còn 10 giờ 00 phút làm việc"
+    assert warning.message == "Sắp đến hạn trả kết quả (09:00 24/02/2026): còn 10 giờ 30 phút làm việc"
+
+
+# -- Mẫu 04: apology and new date (Decree 61/2018 art. 19(9)) ------------------------------------
+
+DUE_TUE = dt("2026-02-24T17:00")
+
+
+@pytest.mark.parametrize(
+    ("now", "new_due", "before", "refused"),
+    [
+        ("2026-02-23T16:00", "2026-02-26T17:00", False, None),  # the day before the deadline
+        ("2026-02-13T10:00", "2026-02-26T17:00", False, None),
+        ("2026-02-24T08:00", "2026-02-26T17:00", False, "01 ngày trước hạn"),  # less than a day before
+        ("2026-02-24T18:00", "2026-02-26T17:00", False, "01 ngày trước hạn"),  # after the deadline
+        ("2026-02-23T16:00", "2026-02-26T17:00", True, "một lần"),  # a second reschedule
+        ("2026-02-23T16:00", "2026-02-24T16:00", False, "after the current"),
+    ],
+)
+def test_reschedule_decree_61_art_19_9(now: str, new_due: str, before: bool, refused: str | None) -> None:
+    """At least one day before the deadline, and the date moves no more than once."""
+    if refused is None:
+        check_reschedule(dt(now), DUE_TUE, dt(new_due), rescheduled_before=before)
+        return
+    with pytest.raises(DomainError, match=refused):
+        check_reschedule(dt(now), DUE_TUE, dt(new_due), rescheduled_before=before)

@@ -1,4 +1,5 @@
-"""Biểu 06: the column rules one by one, and the §5.1 identities on 10,000 generated dossiers."""
+"""Biểu 06 (Biểu số 06/VPCP/KSTT, Circular 01/2018/TT-VPCP): the column rules one by one, and the
+§5.1 identities, withdrawn dossiers included, on 10,000 dossiers generated in memory."""
 
 from __future__ import annotations
 
@@ -102,12 +103,20 @@ CASES = [
     ("a closed supplement pause turns late into on time", rec("2026-04-06 09:00", "2026-04-09 09:00",
      ev(S.SUPPLEMENT_REQUESTED, "2026-04-08 08:00"), ev(S.RESOLVED, "2026-04-10 10:00"),
      pauses=(SUPPLEMENT_8_TO_10,)), NEW_DIRECT + EARLY),
-    ("two supplement requests ⇒ late even if early", rec("2026-04-06 09:00", "2026-04-09 09:00",
-     ev(S.RESOLVED, "2026-04-08 16:00"), pauses=(Pause(at("2026-04-07 08:00"), at("2026-04-07 09:00")),
-     Pause(at("2026-04-08 08:00"), at("2026-04-08 09:00")))), NEW_DIRECT + LATE_NO),
-    ("two supplement requests, pending ⇒ overdue", rec("2026-04-28 09:00", "2026-05-05 09:00",
-     pauses=(Pause(at("2026-04-28 10:00"), at("2026-04-28 11:00")),
-     Pause(at("2026-04-29 08:00"), at("2026-04-29 09:00"))), apology_issued=True), NEW_DIRECT + OVERDUE_YES),
+    ("766: two supplement requests, still waiting on the second ⇒ late", rec("2026-04-06 09:00",
+     "2026-04-09 09:00", ev(S.SUPPLEMENT_REQUESTED, "2026-04-08 08:00"),
+     pauses=(Pause(at("2026-04-07 08:00"), at("2026-04-07 09:00")), Pause(at("2026-04-08 08:00")))),
+     NEW_DIRECT + LATE_NO),
+    ("766: two supplement requests that came back ⇒ judged on its times", rec("2026-04-06 09:00",
+     "2026-04-09 09:00", ev(S.RESOLVED, "2026-04-08 16:00"),
+     pauses=(Pause(at("2026-04-07 08:00"), at("2026-04-07 09:00")), Pause(at("2026-04-08 08:00"),
+     at("2026-04-08 09:00")))), NEW_DIRECT + EARLY),
+    ("766: two supplement requests that came back, pending ⇒ within time", rec("2026-04-28 09:00",
+     "2026-05-05 09:00", pauses=(Pause(at("2026-04-28 10:00"), at("2026-04-28 11:00")),
+     Pause(at("2026-04-29 08:00"), at("2026-04-29 09:00"))), apology_issued=True), NEW_DIRECT + WITHIN),
+    ("Decree 61 art. 19(4): the period restarts when the supplement comes back", rec("2026-04-06 09:00",
+     "2026-04-09 17:00", ev(S.RESOLVED, "2026-04-14 16:00"), pauses=(Pause(at("2026-04-08 08:00"),
+     at("2026-04-09 10:00")),), legal_duration=Duration(3, TimeUnit.WORKING_DAYS)), NEW_DIRECT + ON_TIME),
     ("waiting for supplement at period end counts as resolved (766 Rule 4)", rec("2026-04-06 09:00",
      "2026-04-09 09:00", ev(S.SUPPLEMENT_REQUESTED, "2026-04-08 08:00"),
      pauses=(Pause(at("2026-04-08 08:00")),)), NEW_DIRECT + EARLY),
@@ -139,6 +148,12 @@ CASES = [
     ("waiting for supplement, withdrawn next period: resolved now", rec("2026-04-06 09:00", "2026-04-09 09:00",
      ev(S.WITHDRAWAL_REQUESTED, "2026-05-04 09:00"), pauses=(Pause(at("2026-04-08 08:00")),), withdrawn=True),
      NEW_DIRECT + EARLY),
+    ("a withdrawal request taken back ended nothing: judged on its times", rec("2026-04-06 09:00",
+     "2026-04-09 09:00", ev(S.WITHDRAWAL_REQUESTED, "2026-04-07 09:00"), ev(S.PROCESSING, "2026-04-07 10:00"),
+     ev(S.RESOLVED, "2026-04-10 09:00")), NEW_DIRECT + LATE_NO),
+    ("a withdrawal request awaiting its decision at the period end: withdrawn, even if taken back later",
+     rec("2026-04-27 09:00", "2026-04-30 17:00", ev(S.WITHDRAWAL_REQUESTED, "2026-04-29 09:00"),
+     ev(S.PROCESSING, "2026-05-04 09:00")), NEW_DIRECT + WITHDRAWN),
 ]
 
 
@@ -284,10 +299,18 @@ def generate(n: int, seed: int) -> list[ReportRecord]:
             events.append(StatusEvent(S.PROCESSING, p_end))
             t = p_end
         open_pause = bool(pauses) and pauses[-1].end is None
-        kinds = ("pending", "withdraw") if open_pause else ("resolve", "return", "pending", "withdraw", "stop")
-        weights = (70, 30) if open_pause else (45, 20, 20, 8, 7)
+        kinds = ("pending", "withdraw", "withdraw_pending") if open_pause else (
+            "resolve", "return", "pending", "withdraw", "stop", "withdraw_pending", "withdraw_resumed")
+        weights = (60, 25, 15) if open_pause else (42, 18, 18, 8, 6, 4, 4)
         kind = rng.choices(kinds, weights)[0]
         end = (pauses[-1].start if open_pause else t) + span * rng.uniform(0.05, 1.8)
+        if open_pause and kind != "pending":  # leaving the supplement request closes its pause
+            pauses[-1] = Pause(pauses[-1].start, end, PauseKind.SUPPLEMENT)
+        if kind == "withdraw_pending":  # asked to withdraw; the decision (8) is not taken yet
+            events.append(StatusEvent(S.WITHDRAWAL_REQUESTED, end))
+        if kind == "withdraw_resumed":  # asked to withdraw, then went on with it: not withdrawn
+            events += [StatusEvent(S.WITHDRAWAL_REQUESTED, end), StatusEvent(S.PROCESSING, end + timedelta(hours=2)),
+                       StatusEvent(S.RESOLVED, end + span)]
         if kind in ("resolve", "return"):
             events.append(StatusEvent(S.RESOLVED, end))
         if kind == "return":
@@ -310,7 +333,7 @@ def generate(n: int, seed: int) -> list[ReportRecord]:
                 legal_duration=duration,
                 pauses=tuple(pauses),
                 apology_issued=rng.random() < 0.4,
-                withdrawn=kind == "withdraw",
+                withdrawn=kind in ("withdraw", "withdraw_pending"),
             )
         )
     return out
@@ -336,7 +359,10 @@ def assert_additive(report) -> None:
 
 @pytest.mark.parametrize("period", [QUARTER, *MONTHS], ids=lambda p: p.label)
 def test_identities_hold_for_every_row_of_10000_dossiers(records, reports, period):
+    """Biểu 06 (Circular 01/2018/TT-VPCP): col 3 = 4 + 5 + 6 = 7 + 11 + withdrawn, 7 = 8 + 9 + 10,
+    11 = 12 + 13, in every row, with withdrawals decided, pending and taken back."""
     report = reports[period]
+    assert report.total.withdrawn > 0
     assert len(report.rows) == 1 + len(UNITS) * (1 + len(SECTORS)) + len(SECTORS)
     for row in report.rows:
         check_identities(row)
@@ -363,7 +389,8 @@ def test_months_add_up_to_the_quarter_for_new_dossiers(reports):
 
 @pytest.mark.parametrize("i", [0, 1], ids=["April→May", "May→June"])
 def test_pending_at_a_period_end_is_carried_into_the_next(records, i):
-    """pending(P) ⊆ carried(P+1); the rest of carried(P+1) sat in a supplement request at P's end."""
+    """pending(P) ⊆ carried(P+1); the rest of carried(P+1) sat in a supplement request at P's end,
+    or in a withdrawal request taken back after it."""
     this, nxt = MONTHS[i], MONTHS[i + 1]
     pending, carried = set(), set()
     for r in records:
@@ -377,6 +404,8 @@ def test_pending_at_a_period_end_is_carried_into_the_next(records, i):
     extra = carried - pending
     assert extra, "the data set should have supplement requests open across a month end"
     for dossier_id in extra:
-        assert any(
-            p.start <= this.as_of and (p.end is None or p.end > this.as_of) for p in by_id[dossier_id].pauses
+        record = by_id[dossier_id]
+        waiting = [e for e in record.events if e.at <= this.as_of][-1].status is S.WITHDRAWAL_REQUESTED
+        assert waiting or any(
+            p.start <= this.as_of and (p.end is None or p.end > this.as_of) for p in record.pauses
         ), dossier_id
