@@ -20,6 +20,7 @@ from node.migrations import (
     m0007_api_tokens,
     m0008_authority,
     m0009_idempotency,
+    m0016_search_and_codes,
 )
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
@@ -32,4 +33,5 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (7, "api_tokens", m0007_api_tokens.apply),
     (8, "authority", m0008_authority.apply),
     (9, "idempotency", m0009_idempotency.apply),
+    (16, "search_and_codes", m0016_search_and_codes.apply),
 )

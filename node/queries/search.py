@@ -6,6 +6,8 @@ from typing import Any
 
 import peewee as pw
 
+from node import name_index
+from node.binding import database
 from node.domain.text import fold as fold_text
 from node.dossiers import row_to_dict
 from node.models import DossierRow
@@ -45,7 +47,7 @@ def search(q: str, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any
     elif kind == "code":
         query = query.where(_prefix(DossierRow.code, value))
     else:
-        query = query.where(DossierRow.applicant_name_folded.contains(value))
+        query, total = _by_name(query, value)
     limit = max(1, min(limit, 200))
     rows = [
         row_to_dict(r)
@@ -53,8 +55,27 @@ def search(q: str, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any
     ]
     if offset == 0 and len(rows) < limit:
         return rows, len(rows), False
-    total = capped_count(query)
+    if total is None:
+        total = capped_count(query)
     return rows, min(total, COUNT_CAP), total > COUNT_CAP
+
+
+RARE = 2_000  # matches up to this are fetched by id and sorted; more walk the dossiers by date
+
+
+def _by_name(query: pw.SelectQuery, folded: str) -> tuple[pw.SelectQuery, int | None]:
+    """``query`` narrowed to the dossiers whose folded name holds ``folded``, and their number
+    when the index counted it.
+
+    A rare name (at most :data:`RARE` matches) is looked up in the index and only its rows are
+    sorted. A common one matches so many dossiers that walking them newest first finds a page in
+    a few thousand rows, cheaper than sorting every match; the index then only counts.
+    """
+    ids = name_index.matching_ids(database, folded, RARE)
+    if ids is not None:
+        return query.where(DossierRow.id.in_(ids)), len(ids)
+    return (query.where(DossierRow.applicant_name_folded.contains(folded)),
+            name_index.count_matching(database, folded, COUNT_CAP))
 
 
 def find_by_code(code: str) -> DossierRow | None:
