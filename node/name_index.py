@@ -107,16 +107,36 @@ def phrase(folded: str) -> str:
     return '"' + folded.replace('"', '""') + '"'
 
 
+def _pattern(folded: str) -> str:
+    """``LIKE`` pattern for a substring, its wildcards taken literally (backslash escapes)."""
+    return "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _keys(db: pw.Database, folded: str, cap: int) -> list:
+    """Up to ``cap`` + 1 index keys of dossiers whose folded name holds ``folded``.
+
+    On PostgreSQL the keys are the dossier ids, found without an ORDER BY so that the planner
+    takes the trigram index for a rare name (a handful of rows) and stops a sequential read
+    early for a common one, where an ordered ``LIMIT`` would walk the date index past every row.
+    """
+    if is_postgres(db):
+        sql = f"SELECT id FROM {TABLE} WHERE applicant_name_folded LIKE %s LIMIT %s"
+        return [k for (k,) in db.execute_sql(sql, (_pattern(folded), cap + 1))]
+    sql = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ? LIMIT ?"
+    return [k for (k,) in db.execute_sql(sql, (phrase(folded), cap + 1))]
+
+
 def matching_ids(db: pw.Database, folded: str, cap: int) -> list[str] | None:
     """The ids of up to ``cap`` dossiers whose folded name holds ``folded``; None when more match
-    (a common name: the caller walks the dossiers in order instead) or when no index answers."""
+    (a common name: the caller walks the dossiers in order instead) or the query is too short."""
     db = _real(db)
-    if len(folded) < MIN_QUERY or is_postgres(db):
+    if len(folded) < MIN_QUERY:
         return None
-    keys = [k for (k,) in db.execute_sql(f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ? LIMIT ?",
-                                         (phrase(folded), cap + 1))]
+    keys = _keys(db, folded, cap)
     if len(keys) > cap:
         return None
+    if is_postgres(db):
+        return keys
     ids: list[str] = []
     for start in range(0, len(keys), 500):
         part = keys[start : start + 500]
@@ -127,10 +147,13 @@ def matching_ids(db: pw.Database, folded: str, cap: int) -> list[str] | None:
 
 def count_matching(db: pw.Database, folded: str, cap: int) -> int | None:
     """How many dossiers' folded names hold ``folded``, counting no further than ``cap`` + 1;
-    None when no index answers (the caller counts by the scan)."""
+    None when the query is too short for the index (the caller counts by the scan)."""
     db = _real(db)
-    if len(folded) < MIN_QUERY or is_postgres(db):
+    if len(folded) < MIN_QUERY:
         return None
+    if is_postgres(db):
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE applicant_name_folded LIKE %s LIMIT %s) m"
+        return db.execute_sql(sql, (_pattern(folded), cap + 1)).fetchone()[0]
     sql = f"SELECT count(*) FROM (SELECT 1 FROM {FTS} WHERE {FTS} MATCH ? LIMIT ?)"
     return db.execute_sql(sql, (phrase(folded), cap + 1)).fetchone()[0]
 
