@@ -42,10 +42,11 @@ PG_INDEX = "dossier_name_trgm"
 MIN_QUERY = 3  # a trigram index knows nothing of shorter strings
 
 _SQLITE_DDL = (
-    f"CREATE TABLE IF NOT EXISTS {KEYS} (key INTEGER PRIMARY KEY, dossier_id TEXT NOT NULL UNIQUE)",
+    f"CREATE TABLE IF NOT EXISTS {KEYS} (key INTEGER PRIMARY KEY, dossier_id TEXT NOT NULL UNIQUE, "
+    "received_at INTEGER NOT NULL)",
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS} USING fts5(name, tokenize = 'trigram')",
     f"""CREATE TRIGGER IF NOT EXISTS dossier_name_insert AFTER INSERT ON {TABLE} BEGIN
-        INSERT INTO {KEYS} (dossier_id) VALUES (new.id);
+        INSERT INTO {KEYS} (dossier_id, received_at) VALUES (new.id, new.received_at);
         INSERT INTO {FTS} (rowid, name) VALUES (last_insert_rowid(), new.applicant_name_folded);
     END""",
     f"""CREATE TRIGGER IF NOT EXISTS dossier_name_delete AFTER DELETE ON {TABLE} BEGIN
@@ -56,6 +57,10 @@ _SQLITE_DDL = (
         WHEN old.applicant_name_folded IS NOT new.applicant_name_folded BEGIN
         UPDATE {FTS} SET name = new.applicant_name_folded
             WHERE rowid = (SELECT key FROM {KEYS} WHERE dossier_id = new.id);
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS dossier_name_received AFTER UPDATE OF received_at ON {TABLE}
+        WHEN old.received_at IS NOT new.received_at BEGIN
+        UPDATE {KEYS} SET received_at = new.received_at WHERE dossier_id = new.id;
     END""",
 )
 
@@ -79,7 +84,7 @@ def install(db: pw.Database) -> None:
         db.execute_sql(statement)
     if fresh:
         db.execute_sql(f"DELETE FROM {KEYS}")
-        db.execute_sql(f"INSERT INTO {KEYS} (dossier_id) SELECT id FROM {TABLE} ORDER BY id")
+        db.execute_sql(f"INSERT INTO {KEYS} (dossier_id, received_at) SELECT id, received_at FROM {TABLE} ORDER BY id")
         db.execute_sql(f"INSERT INTO {FTS} (rowid, name) SELECT k.key, d.applicant_name_folded "
                        f"FROM {KEYS} k JOIN {TABLE} d ON d.id = k.dossier_id")
 
@@ -112,37 +117,29 @@ def _pattern(folded: str) -> str:
     return "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _keys(db: pw.Database, folded: str, cap: int) -> list:
-    """Up to ``cap`` + 1 index keys of dossiers whose folded name holds ``folded``.
+def matching(db: pw.Database, folded: str, cap: int) -> list[str] | None:
+    """The ids of the dossiers whose folded name holds ``folded``, newest first (as the desk
+    lists them: received_at descending, then id), when at most ``cap`` match; None when more do
+    (a common name: the caller walks the dossiers by date instead) or the query is too short.
 
-    On PostgreSQL the keys are the dossier ids, found without an ORDER BY so that the planner
-    takes the trigram index for a rare name (a handful of rows) and stops a sequential read
-    early for a common one, where an ordered ``LIMIT`` would walk the date index past every row.
+    Only the index is read (SQLite: the FTS table and the keys with their reception time), and
+    the few matches are sorted here. On PostgreSQL the query has no ORDER BY, so that the planner
+    takes the trigram index for a rare name and stops a sequential read early for a common one,
+    where an ordered ``LIMIT`` would walk the date index past every row.
     """
-    if is_postgres(db):
-        sql = f"SELECT id FROM {TABLE} WHERE applicant_name_folded LIKE %s LIMIT %s"
-        return [k for (k,) in db.execute_sql(sql, (_pattern(folded), cap + 1))]
-    sql = f"SELECT rowid FROM {FTS} WHERE {FTS} MATCH ? LIMIT ?"
-    return [k for (k,) in db.execute_sql(sql, (phrase(folded), cap + 1))]
-
-
-def matching_ids(db: pw.Database, folded: str, cap: int) -> list[str] | None:
-    """The ids of up to ``cap`` dossiers whose folded name holds ``folded``; None when more match
-    (a common name: the caller walks the dossiers in order instead) or the query is too short."""
     db = _real(db)
     if len(folded) < MIN_QUERY:
         return None
-    keys = _keys(db, folded, cap)
-    if len(keys) > cap:
-        return None
     if is_postgres(db):
-        return keys
-    ids: list[str] = []
-    for start in range(0, len(keys), 500):
-        part = keys[start : start + 500]
-        marks = ", ".join("?" * len(part))
-        ids += [i for (i,) in db.execute_sql(f"SELECT dossier_id FROM {KEYS} WHERE key IN ({marks})", part)]
-    return ids
+        sql = f"SELECT id, received_at FROM {TABLE} WHERE applicant_name_folded LIKE %s LIMIT %s"
+        found = db.execute_sql(sql, (_pattern(folded), cap + 1)).fetchall()
+    else:
+        sql = (f"SELECT k.dossier_id, k.received_at FROM {FTS} f JOIN {KEYS} k ON k.key = f.rowid "
+               f"WHERE {FTS} MATCH ? LIMIT ?")
+        found = db.execute_sql(sql, (phrase(folded), cap + 1)).fetchall()
+    if len(found) > cap:
+        return None
+    return [i for i, _ in sorted(found, key=lambda r: (-r[1], r[0]))]
 
 
 def count_matching(db: pw.Database, folded: str, cap: int) -> int | None:

@@ -40,6 +40,8 @@ def search(q: str, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any
     query = DossierRow.select()
     if not value:
         return [], 0, False
+    limit = max(1, min(limit, 200))
+    total = None
     if kind == "id":
         query = query.where(DossierRow.id_number == value)
     elif kind == "id_prefix":
@@ -47,12 +49,15 @@ def search(q: str, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any
     elif kind == "code":
         query = query.where(_prefix(DossierRow.code, value))
     else:
-        query, total = _by_name(query, value)
-    limit = max(1, min(limit, 200))
-    rows = [
-        row_to_dict(r)
-        for r in query.order_by(DossierRow.received_at.desc(), DossierRow.id).limit(limit).offset(offset).dicts()
-    ]
+        found = name_index.matching(database, value, RARE)
+        if found is not None:  # a rare name: the index gave every match in order, fetch the page
+            page = DossierRow.select().where(DossierRow.id.in_(found[offset : offset + limit]))
+            return [row_to_dict(r) for r in _newest_first(page).dicts()], len(found), False
+        # a common name matches so many dossiers that walking them newest first finds a page in
+        # a few thousand rows, cheaper than sorting every match; the index then only counts
+        query = query.where(DossierRow.applicant_name_folded.contains(value))
+        total = name_index.count_matching(database, value, COUNT_CAP)
+    rows = [row_to_dict(r) for r in _newest_first(query).limit(limit).offset(offset).dicts()]
     if offset == 0 and len(rows) < limit:
         return rows, len(rows), False
     if total is None:
@@ -60,22 +65,11 @@ def search(q: str, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any
     return rows, min(total, COUNT_CAP), total > COUNT_CAP
 
 
-RARE = 2_000  # matches up to this are fetched by id and sorted; more walk the dossiers by date
+RARE = 5_000  # name matches up to this are listed from the index; more walk the dossiers by date
 
 
-def _by_name(query: pw.SelectQuery, folded: str) -> tuple[pw.SelectQuery, int | None]:
-    """``query`` narrowed to the dossiers whose folded name holds ``folded``, and their number
-    when the index counted it.
-
-    A rare name (at most :data:`RARE` matches) is looked up in the index and only its rows are
-    sorted. A common one matches so many dossiers that walking them newest first finds a page in
-    a few thousand rows, cheaper than sorting every match; the index then only counts.
-    """
-    ids = name_index.matching_ids(database, folded, RARE)
-    if ids is not None:
-        return query.where(DossierRow.id.in_(ids)), len(ids)
-    return (query.where(DossierRow.applicant_name_folded.contains(folded)),
-            name_index.count_matching(database, folded, COUNT_CAP))
+def _newest_first(query: pw.SelectQuery) -> pw.SelectQuery:
+    return query.order_by(DossierRow.received_at.desc(), DossierRow.id)
 
 
 def find_by_code(code: str) -> DossierRow | None:
