@@ -9,10 +9,12 @@ substring of its folded name. A ``LIKE '%…%'`` does that by reading every row 
   name. A quoted phrase of three characters or more matches exactly the rows whose name holds
   it as a substring (case folding is the name's own: both sides are already folded). The FTS
   rows are keyed by ``dossier_name_key.key``, an ``INTEGER PRIMARY KEY`` that ``VACUUM`` keeps,
-  not by the dossier table's implicit rowid, which it may renumber.
+  not by the dossier table's implicit rowid, which it may renumber; that row also holds the
+  dossier's id and reception time, so a rare name's matches are listed in order from the index.
 * PostgreSQL: a GIN ``pg_trgm`` index on ``dossier.applicant_name_folded``, which the planner
-  uses for the same ``LIKE`` when it is selective. Without the extension (a server where it
-  cannot be created) the search still works, by the scan.
+  uses for the ``LIKE`` of a rare name. Without the extension (a server where it cannot be
+  created) the search still works, by the scan. After a bulk load the index's pending list is
+  read on every search until (auto)vacuum merges it.
 
 Invariants
 ----------
