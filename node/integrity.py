@@ -2,8 +2,9 @@
 
 :func:`verify_feeds` checks what :mod:`sync.chain` guarantees (hash chains, order, completeness,
 origin signatures) for the store it is given, so a backup's copy is checked the same way.
-:func:`rebuild` recomputes the derived tables from the events; :func:`digest` hashes them in a
-canonical order, equal on replicas holding the same events.
+:func:`rebuild` recomputes the derived tables from the events (the name search index with them);
+:func:`digest` hashes them in a canonical order, equal on replicas holding the same events;
+:func:`search_index_problems` checks the index holds exactly the current names.
 """
 
 from __future__ import annotations
@@ -61,6 +62,15 @@ def rebuild(node: NodeContext, progress: Callable[[int, int], None] | None = Non
 
 def digest() -> str:
     return projection.derived_digest()
+
+
+def search_index_problems() -> list[str]:
+    """What is wrong with the name search index (:func:`node.name_index.problems`); a rebuild
+    recreates it."""
+    from node import name_index
+    from node.binding import database
+
+    return name_index.problems(database)
 
 
 def status(node: NodeContext, write_block: str) -> dict[str, Any]:

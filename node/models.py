@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import peewee as pw
 
+from node import name_index
 from node.binding import NodeRow as BaseRow
 
 
@@ -54,6 +55,18 @@ class DossierRow(BaseRow):
     class Meta:
         table_name = "dossier"
         indexes = ((("id_number", "procedure_code"), False),)
+
+    # The name search index (node.name_index) lives and dies with this table, so every path that
+    # creates the derived tables (migration 1, ``motcua rebuild``) creates and fills it too.
+    @classmethod
+    def create_table(cls, safe: bool = True, **options: object) -> None:
+        super().create_table(safe=safe, **options)
+        name_index.install(cls._meta.database)
+
+    @classmethod
+    def drop_table(cls, safe: bool = True, drop_sequences: bool = True, **options: object) -> None:
+        name_index.drop(cls._meta.database)
+        super().drop_table(safe=safe, drop_sequences=drop_sequences, **options)
 
 
 class ConflictRow(BaseRow):
@@ -145,7 +158,8 @@ class IssuedCodeRow(BaseRow):
 
     class Meta:
         table_name = "issued_code"
-        indexes = ((("issuer", "day", "final"), False),)
+        # the next number of a day is a MAX over this index (node.codes.issue), not a read of the day
+        indexes = ((("issuer", "day", "final", "number"), False),)
 
 
 class ViolationRow(BaseRow):

@@ -287,6 +287,9 @@ class Node:
         """Verify every feed this node holds (hash chains, order, completeness, signatures)."""
         return verify_feeds(self.store)
 
+    def search_index_problems(self) -> list[str]:
+        return integrity.search_index_problems()
+
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
         return integrity.rebuild(self, progress)
 

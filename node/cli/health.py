@@ -82,6 +82,8 @@ def doctor(ctx: click.Context) -> None:
     for r in node.verify():
         lines.append(f"ok   feed {r.origin}:{r.scope}  {r.events} events" if r.ok else
                      f"FAIL feed {r.origin}:{r.scope}: {r.reason} at {r.ref}: {r.detail}")
+    lines += [f"FAIL {p}: motcua rebuild recreates it" for p in node.search_index_problems()] or [
+        "ok   name search index: one entry per dossier"]
     for line in lines:
         problems += line.startswith("FAIL")
         warnings += line.startswith("warn")
@@ -110,7 +112,8 @@ def trust_report(node: Node) -> list[str]:
 @click.command()
 @click.pass_context
 def verify(ctx: click.Context) -> None:
-    """Verify every feed (hash chain, order, completeness, origin signature) and every attached file."""
+    """Verify every feed (hash chain, order, completeness, origin signature), every attached file,
+    and the name search index (a line only when it is wrong)."""
     node = node_of(ctx)
     bad = 0
     for r in node.verify():
@@ -119,6 +122,9 @@ def verify(ctx: click.Context) -> None:
         else:
             bad += 1
             click.echo(f"FAIL  {r.origin}:{r.scope}  {r.reason} at {r.ref}: {r.detail}")
+    for problem in node.search_index_problems():
+        bad += 1
+        click.echo(f"FAIL  {problem}: motcua rebuild recreates it")
     from node import files
 
     held = files.verify(node)  # attached files: every chunk and the whole hash of each complete file

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import MappingProxyType
+from typing import Protocol, runtime_checkable
 
 MAX_SEQ = 9999
 PROVISIONAL_PREFIX = "TAM"
@@ -275,13 +276,23 @@ class IssuedLedger:
         return self._provisional.get((node, day), 0)
 
 
-def _as_ledger(issued: IssuedLedger | Iterable[IssuedCode | str]) -> IssuedLedger:
-    return issued if isinstance(issued, IssuedLedger) else IssuedLedger.from_codes(issued)
+@runtime_checkable
+class IssuedNumbers(Protocol):
+    """What choosing the next code reads of the codes issued: an :class:`IssuedLedger`, or a
+    view that answers from an index without holding the day's codes (``node.codes``)."""
+
+    def highest_in(self, agency_id: str, day: date, lo: int, hi: int) -> int | None: ...
+
+    def last_provisional(self, node: str, day: date) -> int: ...
+
+
+def _as_ledger(issued: IssuedNumbers | Iterable[IssuedCode | str]) -> IssuedNumbers:
+    return issued if isinstance(issued, IssuedNumbers) else IssuedLedger.from_codes(issued)
 
 
 def next_final_code(
     blocks: Iterable[NumberBlock],
-    issued: IssuedLedger | Iterable[IssuedCode | str],
+    issued: IssuedNumbers | Iterable[IssuedCode | str],
     *,
     agency_id: str,
     node_id: str,
@@ -303,7 +314,7 @@ def next_final_code(
 
 def next_code(
     blocks: Iterable[NumberBlock],
-    issued: IssuedLedger | Iterable[IssuedCode | str],
+    issued: IssuedNumbers | Iterable[IssuedCode | str],
     *,
     agency_id: str,
     node_id: str,
@@ -321,7 +332,7 @@ def next_code(
 def final_code_for(
     provisional: ProvisionalCode,
     blocks: Iterable[NumberBlock],
-    issued: IssuedLedger | Iterable[IssuedCode | str],
+    issued: IssuedNumbers | Iterable[IssuedCode | str],
     *,
     agency_id: str,
     node_id: str,

@@ -22,6 +22,7 @@ from node.migrations import (
     m0009_idempotency,
     m0010_calendar_review,
     m0012_dossier_service,
+    m0016_search_and_codes,
     m0017_attachments,
     m0018_bundles,
 )
@@ -38,6 +39,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[pw.Database], None]], ...] = (
     (9, "idempotency", m0009_idempotency.apply),
     (10, "calendar_review", m0010_calendar_review.apply),
     (12, "dossier_service", m0012_dossier_service.apply),
+    (16, "search_and_codes", m0016_search_and_codes.apply),
     (17, "attachments", m0017_attachments.apply),
     (18, "bundles", m0018_bundles.apply),
 )

@@ -6,6 +6,8 @@ from typing import Any
 
 import peewee as pw
 
+from node import name_index
+from node.binding import database
 from node.domain.text import fold as fold_text
 from node.dossiers import row_to_dict
 from node.models import DossierRow
@@ -38,6 +40,8 @@ def search(q: str, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any
     query = DossierRow.select()
     if not value:
         return [], 0, False
+    limit = max(1, min(limit, 200))
+    total = None
     if kind == "id":
         query = query.where(DossierRow.id_number == value)
     elif kind == "id_prefix":
@@ -45,16 +49,27 @@ def search(q: str, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any
     elif kind == "code":
         query = query.where(_prefix(DossierRow.code, value))
     else:
+        found = name_index.matching(database, value, RARE)
+        if found is not None:  # a rare name: the index gave every match in order, fetch the page
+            page = DossierRow.select().where(DossierRow.id.in_(found[offset : offset + limit]))
+            return [row_to_dict(r) for r in _newest_first(page).dicts()], len(found), False
+        # a common name matches so many dossiers that walking them newest first finds a page in
+        # a few thousand rows, cheaper than sorting every match; the index then only counts
         query = query.where(DossierRow.applicant_name_folded.contains(value))
-    limit = max(1, min(limit, 200))
-    rows = [
-        row_to_dict(r)
-        for r in query.order_by(DossierRow.received_at.desc(), DossierRow.id).limit(limit).offset(offset).dicts()
-    ]
+        total = name_index.count_matching(database, value, COUNT_CAP)
+    rows = [row_to_dict(r) for r in _newest_first(query).limit(limit).offset(offset).dicts()]
     if offset == 0 and len(rows) < limit:
         return rows, len(rows), False
-    total = capped_count(query)
+    if total is None:
+        total = capped_count(query)
     return rows, min(total, COUNT_CAP), total > COUNT_CAP
+
+
+RARE = 5_000  # name matches up to this are listed from the index; more walk the dossiers by date
+
+
+def _newest_first(query: pw.SelectQuery) -> pw.SelectQuery:
+    return query.order_by(DossierRow.received_at.desc(), DossierRow.id)
 
 
 def find_by_code(code: str) -> DossierRow | None:
