@@ -157,6 +157,32 @@ class PeeweeStore(PeeweeLedger):
             return FeedHead(origin, scope, 0, GENESIS)
         return FeedHead(origin, scope, row.head_seq, row.head_hash)
 
+    def feed_heads(self, feeds: Iterable[tuple[str, str]], *, for_update: bool = False) -> dict[tuple[str, str], FeedHead]:
+        """Heads of many feeds in one query per 500 origins (an ingest reads them once per batch)."""
+        wanted = sorted(set(feeds))
+        out = {f: FeedHead(f[0], f[1], 0, GENESIS) for f in wanted}
+        if not wanted:
+            return out
+        db = real_database(self.db)
+        if for_update and not self.is_sqlite:
+            # as in feed_head: an advisory lock per feed, taken in one order (no deadlock between
+            # two batches), then the rows locked
+            db.execute_sql(
+                "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM "
+                "(SELECT k FROM unnest(%s::text[]) AS k ORDER BY k) AS keys",
+                ([f"{o}:{s}" for o, s in wanted],),
+            )
+        origins = sorted({o for o, _ in wanted})
+        table = self.rows.Feed._meta.table_name
+        for start in range(0, len(origins), 500):
+            part = origins[start : start + 500]
+            sql = (f'SELECT origin, scope, head_seq, head_hash FROM "{table}" WHERE origin IN '
+                   f'({", ".join([db.param] * len(part))})' + (" FOR UPDATE" if for_update and not self.is_sqlite else ""))
+            for origin, scope, seq, h in db.execute_sql(sql, part).fetchall():
+                if (origin, scope) in out:
+                    out[(origin, scope)] = FeedHead(origin, scope, seq, h)
+        return out
+
     def feeds(self) -> list[FeedHead]:
         Feed = self.rows.Feed
         return [
@@ -164,16 +190,17 @@ class PeeweeStore(PeeweeLedger):
             for r in Feed.select().order_by(Feed.origin, Feed.scope)
         ]
 
-    def insert_events(self, events: list[Event], raws: list[bytes] | None = None) -> list[str]:
+    def insert_events(self, events: list[Event], raws: list[bytes] | None = None,
+                      hashes: list[str] | None = None) -> list[str]:
         """Insert events that the caller has already checked to extend their feeds; return hashes.
 
         Must run inside :meth:`write_transaction`. Heads are advanced here, so events and heads
-        cannot disagree.
+        cannot disagree. ``hashes`` are those of ``raws`` when the caller computed them already.
         """
         if not events:
             return []
         raws = raws if raws is not None else [canonical_bytes(e) for e in events]
-        hashes = [hash_bytes(r) for r in raws]
+        hashes = hashes if hashes is not None else [hash_bytes(r) for r in raws]
         try:
             bulk_insert(
                 self.rows.Event,
@@ -191,13 +218,11 @@ class PeeweeStore(PeeweeLedger):
         heads: dict[tuple[str, str], tuple[int, str]] = {}
         for e, h in zip(events, hashes, strict=True):
             heads[e.feed] = (e.seq, h)
-        Feed = self.rows.Feed
-        for (origin, scope), (seq, h) in heads.items():
-            (
-                Feed.insert(origin=origin, scope=scope, head_seq=seq, head_hash=h)
-                .on_conflict(conflict_target=[Feed.origin, Feed.scope], update={Feed.head_seq: seq, Feed.head_hash: h})
-                .execute()
-            )
+        # one statement for every feed of the batch (a first push of many small feeds has one
+        # head per three events)
+        bulk_insert(self.rows.Feed, ("origin", "scope", "head_seq", "head_hash"),
+                    [(origin, scope, seq, h) for (origin, scope), (seq, h) in sorted(heads.items())],
+                    conflict=("origin", "scope"), update=("head_seq", "head_hash"))
         return hashes
 
     def _in_feed(self, origin: str, scope: str) -> pw.Expression:
@@ -244,6 +269,15 @@ class PeeweeStore(PeeweeLedger):
         Sig.insert(
             origin=head.origin, scope=head.scope, seq=head.seq, hash=head.hash, signature=head.signature
         ).on_conflict_ignore().execute()
+
+    def put_head_signatures(self, heads: list[SignedHead]) -> None:
+        keys = sorted({(h.origin, bytes(h.public_key)) for h in heads})
+        bulk_insert(self.rows.Origin, ("node_id", "public_key"), keys, conflict=("node_id",))
+        first = {}
+        for h in heads:
+            first.setdefault((h.origin, h.scope, h.seq), (h.origin, h.scope, h.seq, h.hash, bytes(h.signature)))
+        bulk_insert(self.rows.HeadSignature, ("origin", "scope", "seq", "hash", "signature"),
+                    [first[k] for k in sorted(first)], conflict=("origin", "scope", "seq"))
 
     def head_signature(self, origin: str, scope: str, seq: int) -> bytes | None:
         Sig = self.rows.HeadSignature
