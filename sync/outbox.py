@@ -13,12 +13,11 @@ Invariants
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sync.eventstore import FeedHead, Store
-from sync.protocol import Profile, Run, Vector, compact, feed_key
+from sync.protocol import Profile, Run, StoredCompact, Vector, feed_key
 
 
 @dataclass
@@ -75,7 +74,7 @@ def build_outgoing(
             if row.seq > last_allowed:
                 break
             raw = row.raw
-            events.append(compact(json.loads(raw)))
+            events.append(StoredCompact(raw))  # sent as stored: never parsed and encoded again
             hashes.append(row.hash)
             used += len(raw)
             if used >= budget and (own or row.seq in signed):
