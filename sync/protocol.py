@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -50,7 +51,10 @@ from sync.wire import (
     node_id_from_public_key,
 )
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 1  # what every message is sent as, unless it carries a vector digest
+DIGEST_PROTOCOL = 2  # version 1 plus ``vector_digest``: a no-op sync without the vector (§3)
+PROTOCOL_VERSIONS = (PROTOCOL_VERSION, DIGEST_PROTOCOL)  # what this node reads and answers
+VECTOR_DIGEST_PREFIX = b"motcua/vector/v1\x00"
 PROFILE_SIGN_PREFIX = b"motcua/profile/v1\x00"
 ROLES = ("commune", "mobile", "district")
 MAX_REQUEST_BYTES = 48 * 1024 * 1024  # decompressed; a batch is bounded below this
@@ -153,6 +157,11 @@ def parse_vector(value: Any) -> Vector:
             raise ProtocolError(Code.MALFORMED, f"vector entry {key} must be a non-negative integer")
         out[key] = seq
     return out
+
+
+def vector_digest(vector: Vector) -> str:
+    """128 bits of SHA-256 over the canonical vector: equal digests, equal vectors."""
+    return hashlib.sha256(VECTOR_DIGEST_PREFIX + canonical_json(vector)).hexdigest()[:32]
 
 
 # -- profiles ------------------------------------------------------------------------------
