@@ -82,13 +82,15 @@ class ExchangeResponse:
     time: int = 0  # the answering node's wall clock (ms), for skew reports
     protocol: int = PROTOCOL_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
-    vector_digest: str = ""  # protocol 2: the request's digest matched our vector (sent instead of it)
+    # protocol 2: the request's digest matched our vector, which is therefore not sent (the
+    # answer is signed for the request's nonce, so "unchanged" speaks of that request's digest)
+    unchanged: bool = False
     mismatch: bool = False  # protocol 2: the request's digest did not match; send the vector
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {"protocol": self.protocol, "session": self.session}
-        if self.vector_digest:
-            out["vector_digest"] = self.vector_digest
+        if self.unchanged:
+            out["unchanged"] = True
         else:
             out["vector"] = self.vector
         if self.mismatch:
@@ -181,7 +183,7 @@ def response_from_wire(d: Any) -> ExchangeResponse:
         node=profile_from_wire(d["node"]) if d.get("node") else None,
         time=int(d.get("time", 0)) if type(d.get("time", 0)) is int else 0,
         protocol=protocol,
-        vector_digest=_digest_of(d, protocol),
+        unchanged=protocol >= DIGEST_PROTOCOL and d.get("unchanged") is True,
         mismatch=protocol >= DIGEST_PROTOCOL and d.get("vector_mismatch") is True,
     )
 

@@ -168,7 +168,7 @@ class Replica:
             node=self.me if req.profiles else None,
             time=now,
             protocol=req.protocol,
-            vector_digest=req.vector_digest if req.vector_digest and caller_vector is not None else "",
+            unchanged=bool(req.vector_digest) and caller_vector is not None,
             mismatch=bool(req.vector_digest) and caller_vector is None,
         )
         # the caller's clock as it signed the request: node health flags PCs that are far off

@@ -249,11 +249,11 @@ class ClientSession:
                 return self._fail(actions, Fail(known, response.error.get("message", ""),
                                                 response.error.get("feed", "")))
         self.introduce = False
-        if self._sent_digest and response.vector_digest == self._sent_digest:
+        if self._sent_digest and response.unchanged:
             self.peer_vector = dict(self._sent_vector)  # the peer holds exactly what we digested
         else:
             self.peer_vector = dict(response.vector)
-        self.more = response.more or (bool(self._sent_digest) and not response.vector_digest)
+        self.more = response.more or (bool(self._sent_digest) and not response.unchanged)
         actions.append(Ingest(response.pull, response.profiles, answering))
         actions.append(Acknowledge(answering, dict(self.peer_vector), pushed,
                                    response.time - now if response.time else None))
