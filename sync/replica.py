@@ -103,6 +103,7 @@ class Replica:
             self.sign_own_head,
             lambda origin: origin in known_origins or origin == peer.node_id,
             self.trust.revoked_after,
+            self.store.revocations,
         )
 
     def ingest(self, runs, profiles, sender: Profile, session: str) -> IngestResult:
