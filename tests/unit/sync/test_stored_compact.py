@@ -34,7 +34,7 @@ def old_wire(raw: bytes) -> bytes:
     return json.dumps(compact(json.loads(raw)), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.dictionaries(keys, values, max_size=5), st.integers(1, 10**12))
 def test_the_cut_equals_parse_and_encode(body, seq):
     parents = (f"{'c' * 32}:17272:3", f"{'d' * 32}:*:9")
