@@ -63,9 +63,18 @@ class PgDatabases:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port: the first free one of ``MOTCUA_BENCH_PORTS`` ("24100-24999") when
+    set (a shared machine gives each user a range), else one the OS picks."""
+    low, _, high = os.environ.get("MOTCUA_BENCH_PORTS", "").partition("-")
+    candidates = range(int(low), int(high) + 1) if low and high else [0]
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port in MOTCUA_BENCH_PORTS={os.environ.get('MOTCUA_BENCH_PORTS')}")
 
 
 _REQUEST_LINE = re.compile(rb'"[A-Z]+ \S+ HTTP/\d')

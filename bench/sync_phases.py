@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.sync_hub import HubServer, PgDatabases
+from bench.sync_hub import HubServer, PgDatabases, free_port
 from bench.sync_nodes import (
     COMMUNE_UNIT,
     HUB_UNIT,
@@ -87,7 +87,8 @@ def run_motcua_http(
             stack.callback(pg.drop, hub_url)
         hub = stack.enter_context(HubServer(tmp / "hub", hub_url))
         proxy = stack.enter_context(
-            LatencyProxy("127.0.0.1", hub.port, rtt_ms=rtt_ms, io_timeout_s=max(60.0, timeout_s),
+            LatencyProxy("127.0.0.1", hub.port, listen_port=free_port(), rtt_ms=rtt_ms,
+                         io_timeout_s=max(60.0, timeout_s),
                          idle_timeout_s=max(300.0, timeout_s))
         )
         commune_dir = copy_node_dir(prepared, tmp / "commune")

@@ -29,7 +29,7 @@ from typing import Any
 
 import zstandard
 
-from sync.protocol import MAX_REQUEST_BYTES, Code, ProtocolError
+from sync.protocol import MAX_REQUEST_BYTES, Code, ProtocolError, StoredCompact
 
 # Short on purpose: on a 300 ms link with nothing to sync, the headers *are* the traffic
 # (DESIGN §7: a no-op sync in at most 1 KiB, both ways, headers included).
@@ -47,9 +47,39 @@ _STRING_OF_MARKS = re.compile(rb'"[^"]*"')
 _INNERMOST = re.compile(rb"\[\]|\{\}")
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def _json(value: Any) -> bytes:
+    return _JSON.encode(value).encode("utf-8")
+
+
+def _run_json(run: dict[str, Any]) -> bytes:
+    events = run.get("events")
+    if not isinstance(events, list) or not any(isinstance(e, StoredCompact) for e in events):
+        return _json(run)
+    head = _json({k: v for k, v in run.items() if k != "events"})
+    body = b",".join(e.wire_bytes() if isinstance(e, StoredCompact) else _json(e) for e in events)
+    return head[:-1] + (b',"events":[' if len(head) > 2 else b'"events":[') + body + b"]}"
+
+
+def message_json(message: dict[str, Any]) -> bytes:
+    """The JSON of a message; events sent from the store are spliced in as the bytes they were
+    stored as (:class:`sync.protocol.StoredCompact`), the rest encoded as usual."""
+    runs = {k: message[k] for k in ("push", "pull") if isinstance(message.get(k), list)}
+    if not runs:
+        return _json(message)
+    head = _json({k: v for k, v in message.items() if k not in runs})
+    parts = [head[:-1]]
+    for key, value in runs.items():
+        parts.append(("," if len(head) > 2 or len(parts) > 1 else "").encode() + f'"{key}":['.encode()
+                     + b",".join(_run_json(r) if isinstance(r, dict) else _json(r) for r in value) + b"]")
+    return b"".join(parts) + b"}"
+
+
 def encode(message: dict[str, Any]) -> tuple[bytes, int]:
     """Compressed bytes of a message and the size of its JSON before compression."""
-    raw = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    raw = message_json(message)
     # Compressor objects are not thread-safe and cost microseconds to make: one per message.
     return zstandard.ZstdCompressor(level=_LEVEL).compress(raw), len(raw)
 

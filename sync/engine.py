@@ -92,7 +92,8 @@ class SyncClient:
         summary = SessionSummary(self.new_session_id())
         known = self._peer_profile()
         session = ClientSession(self.replica.me, summary.session, self._peer_check(), known,
-                                self.replica.store.peer_state(known.node_id).vector if known else {})
+                                self.replica.store.peer_state(known.node_id).vector if known else {},
+                                use_digest=not known or known.node_id not in self.replica.digest_refused)
         summary.peer = known.node_id if known else ""
         self.replica.store.open_session(summary.session, "client", known.node_id if known else "",
                             known.name if known else self.peer_url, self.replica.wall_ms())
@@ -138,6 +139,8 @@ class SyncClient:
         except TransportError as e:
             summary.outcome, summary.error_code, summary.error = self._failed(summary), "transport", str(e)
         finally:
+            if not session.use_digest and session.peer is not None:
+                self.replica.digest_refused.add(session.peer.node_id)  # an older peer: protocol 1 from now on
             self._close(summary, session.peer)
         return summary
 

@@ -82,15 +82,22 @@ class EventStore(Protocol):
         """The feed's head (seq 0, GENESIS if empty); ``for_update`` locks it where it matters."""
         ...
 
+    def feed_heads(self, feeds: Iterable[tuple[str, str]], *,
+                   for_update: bool = False) -> dict[tuple[str, str], FeedHead]:
+        """:meth:`feed_head` of many feeds at once (one query, whatever their number)."""
+        ...
+
     def feeds(self) -> list[FeedHead]:
         """Every feed held, ordered by (origin, scope)."""
         ...
 
-    def insert_events(self, events: list[Event], raws: list[bytes] | None = None) -> list[str]:
+    def insert_events(self, events: list[Event], raws: list[bytes] | None = None,
+                      hashes: list[str] | None = None) -> list[str]:
         """Insert events the caller checked to extend their feeds; advance heads; return hashes.
 
-        Must run inside :meth:`write_transaction`. ``raws`` are the canonical bytes when the
-        caller already has them.
+        Must run inside :meth:`write_transaction`. ``raws`` are the canonical bytes and
+        ``hashes`` their hashes when the caller already has them (the ingest hashed them to
+        check the chain: an event is hashed once).
         """
         ...
 
@@ -112,6 +119,10 @@ class EventStore(Protocol):
 
     def put_head_signature(self, head: SignedHead) -> None:
         """Keep an origin's signature over its feed at a seq (and its key); first one wins."""
+        ...
+
+    def put_head_signatures(self, heads: list[SignedHead]) -> None:
+        """:meth:`put_head_signature` of many heads, in a few statements."""
         ...
 
     def head_signature(self, origin: str, scope: str, seq: int) -> bytes | None:
@@ -217,6 +228,10 @@ class Ledger(Protocol):
 
     def revocation(self, node_id: str) -> dict[str, int] | None:
         """Last valid seq per unit of a revoked node, or None if it is not revoked."""
+        ...
+
+    def revocations(self, node_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """:meth:`revocation` of many nodes at once: only the revoked ones are keys."""
         ...
 
     def put_revocation(self, node_id: str, after: dict[str, int], reason: str, revoked_at: int, event: str) -> None:

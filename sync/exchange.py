@@ -1,4 +1,5 @@
-"""Sync protocol v1: the exchange messages, their signatures and the reply a transport brings back (pure core).
+"""Sync protocol v1 (and v2: v1 plus a vector digest for the no-op): the exchange messages,
+their signatures and the reply a transport brings back (pure core).
 
 An exchange is one request (:class:`ExchangeRequest`: the caller's vector, the runs it pushes,
 profiles) and one answer (:class:`ExchangeResponse`: the peer's vector after committing the push,
@@ -27,8 +28,10 @@ from typing import Any
 
 from sync.protocol import (
     DEFAULT_BATCH_BYTES,
+    DIGEST_PROTOCOL,
     MAX_REQUEST_BYTES,
     PROTOCOL_VERSION,
+    PROTOCOL_VERSIONS,
     Code,
     Profile,
     ProtocolError,
@@ -51,9 +54,14 @@ class ExchangeRequest:
     profiles: tuple[Profile, ...] = ()  # the caller's own on first contact, and push origins'
     max_bytes: int = DEFAULT_BATCH_BYTES
     protocol: int = PROTOCOL_VERSION
+    vector_digest: str = ""  # protocol 2: instead of ``vector``, its digest (the expected no-op)
 
     def to_wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"protocol": self.protocol, "session": self.session, "vector": self.vector}
+        out: dict[str, Any] = {"protocol": self.protocol, "session": self.session}
+        if self.vector_digest:
+            out["vector_digest"] = self.vector_digest
+        else:
+            out["vector"] = self.vector
         if self.push:
             out["push"] = [r.to_wire() for r in self.push]
         if self.profiles:
@@ -75,9 +83,19 @@ class ExchangeResponse:
     time: int = 0  # the answering node's wall clock (ms), for skew reports
     protocol: int = PROTOCOL_VERSION
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # protocol 2: the request's digest matched our vector, which is therefore not sent (the
+    # answer is signed for the request's nonce, so "unchanged" speaks of that request's digest)
+    unchanged: bool = False
+    mismatch: bool = False  # protocol 2: the request's digest did not match; send the vector
 
     def to_wire(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"protocol": self.protocol, "session": self.session, "vector": self.vector}
+        out: dict[str, Any] = {"protocol": self.protocol, "session": self.session}
+        if self.unchanged:
+            out["unchanged"] = True
+        else:
+            out["vector"] = self.vector
+        if self.mismatch:
+            out["vector_mismatch"] = True
         if self.pull:
             out["pull"] = [r.to_wire() for r in self.pull]
         if self.profiles:
@@ -96,18 +114,37 @@ class ExchangeResponse:
 SESSION_RE = re.compile(r"^[0-9A-Za-z-]{8,64}$")
 
 
-def _check_version(d: Mapping[str, Any]) -> None:
-    if d.get("protocol") != PROTOCOL_VERSION:
+DIGEST_RE = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _check_version(d: Mapping[str, Any]) -> int:
+    protocol = d.get("protocol")
+    if type(protocol) is not int or protocol not in PROTOCOL_VERSIONS:
         raise ProtocolError(
             Code.UNSUPPORTED_VERSION,
-            f"protocol {d.get('protocol')!r} is not supported; this node speaks {PROTOCOL_VERSION}",
+            f"protocol {protocol!r} is not supported; this node speaks {', '.join(map(str, PROTOCOL_VERSIONS))}",
         )
+    return protocol
+
+
+def _digest_of(d: Mapping[str, Any], protocol: int) -> str:
+    """The ``vector_digest`` of a protocol-2 message ("" if none); version 1 knows no digest."""
+    digest = d.get("vector_digest", "") if protocol >= DIGEST_PROTOCOL else ""
+    if not isinstance(digest, str) or (digest and not DIGEST_RE.match(digest)):
+        raise ProtocolError(Code.MALFORMED, "vector_digest must be 32 hex digits")
+    return digest
 
 
 def request_from_wire(d: Any) -> ExchangeRequest:
     if not isinstance(d, Mapping):
         raise ProtocolError(Code.BAD_REQUEST, "the request must be a JSON object")
-    _check_version(d)
+    protocol = _check_version(d)
+    digest = _digest_of(d, protocol)
+    if protocol == DIGEST_PROTOCOL and (not digest or any(k in d for k in ("vector", "push", "profiles"))):
+        # version 2 is only the no-op probe; everything else is still spoken as version 1
+        raise ProtocolError(Code.UNSUPPORTED_VERSION,
+                            f"protocol {DIGEST_PROTOCOL} carries only a vector digest (a sync expected to have "
+                            f"nothing to do); send anything else as protocol {PROTOCOL_VERSION}")
     session = d.get("session")
     if not (isinstance(session, str) and SESSION_RE.match(session)):
         raise ProtocolError(Code.MALFORMED, "session must be 8-64 characters of [0-9A-Za-z-]")
@@ -119,17 +156,19 @@ def request_from_wire(d: Any) -> ExchangeRequest:
         raise ProtocolError(Code.MALFORMED, "push and profiles must be lists")
     return ExchangeRequest(
         session=session,
-        vector=parse_vector(d.get("vector")),
+        vector=parse_vector(d.get("vector", {}) if digest else d.get("vector")),
         push=tuple(run_from_wire(r) for r in push),
         profiles=tuple(profile_from_wire(p) for p in profiles),
         max_bytes=max_bytes,
+        protocol=protocol,
+        vector_digest=digest,
     )
 
 
 def response_from_wire(d: Any) -> ExchangeResponse:
     if not isinstance(d, Mapping):
         raise ProtocolError(Code.BAD_REQUEST, "the response must be a JSON object")
-    _check_version(d)
+    protocol = _check_version(d)
     error = d.get("error")
     if error is not None and not isinstance(error, Mapping):
         raise ProtocolError(Code.MALFORMED, "error must be an object")
@@ -145,6 +184,9 @@ def response_from_wire(d: Any) -> ExchangeResponse:
         error=error,
         node=profile_from_wire(d["node"]) if d.get("node") else None,
         time=int(d.get("time", 0)) if type(d.get("time", 0)) is int else 0,
+        protocol=protocol,
+        unchanged=protocol >= DIGEST_PROTOCOL and d.get("unchanged") is True,
+        mismatch=protocol >= DIGEST_PROTOCOL and d.get("vector_mismatch") is True,
     )
 
 

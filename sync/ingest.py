@@ -34,7 +34,7 @@ from sync.wire import (
     MAX_EVENT_BYTES,
     Event,
     WireError,
-    canonical_bytes,
+    canonical_json,
     check_canonical_text,
     event_from_dict,
     hash_bytes,
@@ -110,7 +110,9 @@ def _prepare(store: Store, run: Run, head: FeedHead, origin: Profile,
             event = event_from_dict(d, check_body=False)
             # ValueError: a lone surrogate ("\ud800" is a valid JSON escape but no UTF-8), or a
             # non-finite number should one ever get past event_from_dict: a refusal, not a 500.
-            raw = canonical_bytes(event)
+            # ``d`` holds exactly the checked event's fields (event_from_dict refuses anything
+            # else), so its encoding is the event's canonical form, without rebuilding the dict
+            raw = canonical_json(d)
             check_canonical_text(raw)
         except (WireError, ValueError) as e:
             raise ProtocolError(Code.MALFORMED, f"{run.feed} seq {d['seq']}: {e}", run.feed) from e
@@ -138,6 +140,12 @@ def _prepare(store: Store, run: Run, head: FeedHead, origin: Profile,
                 raise ForkDetected(run, events[i].seq, prepared,
                                    f"{run.feed}: seq {events[i].seq} differs from the event we hold")
     return _Prepared(run, events, raws, hashes, first_new)
+
+
+def _cutoff(cutoffs: dict[str, dict[str, int]], origin: str, scope: str) -> int | None:
+    """Last valid seq of a revoked origin's feed (as :func:`sync.trust.revoked_after`), or None."""
+    after = cutoffs.get(origin)
+    return None if after is None else int(after.get(scope, 0))
 
 
 class Ingestor:
@@ -188,6 +196,7 @@ class Ingestor:
         known = store.load_profiles({r.origin for r in runs} - {p.node_id for p in profiles})
         known.update({p.node_id: p for p in profiles})
         known.setdefault(sender.node_id, sender)
+        cutoffs = store.revocations({r.origin for r in runs})  # one read per batch, not per run
         for run in runs:
             origin = known.get(run.origin)
             if origin is None:
@@ -198,7 +207,7 @@ class Ingestor:
             if not may_hold(sender, run.scope) or not may_hold(self.me, run.scope):
                 raise ProtocolError(Code.SCOPE_DENIED, f"unit {run.scope} is not shared between these nodes",
                                     run.feed)
-            limit = self.trust.revoked_after(run.origin, run.scope)
+            limit = _cutoff(cutoffs, run.origin, run.scope)
             if limit is not None and run.end > limit:
                 raise ProtocolError(Code.REVOKED, f"origin {run.origin} was revoked after seq {limit} of "
                                     f"unit {run.scope}; refusing up to seq {run.end}", run.feed)
@@ -206,16 +215,17 @@ class Ingestor:
         result = IngestResult()
         new_events: list[Event] = []
         new_raws: list[bytes] = []
-        # Every feed of the batch is locked before any is read, in one order (by feed key): a hub
-        # serving several worker processes on PostgreSQL takes batches naming the same feeds
-        # concurrently (a commune and its laptop relaying each other's), and two that locked them in
-        # batch order could each hold one and wait for the other. The locks (see
-        # ``Store.feed_head``) are held to commit, so no two transactions take the same seq and a
-        # head is never written from a stale read.
-        heads = {run.feed: store.feed_head(run.origin, run.scope, for_update=True)
-                 for run in sorted(runs, key=lambda r: r.feed)}
+        new_hashes: list[str] = []
+        signed: list[SignedHead] = []
+        # Every feed of the batch is locked before any is read, in one order (by feed key), in one
+        # read (and on PostgreSQL one lock statement; see ``Store.feed_heads``): a hub serving
+        # several worker processes takes batches naming the same feeds concurrently (a commune and
+        # its laptop relaying each other's), and two that locked them in batch order could each
+        # hold one and wait for the other. The locks are held to commit, so no two transactions
+        # take the same seq and a head is never written from a stale read.
+        heads = store.feed_heads([(r.origin, r.scope) for r in runs], for_update=True)
         for run in runs:
-            head = heads[run.feed]
+            head = heads[(run.origin, run.scope)]
             prepared = _prepare(store, run, head, known[run.origin], self.verify_signature)
             result.skipped += min(prepared.first_new, len(prepared.events))
             fresh = slice(prepared.first_new, None)
@@ -223,12 +233,12 @@ class Ingestor:
                 continue
             new_events.extend(prepared.events[fresh])
             new_raws.extend(prepared.raws[fresh])
-            store.put_head_signature(
-                SignedHead(run.origin, run.scope, run.end, prepared.hashes[-1], known[run.origin].public_key,
-                           run.signature)
-            )
+            new_hashes.extend(prepared.hashes[fresh])
+            signed.append(SignedHead(run.origin, run.scope, run.end, prepared.hashes[-1],
+                                     known[run.origin].public_key, run.signature))
         if new_events:
-            store.insert_events(new_events, new_raws)
+            store.put_head_signatures(signed)
+            store.insert_events(new_events, new_raws, new_hashes)
             # who is a district: the profiles as kept (what the derived state reads too), not as
             # presented in this batch
             revokers = {e.origin for e in new_events if e.type == REVOKED}

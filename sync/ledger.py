@@ -234,6 +234,15 @@ class PeeweeLedger:
         row = R.select(R.after).where(R.node_id == node_id).first()
         return None if row is None else {k: int(v) for k, v in json.loads(row.after).items()}
 
+    def revocations(self, node_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        R = self.rows.Revocation
+        ids = sorted(set(node_ids))
+        out = {}
+        for start in range(0, len(ids), 500):
+            for node_id, after in R.select(R.node_id, R.after).where(R.node_id.in_(ids[start : start + 500])).tuples():
+                out[node_id] = {k: int(v) for k, v in json.loads(after).items()}
+        return out
+
     def put_revocation(self, node_id: str, after: dict[str, int], reason: str, revoked_at: int, event: str) -> None:
         R = self.rows.Revocation
         text = json.dumps(after, sort_keys=True)

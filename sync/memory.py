@@ -96,15 +96,20 @@ class MemoryStore:
             seq, h = self._s.heads.get((origin, scope), (0, GENESIS))
             return FeedHead(origin, scope, seq, h)
 
+    def feed_heads(self, feeds: Iterable[tuple[str, str]], *,
+                   for_update: bool = False) -> dict[tuple[str, str], FeedHead]:
+        return {(o, s): self.feed_head(o, s) for o, s in feeds}
+
     def feeds(self) -> list[FeedHead]:
         with self._lock:
             return [FeedHead(o, s, seq, h) for (o, s), (seq, h) in sorted(self._s.heads.items())]
 
-    def insert_events(self, events: list[Event], raws: list[bytes] | None = None) -> list[str]:
+    def insert_events(self, events: list[Event], raws: list[bytes] | None = None,
+                      hashes: list[str] | None = None) -> list[str]:
         if not events:
             return []
         raws = raws if raws is not None else [canonical_bytes(e) for e in events]
-        hashes = [hash_bytes(r) for r in raws]
+        hashes = hashes if hashes is not None else [hash_bytes(r) for r in raws]
         with self._lock:
             taken = set()
             for e in events:
@@ -147,6 +152,10 @@ class MemoryStore:
             self._s.origins.setdefault(head.origin, bytes(head.public_key))
             self._s.signatures.setdefault((head.origin, head.scope), {}).setdefault(
                 head.seq, (head.hash, bytes(head.signature)))
+
+    def put_head_signatures(self, heads: list[SignedHead]) -> None:
+        for head in heads:
+            self.put_head_signature(head)
 
     def head_signature(self, origin: str, scope: str, seq: int) -> bytes | None:
         with self._lock:
@@ -327,6 +336,9 @@ class MemoryStore:
         with self._lock:
             row = self._s.revocations.get(node_id)
             return None if row is None else dict(row["after"])  # type: ignore[call-overload]
+
+    def revocations(self, node_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        return {n: after for n in set(node_ids) if (after := self.revocation(n)) is not None}
 
     def put_revocation(self, node_id: str, after: dict[str, int], reason: str, revoked_at: int, event: str) -> None:
         with self._lock:

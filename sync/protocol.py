@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import base64
 import enum
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +51,10 @@ from sync.wire import (
     node_id_from_public_key,
 )
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 1  # what every message is sent as, unless it carries a vector digest
+DIGEST_PROTOCOL = 2  # version 1 plus ``vector_digest``: a no-op sync without the vector (§3)
+PROTOCOL_VERSIONS = (PROTOCOL_VERSION, DIGEST_PROTOCOL)  # what this node reads and answers
+VECTOR_DIGEST_PREFIX = b"motcua/vector/v1\x00"
 PROFILE_SIGN_PREFIX = b"motcua/profile/v1\x00"
 ROLES = ("commune", "mobile", "district")
 MAX_REQUEST_BYTES = 48 * 1024 * 1024  # decompressed; a batch is bounded below this
@@ -152,6 +157,11 @@ def parse_vector(value: Any) -> Vector:
             raise ProtocolError(Code.MALFORMED, f"vector entry {key} must be a non-negative integer")
         out[key] = seq
     return out
+
+
+def vector_digest(vector: Vector) -> str:
+    """128 bits of SHA-256 over the canonical vector: equal digests, equal vectors."""
+    return hashlib.sha256(VECTOR_DIGEST_PREFIX + canonical_json(vector)).hexdigest()[:32]
 
 
 # -- profiles ------------------------------------------------------------------------------
@@ -286,6 +296,55 @@ class Run:
 
 def compact(event_dict: Mapping[str, Any]) -> dict[str, Any]:
     return {k: event_dict[k] for k in _COMPACT_FIELDS}
+
+
+class StoredCompact(Mapping[str, Any]):
+    """A stored event's compact wire form, kept as the stored canonical bytes.
+
+    What a node sends is what it stored: the bytes are cut, not parsed and re-encoded
+    (:meth:`wire_bytes`), which gives the members of ``compact(json.loads(raw))``, in canonical
+    (sorted) key order, with the stored escaping. Read as a mapping (an
+    in-process ingest, a test) it parses itself once; its keys are known without parsing.
+    """
+
+    __slots__ = ("_parsed", "raw")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self._parsed: dict[str, Any] | None = None
+
+    def _dict(self) -> dict[str, Any]:
+        if self._parsed is None:
+            self._parsed = compact(json.loads(self.raw))
+        return self._parsed
+
+    def __getitem__(self, key: str) -> Any:
+        return self._dict()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_COMPACT_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_COMPACT_FIELDS)
+
+    def wire_bytes(self) -> bytes:
+        """The compact JSON: the canonical bytes without ``origin``, ``prev``, ``scope``, ``seq``, ``v``.
+
+        Canonical keys are sorted (at, author, body, entity, hlc, origin, parents, prev, scope,
+        seq, type, v) and nothing after ``hlc`` can hold an object, so the top-level keys are
+        found from the end; anything unexpected falls back to parsing.
+        """
+        raw = self.raw
+        try:
+            if not (raw.startswith(b'{"at":') and raw.endswith(b',"v":1}')):
+                raise ValueError
+            i = raw.rindex(b',"origin":"')
+            j = raw.index(b',"parents":[', i)
+            k = raw.index(b',"prev":"', j)
+            t = raw.index(b',"type":"', k)
+        except ValueError:
+            return json.dumps(self._dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return b"".join((raw[:i], raw[j:k], raw[t : len(raw) - 7], b"}"))
 
 
 def run_from_wire(d: Any) -> Run:

@@ -24,6 +24,7 @@ from sync.protocol import (
     Vector,
     may_hold,
     split_feed_key,
+    vector_digest,
 )
 from sync.trust import OpenTrust, Trust
 from sync.wire import Event, head_message
@@ -53,6 +54,7 @@ class Replica:
         self.batch_bytes = batch_bytes
         self.trust: Trust = trust or OpenTrust(verify_signature, self.store)
         self.on_profiles = on_profiles
+        self.digest_refused: set[str] = set()  # peers that refused protocol 2 (older nodes), this process
         self.ingestor = Ingestor(store, me, verify_signature, self._on_events(on_events), wall_ms, self.trust,
                                  on_profiles)
         if keep_own:  # False on a read-only database: the profile is already there, or cannot be
@@ -101,6 +103,7 @@ class Replica:
             self.sign_own_head,
             lambda origin: origin in known_origins or origin == peer.node_id,
             self.trust.revoked_after,
+            self.store.revocations,
         )
 
     def ingest(self, runs, profiles, sender: Profile, session: str) -> IngestResult:
@@ -144,20 +147,34 @@ class Replica:
                 received = self.ingest(req.push, req.profiles, caller, req.session).applied
             except ProtocolError as e:
                 error = {"code": e.code.value, "message": e.message, "feed": e.feed}
-        out = self.outgoing_for(caller, req.vector, min(req.max_bytes, self.batch_bytes))
+        vector = self.vector_for(caller)
+        caller_vector: Vector | None = req.vector
+        if req.vector_digest:
+            # Protocol 2: the caller expects a no-op and sent only its vector's digest. Equal
+            # digests mean equal vectors: nothing to send, and the digest answers for our vector.
+            # Otherwise we cannot know what it lacks: our vector, no pull, and it asks again
+            # with its own (two exchanges instead of one, only when something changed).
+            matched = vector_digest(vector) == req.vector_digest
+            caller_vector = vector if matched else None
+            out = Outgoing([], [], not matched, 0)
+        else:
+            out = self.outgoing_for(caller, req.vector, min(req.max_bytes, self.batch_bytes))
         response = ExchangeResponse(
             session=req.session,
-            vector=self.vector_for(caller),
+            vector={} if req.vector_digest and caller_vector is not None else vector,
             pull=tuple(out.runs),
             profiles=tuple(out.profiles),
             more=out.more,
             error=error,
             node=self.me if req.profiles else None,
             time=now,
+            protocol=req.protocol,
+            unchanged=bool(req.vector_digest) and caller_vector is not None,
+            mismatch=bool(req.vector_digest) and caller_vector is None,
         )
         # the caller's clock as it signed the request: node health flags PCs that are far off
         skew = caller_time - now if caller_time is not None else None
-        self.store.remember_peer(caller.node_id, vector=req.vector, now=now, ok=error is None,
+        self.store.remember_peer(caller.node_id, vector=caller_vector, now=now, ok=error is None,
                              error=error["message"] if error else "", skew_ms=skew)
         self.store.add_to_session(
             req.session, "server", now=self.wall_ms(), peer=caller.node_id, events_in=received, events_out=out.events,

@@ -35,6 +35,13 @@ Rules
    re-pushes from the last acknowledged vector and the peer skips what it holds.
 5. A refusal ``unknown_node`` makes us introduce ourselves once and try again; ``gap`` makes us
    resend from the answer's vector (up to :data:`MAX_GAP_RETRIES`); any other refusal fails.
+6. **The expected no-op carries a digest, not the vector** (protocol 2): a first exchange to a
+   verified peer, with nothing to push and our vector equal to what the peer acknowledged last,
+   sends only the vector's digest. A matching answer acknowledges that very vector; a
+   mismatch brings the peer's vector and we ask again with ours. A peer that refuses protocol
+   2 (``unsupported_version``: an older node) is asked again at once in protocol 1, and
+   :attr:`use_digest` stays off for it. The driver turns the rule on (``use_digest``); off, the
+   session speaks protocol 1 only.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from dataclasses import dataclass
 
 from sync.chain import SignatureVerifier
 from sync.exchange import ExchangeRequest, Reply, response_from_wire, response_signing_bytes
-from sync.protocol import Code, Profile, ProtocolError, Run, Vector
+from sync.protocol import DIGEST_PROTOCOL, Code, Profile, ProtocolError, Run, Vector, vector_digest
 
 MAX_EXCHANGES = 10_000
 MAX_GAP_RETRIES = 3
@@ -137,6 +144,7 @@ class ClientSession:
         peer: Profile | None = None,
         peer_vector: Vector | None = None,
         max_exchanges: int = MAX_EXCHANGES,
+        use_digest: bool = False,
     ) -> None:
         self.me = me
         self.session = session
@@ -151,6 +159,9 @@ class ClientSession:
         self.gap_retries = 0
         self.done = False
         self._in_flight: int | None = None  # events pushed by the request awaiting its answer
+        self.use_digest = use_digest  # rule 6; off for a peer that refused protocol 2
+        self._sent_vector: Vector = {}  # the vector of the request in flight (digested or not)
+        self._sent_digest = ""
         if peer is not None and self._refusal(peer) is None:
             self.verified = True
 
@@ -186,6 +197,13 @@ class ClientSession:
         if self.introduce:
             profiles = (self.me, *[p for p in profiles if p.node_id != self.me.node_id])
         self._in_flight = push.events
+        self._sent_vector = dict(my_vector)
+        self._sent_digest = ""
+        if (self.use_digest and self.verified and not self.introduce and not self.exchanges and not push.runs
+                and not profiles and self._sent_vector == self.peer_vector):
+            self._sent_digest = vector_digest(self._sent_vector)
+            return ExchangeRequest(session=self.session, vector={}, protocol=DIGEST_PROTOCOL,
+                                   vector_digest=self._sent_digest)
         return ExchangeRequest(session=self.session, vector=dict(my_vector), push=tuple(push.runs), profiles=profiles)
 
     def receive(self, reply: Reply, now: int) -> list[Action]:
@@ -217,6 +235,9 @@ class ClientSession:
         self.peer = answering
         if response.error:
             code = response.error.get("code", "")
+            if code == Code.UNSUPPORTED_VERSION and self._sent_digest:
+                self.use_digest, self.more = False, True  # an older peer: ask again in protocol 1
+                return actions
             if code == Code.UNKNOWN_NODE and not self.introduce:
                 self.introduce, self.more = True, True
                 return actions
@@ -228,10 +249,13 @@ class ClientSession:
                 return self._fail(actions, Fail(known, response.error.get("message", ""),
                                                 response.error.get("feed", "")))
         self.introduce = False
-        self.peer_vector = dict(response.vector)
-        self.more = response.more
+        if self._sent_digest and response.unchanged:
+            self.peer_vector = dict(self._sent_vector)  # the peer holds exactly what we digested
+        else:
+            self.peer_vector = dict(response.vector)
+        self.more = response.more or (bool(self._sent_digest) and not response.unchanged)
         actions.append(Ingest(response.pull, response.profiles, answering))
-        actions.append(Acknowledge(answering, dict(response.vector), pushed,
+        actions.append(Acknowledge(answering, dict(self.peer_vector), pushed,
                                    response.time - now if response.time else None))
         return actions
 

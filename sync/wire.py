@@ -107,11 +107,14 @@ def _check_canonical_value(value: Any, path: str) -> None:
         raise WireError(f"{path}: unsupported type {type(value).__name__}")
 
 
+# One encoder for every call: ``json.dumps`` with options builds a new encoder each time, which
+# cost as much as the encoding itself for an event-sized value.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: Any) -> bytes:
     """Encode an already-normalised JSON value in the one canonical byte form."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
 def make_ref(origin: str, scope: str, seq: int) -> str:
