@@ -62,7 +62,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SYNC_BATCH_BYTES", 16 * 1024 * 1024, "Upper bound of one batch (uncompressed JSON) each way."),
     Setting("HTTP_TIMEOUT_SECONDS", 30, "Read timeout of every outgoing HTTP call (connect is 5 s)."),
     Setting("ADVERTISE", True, "Announce this commune or district node on the LAN by mDNS while serving."),
-    Setting("LANGUAGE", "vi", "Default UI language: vi or en."),
+    Setting("LANGUAGE", "vi", "Default language of the web UI and the motcua command: vi or en."),
     Setting("WORKERS", 2, "Threads of the WSGI server started by motcua serve."),
     Setting("LOG_LEVEL", "INFO", "Python logging level."),
     Setting("DEV_OPEN_TRUST", False, "DEVELOPMENT ONLY: a node without a district CA trusts any self-signed node "
