@@ -10,6 +10,7 @@ real client engine over a transport that posts to the Flask test client.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import secrets
@@ -28,6 +29,7 @@ from tests.factories import init_node_dir, make_settings, sample_dossier
 from tests.inprocess import make_member
 from tests.integration.web_helpers import cheap_hashing, give_token
 from tests.sync_helpers import (
+    Client,
     make_client,
     make_request,
     make_run,
@@ -80,14 +82,11 @@ class FlaskTransport:
         body, _ = codec.encode(message)
         nonce = secrets.token_urlsafe(16)
         now = self.test_client.application.extensions["motcua.replica"].wall_ms()
-        client = type("C", (), {"key": self.member.key, "profile": self.member.profile,
-                                "node_id": self.member.node_id})()
-        headers = signed_headers(client, body, now, nonce=nonce, introduce=introduce)
+        headers = signed_headers(Client(self.member.key, self.member.profile), body, now, nonce=nonce,
+                                 introduce=introduce)
         r = self.test_client.post(EXCHANGE_PATH, data=body, headers=headers)
         content = r.get_data()
         assert r.status_code != 500, r.status_code
-        import base64
-
         return Reply(codec.decode(content), len(body), len(content), r.status_code, nonce,
                      r.headers.get("X-Motcua-Node", ""), base64.b64decode(r.headers.get("X-Motcua-Sig", "")),
                      hashlib.sha256(content).digest())
