@@ -69,6 +69,8 @@ SYNC_ERROR_LABELS: Mapping[str, str] = {
     "throttled": "Máy %(peer)s đang tạm từ chối vì có quá nhiều yêu cầu — hãy thử lại sau vài phút.",
     "write_blocked": "Máy %(peer)s đang tạm ngừng nhận dữ liệu — dữ liệu vẫn được lưu trên máy này; "
                      "hãy thử lại sau.",
+    "read_only": "Ổ đĩa của máy %(peer)s chỉ đọc được: đã lấy dữ liệu của máy đó về nhưng không gửi được — dữ liệu "
+                 "vẫn được lưu trên máy này; hãy báo quản trị.",
 }
 SYNC_ERROR_OTHER = ("Đồng bộ với máy %(peer)s không thành công — dữ liệu vẫn được lưu trên máy này; "
                     "nếu lặp lại, hãy báo quản trị (mã lỗi: %(code)s).")
