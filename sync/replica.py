@@ -112,6 +112,11 @@ class Replica:
         )
 
     def ingest(self, runs, profiles, sender: Profile, session: str) -> IngestResult:
+        if self.read_only:  # as a client: what the peer sends cannot be stored; a clean refusal, not a 500
+            if runs:
+                raise ProtocolError(Code.READ_ONLY, "this node's database is read-only: it cannot take in what the "
+                                    "peer sends")
+            return IngestResult()
         return self.ingestor.apply(runs, profiles, sender, session)
 
     # -- server side ---------------------------------------------------------------------

@@ -22,7 +22,7 @@ from node.db import open_database
 from node.services import Node
 from sync import codec
 from sync.engine import SyncClient
-from sync.exchange import EXCHANGE_PATH, Reply
+from sync.exchange import EXCHANGE_PATH, Reply, request_from_wire, response_signing_bytes
 from sync.memory import MemoryStore
 from sync.store import EventRow
 from tests.factories import init_node_dir, make_settings, sample_dossier
@@ -177,3 +177,28 @@ def test_no_sync_endpoint_answers_a_500_on_a_read_only_database(read_only_server
         assert r.status_code in (409, 503) and r.json["error"]["code"] in ("no_scheduler", "read_only"), r.text
     assert answers["exchange, garbage"] == 400  # authenticated (nonce remembered in memory), then refused
     assert 500 not in answers.values(), answers
+
+
+def test_a_read_only_node_syncing_as_a_client_fails_cleanly_with_read_only(read_only_server, clock):
+    """It may not take in what its parent sends: the session ends ``read_only``, not with an exception."""
+    hub = make_member(MemoryStore(), "district", "40", clock, "huyện")
+    hub.write(UNIT, "dossier/hub-1", "dossier.received", {"i": 1})  # something the commune lacks
+    node = read_only_server.application.extensions["motcua.node"]
+
+    class ToHub:
+        def exchange(self, message: dict, introduce: bool = False) -> Reply:
+            req = request_from_wire(message)
+            caller = hub.replica.resolve_caller(node.profile, req.profiles)
+            response, _ = hub.replica.serve_exchange(req, caller, 0)
+            body = codec.encode(response.to_wire())[0]
+            nonce = "n" * 22
+            signature = hub.key.sign(response_signing_bytes(hub.node_id, nonce, hashlib.sha256(body).digest()))
+            return Reply(codec.decode(body), 0, len(body), 200, nonce, "", signature, hashlib.sha256(body).digest())
+
+        def close(self) -> None:
+            pass
+
+    before = stored_state()
+    summary = SyncClient(node.replica, ToHub(), "http://huyen.test").sync()
+    assert (summary.outcome, summary.error_code) == ("failed", "read_only"), summary
+    assert stored_state() == before
