@@ -78,7 +78,8 @@ def bomb(expanded_mib: int = 128) -> bytes:
 
 def env_for(repo: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_") and k != "DATABASE_URL"}
-    env.update(PYTHONPATH=str(repo), PYTHONDONTWRITEBYTECODE="1", **extra)
+    # MOTCUA_LANG=en: the pairing code is read from the CLI's English line
+    env.update(PYTHONPATH=str(repo), PYTHONDONTWRITEBYTECODE="1", MOTCUA_LANG="en", **extra)
     return env
 
 

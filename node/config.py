@@ -67,7 +67,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FILES_RETENTION_DAYS", 0, "Days after a dossier was refused or withdrawn (stopped) before a purge may "
             "remove its files' chunks from this node; 0: never (the purge preview lists nothing)."),
     Setting("ADVERTISE", True, "Announce this commune or district node on the LAN by mDNS while serving."),
-    Setting("LANGUAGE", "vi", "Default UI language: vi or en."),
+    Setting("LANGUAGE", "vi", "Default language of the web UI and the motcua command: vi or en."),
     Setting("WORKERS", 2, "Threads of the WSGI server started by motcua serve."),
     Setting("PROCESSES", 0, "Worker processes of motcua serve on PostgreSQL (0: one per CPU core, at least 2); "
             "on SQLite always 1."),

@@ -59,6 +59,7 @@ from node.writegate import WriteGate
 from node.writer import EventWriter
 from sync.log import LocalLog
 from sync.protocol import Profile
+from sync.readonly import ReadOnlyStore
 from sync.replica import Replica
 
 if TYPE_CHECKING:  # annotations only: the engine and requests load at the first sync
@@ -93,6 +94,8 @@ class Node:
         self._chunks = None
         self.store = store_for(db)
         self.read_only = is_read_only(db)  # serves reads and sync pulls; each write answers read_only
+        # what sync reads and keeps: on a read-only database its bookkeeping goes to memory (sync.readonly)
+        sync_store = ReadOnlyStore(self.store) if self.read_only else self.store
         self.log = LocalLog(self.store, key, wall_ms, settings.MAX_CLOCK_SKEW_SECONDS * 1000)
         self.gate = WriteGate(key.node_id, Path(settings.STATE_DIR), has_parent=bool(settings.PARENT_URL))
         self.log.after_commit = self.gate.after_commit
@@ -100,12 +103,13 @@ class Node:
         self.lookup_secret = key.derive_secret("lookup-check")
         self.provisional_name = lookup.provisional_node_name(key.derive_secret("provisional-code"))
         self.reference = reference.ReferenceData(wall_ms)
-        self.trust = NodeTrust(settings.data_dir, verify_signature, wall_ms, self.store, settings.DEV_OPEN_TRUST)
+        self.trust = NodeTrust(settings.data_dir, verify_signature, wall_ms, sync_store,  # type: ignore[arg-type]
+                               settings.DEV_OPEN_TRUST)
         self.tls_ca_asked: set[str] = set()  # peers asked for the district TLS CA (node.replication)
         self.profile = certified_profile(make_profile(key, settings), self.trust)
         self.replica = Replica(
-            self.store, self.profile, self.log, verify_signature, projection.project, wall_ms,
-            settings.SYNC_BATCH_BYTES, self.trust, projection.reproject_origins, keep_own=not self.read_only,
+            sync_store, self.profile, self.log, verify_signature, projection.project, wall_ms,
+            settings.SYNC_BATCH_BYTES, self.trust, projection.reproject_origins, read_only=self.read_only,
         )
 
     def check_clock(self) -> None:

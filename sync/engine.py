@@ -133,6 +133,10 @@ class SyncClient:
                             raise TransportError(action.message)
                         raise ProtocolError(Code(action.code), action.message, action.feed)
             summary.outcome = "ok"
+            if session.push_refused is not None:  # pulled, but the peer could store nothing of ours
+                refused = session.push_refused
+                summary.outcome, summary.error_code = self._failed(summary), refused.code
+                summary.error = refused.message
         except ProtocolError as e:
             summary.outcome, summary.error_code, summary.error = self._failed(summary), e.code.value, e.message
             summary.error_feed = e.feed

@@ -84,6 +84,7 @@ class Code(enum.StrEnum):
     UNTRUSTED = "untrusted"  # no valid certificate of this district's CA
     REVOKED = "revoked"  # the node, or events after its revocation point
     THROTTLED = "throttled"  # too many unauthenticated requests from this address lately
+    READ_ONLY = "read_only"  # the node's database cannot be written: it serves pulls, refuses pushes
     INTERNAL = "internal"
 
 
@@ -102,6 +103,7 @@ HTTP_STATUS: Mapping[Code, int] = {
     Code.GAP: 409,
     Code.FORK: 409,
     Code.WRITE_BLOCKED: 503,
+    Code.READ_ONLY: 503,
     Code.REPLAYED: 401,
     Code.UNTRUSTED: 403,
     Code.REVOKED: 403,

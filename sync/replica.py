@@ -26,6 +26,7 @@ from sync.protocol import (
     split_feed_key,
     vector_digest,
 )
+from sync.readonly import ReadOnlyStore
 from sync.trust import OpenTrust, Trust
 from sync.wire import Event, head_message
 
@@ -44,9 +45,14 @@ class Replica:
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         trust: Trust | None = None,
         on_profiles: Callable[[list[str]], object] | None = None,
-        keep_own: bool = True,
+        read_only: bool = False,
     ) -> None:
-        self.store = store
+        # On a read-only database the replica serves pulls only: its bookkeeping goes to memory
+        # or the log (sync.readonly), a push is refused with read_only (serve_exchange).
+        self.read_only = read_only
+        if read_only and not isinstance(store, ReadOnlyStore):
+            store = ReadOnlyStore(store)  # type: ignore[assignment]
+        self.store: Store = store
         self.me = me
         self.log = log
         self.verify_signature = verify_signature
@@ -57,7 +63,7 @@ class Replica:
         self.digest_refused: set[str] = set()  # peers that refused protocol 2 (older nodes), this process
         self.ingestor = Ingestor(store, me, verify_signature, self._on_events(on_events), wall_ms, self.trust,
                                  on_profiles)
-        if keep_own:  # False on a read-only database: the profile is already there, or cannot be
+        if not read_only:  # on a read-only database the profile is already there, or cannot be
             self.keep_profiles([me])
 
     def keep_profiles(self, profiles: list[Profile]) -> None:
@@ -83,6 +89,8 @@ class Replica:
         if kept is not None:
             return kept
         signature = self.log.signer.sign(head_message(head.origin, head.scope, head.seq, head.hash))
+        if self.read_only:
+            return signature  # signed again next time (sync.readonly)
         with self.store.write_transaction():
             self.store.put_head_signature(
                 SignedHead(head.origin, head.scope, head.seq, head.hash, self.me.public_key, signature)
@@ -107,6 +115,11 @@ class Replica:
         )
 
     def ingest(self, runs, profiles, sender: Profile, session: str) -> IngestResult:
+        if self.read_only:  # as a client: what the peer sends cannot be stored; a clean refusal, not a 500
+            if runs:
+                raise ProtocolError(Code.READ_ONLY, "this node's database is read-only: it cannot take in what the "
+                                    "peer sends")
+            return IngestResult()
         return self.ingestor.apply(runs, profiles, sender, session)
 
     # -- server side ---------------------------------------------------------------------
@@ -139,12 +152,20 @@ class Replica:
         Returns the response and the number of events in its pull (for the session log).
         """
         now = self.wall_ms()
+        if self.read_only and req.push:
+            # Nothing of it could be stored: refused whole, before any write, so the caller keeps
+            # it for another peer (or for this one once its disk is writable again).
+            raise ProtocolError(Code.READ_ONLY, "this node's database is read-only: it serves pulls and refuses "
+                                "pushes; push to another node")
         self.store.open_session(req.session, "server", caller.node_id, caller.name, now)
         error = None
         received = 0
         if req.push or req.profiles:
             try:
-                received = self.ingest(req.push, req.profiles, caller, req.session).applied
+                if self.read_only:  # no push here (refused above): the profiles, kept in memory
+                    self.store.save_profiles(self.trust.admit(p) for p in req.profiles if p.node_id != self.me.node_id)
+                else:
+                    received = self.ingest(req.push, req.profiles, caller, req.session).applied
             except ProtocolError as e:
                 error = {"code": e.code.value, "message": e.message, "feed": e.feed}
         vector = self.vector_for(caller)

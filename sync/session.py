@@ -34,7 +34,10 @@ Rules
    answer, which the peer sends after committing our push; after a lost answer a new session
    re-pushes from the last acknowledged vector and the peer skips what it holds.
 5. A refusal ``unknown_node`` makes us introduce ourselves once and try again; ``gap`` makes us
-   resend from the answer's vector (up to :data:`MAX_GAP_RETRIES`); any other refusal fails.
+   resend from the answer's vector (up to :data:`MAX_GAP_RETRIES`); ``read_only`` (the peer's
+   database cannot be written) makes us pull without pushing for the rest of the session, which
+   then ends with that refusal in :attr:`ClientSession.push_refused`: a peer on a read-only disk
+   is still pulled from, so its data is rescued; any other refusal fails.
 6. **The expected no-op carries a digest, not the vector** (protocol 2): a first exchange to a
    verified peer, with nothing to push and our vector equal to what the peer acknowledged last,
    sends only the vector's digest. A matching answer acknowledges that very vector; a
@@ -162,13 +165,14 @@ class ClientSession:
         self.use_digest = use_digest  # rule 6; off for a peer that refused protocol 2
         self._sent_vector: Vector = {}  # the vector of the request in flight (digested or not)
         self._sent_digest = ""
+        self.push_refused: Fail | None = None  # the peer refused pushes (read_only): pull only
         if peer is not None and self._refusal(peer) is None:
             self.verified = True
 
     @property
     def push_target(self) -> Profile | None:
         """The peer to cut a push for, or None while no push may be sent (rule 1)."""
-        return self.peer if self.verified else None
+        return self.peer if self.verified and self.push_refused is None else None
 
     def _refusal(self, peer: Profile) -> Fail | None:
         if self.check.is_revoked(peer.node_id):
@@ -240,6 +244,10 @@ class ClientSession:
                 return actions
             if code == Code.UNKNOWN_NODE and not self.introduce:
                 self.introduce, self.more = True, True
+                return actions
+            if code == Code.READ_ONLY and pushed and self.push_refused is None:
+                self.push_refused = Fail(code, response.error.get("message", ""), response.error.get("feed", ""))
+                self.more = True  # ask again, pull only (rule 5)
                 return actions
             if code == Code.GAP and self.gap_retries < MAX_GAP_RETRIES:
                 self.gap_retries += 1  # the peer holds less than we thought: resend from its vector

@@ -34,6 +34,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             monkeypatch.delenv(name)
     # unlock caches of in-process CLI runs stay in the test's folder, not in /dev/shm
     monkeypatch.setenv("MOTCUA_RUNTIME_DIR", str(tmp_path / "motcua-run"))
+    # the CLI speaks Vietnamese by default; the tests that read its English words ask for English
+    # (tests/integration/test_cli_language.py deletes this to check the default)
+    monkeypatch.setenv("MOTCUA_LANG", "en")
 
 
 @pytest.fixture(scope="session")

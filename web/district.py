@@ -82,7 +82,7 @@ def sync_log() -> str:
                             limit=100, offset=page * 100)
     return render_template("district/sync_log.html", rows=rows, args=a, outcomes=OUTCOMES, page=page,
                            first=first, last=last, nodes=network_queries.node_health(now_ms()),
-                           backup=backup_state(now_ms()))
+                           offices=network_queries.offices(r["peer"] for r in rows), backup=backup_state(now_ms()))
 
 
 @bp.get("/dong-bo/<int:row_id>")
@@ -90,7 +90,8 @@ def sync_session(row_id: int) -> str | tuple[str, int]:
     row, others = network_queries.sync_session(row_id)
     if row is None:
         return render_template("errors/page.html", code=404, message=_("Không tìm thấy phiên đồng bộ.")), 404
-    return render_template("district/session.html", row=row, others=others)
+    offices = network_queries.offices(r["peer"] for r in [row, *others])
+    return render_template("district/session.html", row=row, others=others, offices=offices)
 
 
 @bp.get("/may")

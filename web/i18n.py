@@ -8,10 +8,8 @@ any .po editor. ``babel.cfg`` at the repository root drives ``pybabel extract`` 
 tests keep the catalogue complete (every ``_()`` string of the templates and views has an English
 entry, no stale entry) and every word of a template marked.
 
-Invariant: no compiled ``.mo`` file is kept in git or needed in a checkout. :func:`compiled_dir`
-compiles the ``.po`` files once per content (a hash names the directory under the system's
-temporary folder), so a plain checkout, an installed wheel and a read-only image all work
-offline without a build step.
+Invariant: no compiled ``.mo`` file is kept in git or needed in a checkout
+(:func:`web.catalogue.compiled_dir` compiles the ``.po`` files, for the UI and the CLI alike).
 
 Language choice, first match wins: the ``motcua_lang`` cookie (set by ``/ngon-ngu/<code>``),
 then the ``LANGUAGE`` setting (default ``vi``). Dates stay ``dd/MM/yyyy`` in both languages
@@ -21,52 +19,16 @@ then the ``LANGUAGE`` setting (default ``vi``). Dates stay ``dd/MM/yyyy`` in bot
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
-import tempfile
 from collections.abc import Mapping
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import flask_babel
 from flask import Flask, current_app, g, has_request_context, request
 
+from web.catalogue import DOMAIN, compiled_dir, po_files
+
 LANGUAGES: Mapping[str, str] = {"vi": "Tiếng Việt", "en": "English"}
 COOKIE = "motcua_lang"
-DOMAIN = "messages"
-
-
-def source_dir() -> Path:
-    return Path(str(resources.files("web") / "translations"))
-
-
-def po_files() -> dict[str, Path]:
-    """language -> its ``messages.po``."""
-    return {p.parent.parent.name: p for p in sorted(source_dir().glob(f"*/LC_MESSAGES/{DOMAIN}.po"))}
-
-
-@functools.cache
-def compiled_dir() -> str:
-    """A directory of ``.mo`` files compiled from the ``.po`` files as they are now."""
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-
-    sources = po_files()
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources.values())).hexdigest()[:16]
-    out = Path(tempfile.gettempdir()) / f"motcua-translations-{os.getuid()}-{digest}"
-    for lang, po in sources.items():
-        target = out / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
-        if target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with po.open("rb") as f:
-            catalog = read_po(f, locale=lang)
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
-            write_mo(f, catalog)
-        os.replace(tmp, target)  # atomic: two workers compiling at once both end with a whole file
-    return str(out)
 
 
 @functools.cache

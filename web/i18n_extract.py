@@ -1,6 +1,7 @@
 """``python -m web.i18n_extract [OUT.pot]``: the message template a translator updates from.
 
-``pybabel extract`` alone finds the ``_()`` and ``N_()`` calls of the views and templates but not
+The views, the templates and the ``motcua`` command (:mod:`node.cli.i18n`: one catalogue for the
+web UI and the CLI). ``pybabel extract`` alone finds the ``_()`` and ``N_()`` calls but not
 the label tables of :mod:`web.labels` (status names come from the pure core, which cannot mark
 them), so ``pybabel update`` would drop those entries as obsolete. This adds them, then
 ``pybabel update -i OUT.pot -d web/translations`` keeps every entry the UI shows.
@@ -16,7 +17,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import write_po
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = [("web/**.py", "python"), ("web/templates/**.html", "jinja2")]
+METHODS = [("web/**.py", "python"), ("web/templates/**.html", "jinja2"), ("node/cli/**.py", "python")]
 KEYWORDS = {"_": None, "gettext": None, "N_": None}
 
 

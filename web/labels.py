@@ -38,6 +38,11 @@ ROLE_LABELS: Mapping[str, str] = {
     "mobile": "Tổ lưu động",
     "district_admin": "Quản trị cấp trên",
 }
+NODE_ROLE_LABELS: Mapping[str, str] = {  # what kind of office a node is (its profile's role)
+    "commune": "Bộ phận một cửa xã",
+    "mobile": "Tổ lưu động",
+    "district": "Máy chủ cấp trên",
+}
 CHANNEL_LABELS: Mapping[str, str] = {"desk": "Tại quầy", "mobile": "Lưu động", "online": "Trực tuyến"}
 EVENT_LABELS: Mapping[str, str] = {
     "dossier.received": "Tiếp nhận hồ sơ",
@@ -67,6 +72,8 @@ SYNC_ERROR_LABELS: Mapping[str, str] = {
     "throttled": "Máy %(peer)s đang tạm từ chối vì có quá nhiều yêu cầu — hãy thử lại sau vài phút.",
     "write_blocked": "Máy %(peer)s đang tạm ngừng nhận dữ liệu — dữ liệu vẫn được lưu trên máy này; "
                      "hãy thử lại sau.",
+    "read_only": "Ổ đĩa của máy %(peer)s chỉ đọc được: đã lấy dữ liệu của máy đó về nhưng không gửi được — dữ liệu "
+                 "vẫn được lưu trên máy này; hãy báo quản trị.",
 }
 SYNC_ERROR_OTHER = ("Đồng bộ với máy %(peer)s không thành công — dữ liệu vẫn được lưu trên máy này; "
                     "nếu lặp lại, hãy báo quản trị (mã lỗi: %(code)s).")
@@ -122,6 +129,7 @@ FILTERS = {
     "status_label": _label(STATUS_LABELS),
     "transition_label": _label(TRANSITION_LABELS),
     "role_label": _label(ROLE_LABELS),
+    "node_role_label": _label(NODE_ROLE_LABELS),
     "channel_label": _label(CHANNEL_LABELS),
     "event_label": _label(EVENT_LABELS),
     "outcome_label": _label(OUTCOME_LABELS),
@@ -171,7 +179,7 @@ def register_labels(app: Flask) -> None:
 
 def translatable() -> list[str]:
     """Every label text, for the test that keeps the English catalogue complete."""
-    tables = (STATUS_LABELS, TRANSITION_LABELS, ROLE_LABELS, CHANNEL_LABELS, EVENT_LABELS, OUTCOME_LABELS,
-              LINK_LABELS, CONFLICT_KIND_LABELS, VIOLATION_LABELS, CONFLICT_STATUS_LABELS, FIELD_LABELS,
+    tables = (STATUS_LABELS, TRANSITION_LABELS, ROLE_LABELS, NODE_ROLE_LABELS, CHANNEL_LABELS, EVENT_LABELS,
+              OUTCOME_LABELS, LINK_LABELS, CONFLICT_KIND_LABELS, VIOLATION_LABELS, CONFLICT_STATUS_LABELS, FIELD_LABELS,
               SYNC_ERROR_LABELS, COPY_KIND_LABELS)
     return sorted({text for table in tables for text in table.values()} | {SYNC_ERROR_OTHER})

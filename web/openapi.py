@@ -30,7 +30,7 @@ from node.domain.inputs import MAX_INSTANT_MS, MIN_INSTANT_MS
 JSON = "application/json"
 ERROR_CODES = ("bad_json", "bad_idempotency_key", "unauthenticated", "forbidden", "csrf_failed", "not_found",
                "method_not_allowed", "invalid_transition", "no_scheduler", "too_large", "invalid_input",
-               "idempotency_key_reused", "write_blocked", "not_complete")
+               "idempotency_key_reused", "write_blocked", "read_only", "storage_full", "not_complete")
 ERROR: dict[str, Any] = {
     "type": "object",
     "required": ["error"],
@@ -58,7 +58,10 @@ WHY = {
     413: "The body is larger than 1 MiB (`too_large`).",
     422: "A field breaks a rule (`invalid_input`, `field` names it), or the `Idempotency-Key` was used with "
          "another request (`idempotency_key_reused`).",
-    503: "This node must sync before it may write (`write_blocked`).",
+    503: "This node must sync before it may write (`write_blocked`), or its database is read-only: it serves "
+         "reads and sync pulls and refuses every write (`read_only`). Nothing was written.",
+    507: "The disk is full: the write was not stored, and nothing stored before is lost (`storage_full`). "
+         "Writes resume once space is freed.",
 }
 TEXT = {"type": "string"}
 INT = {"type": "integer"}
@@ -148,7 +151,7 @@ def operation(op_id: str, summary: str, ok: dict[str, Any], *errors: int, status
     if request is not None:
         codes |= {400, 413, 422}
     if writes:
-        codes |= {400, 422, 503}
+        codes |= {400, 422, 503, 507}  # 503 write_blocked or read_only, 507 storage_full (node.storage)
         parameters = (*parameters, IDEMPOTENCY_KEY)
     responses: dict[str, Any] = {str(status): {"description": "OK", "content": ok_content or {JSON: {"schema": ok}}}}
     for code in sorted(codes):

@@ -8,7 +8,8 @@ unblock-writes, seed-demo), :mod:`~node.cli.health` (doctor, verify, rebuild, di
 :mod:`~node.cli.trust` (ca, enroll, tls), :mod:`~node.cli.accounts` (user, token),
 :mod:`~node.cli.reference`, :mod:`~node.cli.codes`, :mod:`~node.cli.report` and
 :mod:`~node.cli.atrest` (unlock, lock, recover, rekey, escrow, encrypt). This module only
-declares the group and attaches them; ``python -m node.cli`` runs it (``__main__.py``).
+declares the group and attaches them; ``python -m node.cli`` runs it (``__main__.py``). The
+language of the messages is chosen here, once per command (:mod:`~node.cli.i18n`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from node.cli import (
     conflicts,
     files,
     health,
+    i18n,
     lifecycle,
     peering,
     reference,
@@ -42,10 +44,16 @@ from node.cli import (
     envvar="MOTCUA_DATA_DIR",
     help="Node data directory (default: $MOTCUA_DATA_DIR or ~/.local/share/motcua).",
 )
+@click.option(
+    "--lang",
+    type=click.Choice(i18n.LANGUAGES),
+    default=None,
+    help="Language of the messages: vi or en (default: $MOTCUA_LANG, else the node's LANGUAGE, else vi).",
+)
 @click.pass_context
-def main(ctx: click.Context, data_dir: Path | None) -> None:
+def main(ctx: click.Context, data_dir: Path | None, lang: str | None) -> None:
     """motcua: offline-first sync node for commune one-stop offices."""
-    ctx.obj = {"data_dir": data_dir}
+    ctx.obj = {"data_dir": data_dir, "lang": i18n.choose(lang, data_dir)}
 
 
 for _command in (

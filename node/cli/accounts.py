@@ -6,6 +6,7 @@ import click
 
 from node.cli.atrest import _keyring
 from node.cli.context import node_of
+from node.cli.i18n import _
 
 
 def ask_password(prompt: str) -> str:
@@ -17,9 +18,9 @@ def ask_password(prompt: str) -> str:
         return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
     first, second = sys.stdin.readline().rstrip("\r\n"), sys.stdin.readline().rstrip("\r\n")
     if not first:
-        raise click.UsageError("no password: type it at the prompt, or pipe it twice on stdin (two lines)")
+        raise click.UsageError(_("chưa có mật khẩu: hãy gõ ở dấu nhắc, hoặc đưa vào stdin hai lần (hai dòng)"))
     if first != second:
-        raise click.UsageError("the two passwords on stdin differ")
+        raise click.UsageError(_("hai mật khẩu trên stdin khác nhau"))
     return first
 
 
@@ -40,22 +41,22 @@ def user_add(ctx: click.Context, username: str, role: str, full_name: str) -> No
     from node.unlocking import set_account_slot
 
     node = node_of(ctx.parent)
-    password = ask_password("Mật khẩu / password")
+    password = ask_password(_("Mật khẩu"))
     try:
         row = create_account(username, full_name, role, password, now=node.wall_ms())
     except AccountError as e:
         raise click.ClickException(str(e)) from e
     first = node.data_key is not None and not _keyring(node).account_slots
     set_account_slot(node, row.username, password)
-    click.echo(f"created {row.role} account {row.username} ({row.full_name})")
+    click.echo(_("đã tạo tài khoản %(role)s %(user)s (%(name)s)", role=row.role, user=row.username, name=row.full_name))
     if first:
         # The setup slot is gone: the one who set the node up keeps it unlocked for the next
         # steps (serve, enroll, seed) as motcua unlock would, until motcua lock.
         from node.unlocking import unlock_cache_for
 
         unlock_cache_for(node.settings, node.data_key)
-        click.echo("the node's data key is now protected by this account's password (key slot); it stays "
-                   "unlocked on this machine until motcua lock (or a restart); then a sign-in unlocks it")
+        click.echo(_("khoá dữ liệu của máy giờ được bảo vệ bằng mật khẩu của tài khoản này (ô khoá); máy vẫn mở khoá "
+                     "trên máy tính này đến khi motcua lock (hoặc khởi động lại); sau đó một lần đăng nhập sẽ mở khoá"))
 
 
 @user.command("list")
@@ -68,9 +69,9 @@ def user_list(ctx: click.Context) -> None:
     node_of(ctx.parent)
     rows = list_accounts()
     for r in rows:
-        click.echo(f"{r.username:<20} {r.role:<15} {'active' if r.active else 'disabled':<8} "
-                   f"{format_ms(r.last_login_at):<19} {r.full_name}")
-    click.echo(f"{len(rows)} account(s)")
+        state = _("hoạt động") if r.active else _("đã khoá")
+        click.echo(f"{r.username:<20} {r.role:<15} {state:<8} {format_ms(r.last_login_at):<19} {r.full_name}")
+    click.echo(_("%(n)s tài khoản", n=len(rows)))
 
 
 @user.command("disable")
@@ -89,7 +90,8 @@ def user_disable(ctx: click.Context, username: str) -> None:
     except (AccountError, AtRestError) as e:
         raise click.ClickException(str(e)) from e
     slot = remove_account_slot(node.settings, username)
-    click.echo(f"account {username} disabled; its sessions are ended" + ("; its key slot is removed" if slot else ""))
+    click.echo(_("đã khoá tài khoản %(user)s; các phiên đăng nhập của nó đã kết thúc", user=username)
+               + (_("; ô khoá của nó đã bị xoá") if slot else ""))
 
 
 @user.command("set-password")
@@ -101,13 +103,14 @@ def user_set_password(ctx: click.Context, username: str) -> None:
     from node.unlocking import set_account_slot
 
     node = node_of(ctx.parent)
-    password = ask_password("Mật khẩu mới / new password")
+    password = ask_password(_("Mật khẩu mới"))
     try:
         set_password(username, password, now=node.wall_ms())
     except AccountError as e:
         raise click.ClickException(str(e)) from e
     set_account_slot(node, username, password)
-    click.echo(f"password of {username} changed; its sessions are ended; its key slot is rewrapped")
+    click.echo(_("đã đổi mật khẩu của %(user)s; các phiên đăng nhập của nó đã kết thúc; ô khoá đã được bọc lại",
+                 user=username))
 
 
 # -- motcua token: personal API tokens (issue 10) -------------------------------------------------
@@ -136,10 +139,11 @@ def token_create(ctx: click.Context, username: str, scope: str, expires_days: in
         secret, row = create_token(username, scope, now=node.wall_ms(), expires_days=expires_days)
     except AccountError as e:
         raise click.ClickException(str(e)) from e
-    expires = format_ms(row.expires_at) if row.expires_at else "never (until revoked)"
-    click.echo(f"token {row.id} for {row.account.username} ({row.account.role}), scope {scope}, expires {expires}")
+    expires = format_ms(row.expires_at) if row.expires_at else _("không bao giờ (đến khi bị thu hồi)")
+    click.echo(_("mã truy cập %(id)s cho %(user)s (%(role)s), phạm vi %(scope)s, hết hạn %(expires)s", id=row.id,
+                 user=row.account.username, role=row.account.role, scope=scope, expires=expires))
     click.echo(secret)
-    click.echo("Copy it now: it is not shown again (only its SHA-256 is stored).", err=True)
+    click.echo(_("Hãy sao chép ngay: mã này không hiện lại (chỉ lưu SHA-256 của nó)."), err=True)
 
 
 @token.command("list")
@@ -152,12 +156,13 @@ def token_list(ctx: click.Context, username: str) -> None:
 
     node = node_of(ctx.parent)
     rows = list_tokens(username, now=node.wall_ms())
+    created, expires_word, last_used = _("tạo"), _("hết hạn"), _("dùng lần cuối")
     for t in rows:
+        expires = format_ms(t["expires_at"]) if t["expires_at"] else _("không bao giờ")
         click.echo(f"{t['id']:>4} {t['username']:<20} {t['scope']:<5} {t['state']:<16} "
-                   f"created {format_ms(t['created_at'])}"
-                   f"  expires {format_ms(t['expires_at']) if t['expires_at'] else 'never':<19}"
-                   f"  last used {format_ms(t['last_used_at'])}  {t['prefix']}…")
-    click.echo(f"{len(rows)} token(s)")
+                   f"{created} {format_ms(t['created_at'])}  {expires_word} {expires:<19}"
+                   f"  {last_used} {format_ms(t['last_used_at'])}  {t['prefix']}…")
+    click.echo(_("%(n)s mã truy cập", n=len(rows)))
 
 
 @token.command("revoke")
@@ -173,4 +178,4 @@ def token_revoke(ctx: click.Context, token_id: int) -> None:
         row = revoke_token(token_id, now=node.wall_ms())
     except AccountError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"token {row.id} of {row.account.username} revoked")
+    click.echo(_("đã thu hồi mã truy cập %(id)s của %(user)s", id=row.id, user=row.account.username))

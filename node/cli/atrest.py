@@ -16,10 +16,11 @@ from typing import Any
 import click
 
 from node.cli.context import node_of, settings_of
+from node.cli.i18n import N_, _
 from node.config import Settings
 
 
-def _password_option(prompt: str = "Mật khẩu / password", confirm: bool = False):  # -> decorator
+def _password_option(prompt: str = N_("Mật khẩu"), confirm: bool = False):  # -> decorator
     """``--password-stdin`` (scripts: one line of standard input), else a hidden prompt; the
     command receives ``password``. ``--password VALUE`` is kept for old scripts and tests (it
     shows in the process list: avoid it)."""
@@ -31,7 +32,7 @@ def _password_option(prompt: str = "Mật khẩu / password", confirm: bool = Fa
                 if password_stdin:
                     password = sys.stdin.readline().rstrip("\r\n")
                 else:
-                    password = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+                    password = click.prompt(_(prompt), hide_input=True, confirmation_prompt=confirm)
             return f(*args, password=password, **kwargs)
 
         wrapped = click.option("--password-stdin", is_flag=True,
@@ -49,14 +50,15 @@ def _escrow_passphrase(confirm: bool, required: bool = True) -> bytes | None:
     not ``required`` (an unattended ``ca init``), else an error."""
     value = os.environ.get(ESCROW_PASSPHRASE_ENV)
     if not value and sys.stdin.isatty():
-        value = click.prompt("Escrow key passphrase (keep it with the exported key, offline)", hide_input=True,
+        value = click.prompt(_("Cụm mật khẩu của khoá ký gửi (cất cùng khoá đã xuất, ngoại tuyến)"), hide_input=True,
                              confirmation_prompt=confirm)
     if not value:
         if not required:
             return None
-        raise click.ClickException(f"the escrow key passphrase: set {ESCROW_PASSPHRASE_ENV} or run in a terminal")
+        raise click.ClickException(_("cần cụm mật khẩu của khoá ký gửi: đặt %(env)s hoặc chạy trong một cửa sổ lệnh",
+                                     env=ESCROW_PASSPHRASE_ENV))
     if len(value) < 12:
-        raise click.ClickException("the escrow passphrase needs at least 12 characters")
+        raise click.ClickException(_("cụm mật khẩu của khoá ký gửi cần ít nhất 12 ký tự"))
     return value.encode("utf-8")
 
 
@@ -75,45 +77,47 @@ def at_rest_report(ctx: click.Context, settings: Settings) -> tuple[list[str], i
     st = state(settings)
     if not st["encrypted"]:
         node = node_of(ctx)
-        return [f"FAIL at rest: {st['summary']}"], 1, node
+        return ["FAIL " + _("mã hoá khi lưu: %(summary)s", summary=st["summary"])], 1, node
     lines, bad = [], 0
-    escrow = (f"escrow {str(st['escrow'])[:16]}…" if st["escrow"]
-              else "no district escrow (enroll, or motcua escrow --public FILE)")
-    lines.append(f"ok   at rest: SQLCipher database, encrypted node key and CA key, key generation "
-                 f"{st['generation']}; {st['account_slots']} account slot(s), {escrow}")
+    escrow = (_("ký gửi %(fingerprint)s…", fingerprint=str(st["escrow"])[:16]) if st["escrow"]
+              else _("chưa ký gửi cho cấp trên (enroll, hoặc motcua escrow --public TỆP)"))
+    lines.append("ok   " + _("mã hoá khi lưu: cơ sở dữ liệu SQLCipher, khoá của máy và khoá CA được mã hoá, "
+                             "thế hệ khoá %(generation)s; %(slots)s ô khoá tài khoản, %(escrow)s",
+                             generation=st["generation"], slots=st["account_slots"], escrow=escrow))
     if st["plaintext_db"]:
         bad += 1
-        lines.append("FAIL at rest: the SQLite file is plaintext although a keyring exists (an interrupted "
-                     "motcua encrypt?): restore the backup it made")
+        lines.append("FAIL " + _("mã hoá khi lưu: tệp SQLite chưa được mã hoá dù đã có chùm khoá (motcua encrypt bị "
+                                 "ngắt giữa chừng?): hãy khôi phục bản sao lưu lệnh đó đã tạo"))
     if st["setup_slot"]:
-        lines.append("warn at rest: no staff account yet: the data key sits unprotected in keys.json; "
-                     "run motcua user add")
+        lines.append("warn " + _("mã hoá khi lưu: chưa có tài khoản cán bộ nào: khoá dữ liệu nằm trong keys.json mà "
+                                 "không được bảo vệ; hãy chạy motcua user add"))
     district_escrow = settings.data_dir / "ca" / "escrow.pub"
     if (settings.data_dir / "ca" / "ca.pem").exists() and not district_escrow.exists():
-        lines.append("warn escrow: this district's CA has no escrow key: communes whose passwords are all lost "
-                     "cannot be recovered; run motcua ca escrow-init")
+        lines.append("warn " + _("ký gửi: CA của cấp trên này chưa có khoá ký gửi: xã nào mất hết mật khẩu sẽ không "
+                                 "khôi phục được; hãy chạy motcua ca escrow-init"))
     if district_escrow.exists():
         from node.atrest import escrow_fingerprint, load_escrow_public
 
         fingerprint = escrow_fingerprint(load_escrow_public(district_escrow.read_bytes()))
-        lines.append(f"ok   escrow key of this district: {fingerprint} (private part: ca/escrow.key, "
-                     "passphrase-encrypted; keep a copy offline)")
+        lines.append("ok   " + _("khoá ký gửi của cấp trên này: %(fingerprint)s (phần bí mật: ca/escrow.key, mã hoá "
+                                 "bằng cụm mật khẩu; hãy giữ một bản ngoại tuyến)", fingerprint=fingerprint))
     idle = idle_lock_ms(settings)
-    locked_note = ("while locked: the web server serves only its sign-in page and /healthz; no background "
-                   "sync, no relay, no API; motcua commands need motcua unlock")
+    locked_note = _("khi khoá: máy chủ web chỉ phục vụ trang đăng nhập và /healthz; không đồng bộ nền, không chuyển "
+                    "tiếp, không API; các lệnh motcua cần motcua unlock")
     try:
         node = node_of(ctx)
     except click.ClickException:
-        lines.append(f"ok   lock: LOCKED ({locked_note})")
+        lines.append("ok   " + _("khoá: ĐANG KHOÁ (%(note)s)", note=locked_note))
         return lines, bad, None
-    how = "setup slot" if st["setup_slot"] else "unlock cache (motcua lock empties it)"
-    idle_text = f"; locks itself after {idle // 60000} min idle" if idle else ""
-    lines.append(f"ok   lock: unlocked here by the {how}{idle_text}; {locked_note}")
+    how = _("ô khoá khởi tạo") if st["setup_slot"] else _("bộ nhớ mở khoá (motcua lock xoá nó)")
+    idle_text = _("; tự khoá sau %(minutes)s phút không dùng", minutes=idle // 60000) if idle else ""
+    lines.append("ok   " + _("khoá: đang mở khoá ở đây nhờ %(how)s%(idle)s; %(note)s", how=how, idle=idle_text,
+                             note=locked_note))
     try:
         _keyring(node)
     except AtRestError as e:
         bad += 1
-        lines.append(f"FAIL at rest: {e}")
+        lines.append("FAIL " + _("mã hoá khi lưu: %(summary)s", summary=e))
     return lines, bad, node
 
 
@@ -132,7 +136,7 @@ def unlock(ctx: click.Context, username: str, password: str) -> None:
     except AtRestError as e:
         raise click.ClickException(str(e)) from e
     path = unlock_cache_for(settings, data_key)
-    click.echo(f"unlocked (cache {path}); motcua lock locks again")
+    click.echo(_("đã mở khoá (bộ nhớ %(path)s); motcua lock để khoá lại", path=path))
 
 
 @click.command()
@@ -145,7 +149,7 @@ def lock(ctx: click.Context) -> None:
     settings = settings_of(ctx)
     node_id = str(read_node_file(settings.data_dir).get("node_id", ""))
     request_lock(settings, node_id)
-    click.echo("locked: the server serves only its sign-in page until a staff member signs in")
+    click.echo(_("đã khoá: máy chủ chỉ phục vụ trang đăng nhập cho đến khi một cán bộ đăng nhập"))
 
 
 @click.command()
@@ -153,7 +157,7 @@ def lock(ctx: click.Context) -> None:
               help="The district's escrow.key (motcua ca escrow-export); its passphrase from "
                    "MOTCUA_ESCROW_PASSPHRASE or prompted.")
 @click.option("--user", "username", required=True, help="The staff account whose password is set anew.")
-@_password_option("Mật khẩu mới / new password", confirm=True)
+@_password_option(N_("Mật khẩu mới"), confirm=True)
 @click.pass_context
 def recover(ctx: click.Context, escrow_file: Path, username: str, password: str) -> None:
     """Open a node whose passwords are all lost with the district escrow key; set a new password
@@ -170,8 +174,9 @@ def recover(ctx: click.Context, escrow_file: Path, username: str, password: str)
                           system_wall_ms())
     except (AtRestError, AccountError, OSError) as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"recovered: {username} has a new password and the only account slot; data key rotated "
-               f"(generation {ring.generation}); other staff get their slot back at their next sign-in")
+    click.echo(_("đã khôi phục: %(user)s có mật khẩu mới và là ô khoá tài khoản duy nhất; khoá dữ liệu đã được thay "
+                 "(thế hệ %(generation)s); các cán bộ khác có lại ô khoá ở lần đăng nhập tới", user=username,
+                 generation=ring.generation))
 
 
 @click.command()
@@ -190,8 +195,8 @@ def rekey(ctx: click.Context, username: str, password: str) -> None:
         ring = do_rekey(settings, old, username, password)
     except AtRestError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"rekeyed: generation {ring.generation}; slots now: {', '.join(ring.kinds())}; the other staff "
-               "get their slot back at their next sign-in while the node is unlocked")
+    click.echo(_("đã thay khoá: thế hệ %(generation)s; các ô khoá hiện có: %(slots)s; các cán bộ khác có lại ô khoá ở "
+                 "lần đăng nhập tới khi máy đang mở khoá", generation=ring.generation, slots=", ".join(ring.kinds())))
 
 
 @click.command()
@@ -209,7 +214,8 @@ def escrow(ctx: click.Context, public_file: Path) -> None:
         fingerprint = escrow_to(node, public_file.read_bytes())
     except (AtRestError, OSError) as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"data key escrowed to {fingerprint} (compare with the district's motcua doctor)")
+    click.echo(_("đã ký gửi khoá dữ liệu cho %(fingerprint)s (hãy đối chiếu với motcua doctor của cấp trên)",
+                 fingerprint=fingerprint))
 
 
 @click.command()
@@ -230,7 +236,9 @@ def encrypt(ctx: click.Context, backup_to: Path) -> None:
                                                      system_wall_ms())
     except (AtRestError, BackupError) as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"encrypted; digest before {before}\n           digest after  {after}")
+    click.echo(_("đã mã hoá; mã băm trước %(digest)s", digest=before))
+    click.echo(_("           mã băm sau   %(digest)s", digest=after))
     if before != after:
-        raise click.ClickException("the digest changed: restore the backup and report this")
-    click.echo("add a staff account slot now (motcua user add, or a sign-in): until then the key is in a setup slot")
+        raise click.ClickException(_("mã băm đã thay đổi: hãy khôi phục bản sao lưu và báo lại việc này"))
+    click.echo(_("hãy thêm ô khoá cho một tài khoản cán bộ ngay (motcua user add, hoặc một lần đăng nhập): trước đó "
+                 "khoá nằm trong ô khoá khởi tạo"))

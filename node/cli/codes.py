@@ -7,6 +7,7 @@ import os
 import click
 
 from node.cli.context import node_of
+from node.cli.i18n import _
 
 
 @click.group()
@@ -35,8 +36,9 @@ def codes_lease(ctx: click.Context, node_id: str, days: int, size: int, agency_i
                              first_day=first_day.date() if first_day else None)
     except DomainError as e:
         raise click.ClickException(e.message) from e
-    click.echo(f"leased block {b['block_id']} to {node_id} (unit {b['unit']}): {agency_id} numbers "
-               f"{b['first_seq']:04d}-{b['last_seq']:04d} each day {b['first_day']} to {b['last_day']}")
+    click.echo(_("đã cấp khối số %(block)s cho %(node)s (đơn vị %(unit)s): số %(agency)s %(range)s mỗi ngày từ "
+                 "%(first)s đến %(last)s", block=b["block_id"], node=node_id, unit=b["unit"], agency=agency_id,
+                 range=f"{b['first_seq']:04d}-{b['last_seq']:04d}", first=b["first_day"], last=b["last_day"]))
 
 
 @codes.command("status")
@@ -45,14 +47,15 @@ def codes_status(ctx: click.Context) -> None:
     """Blocks held, numbers issued from each, dossiers still waiting for a final code."""
     node = node_of(ctx.parent)
     s = node.codes_status()
-    click.echo(f"agency id: {s['agency_id'] or '(AGENCY_ID not set: provisional codes only)'}")
+    click.echo(_("mã cơ quan: %(agency)s", agency=s["agency_id"] or _("(chưa đặt AGENCY_ID: chỉ có mã tạm)")))
     for b in s["blocks"]:
-        flag = "usable" if b["usable"] else ("other agency id" if b["mine"] else f"node {b['node_id']}")
+        flag = _("dùng được") if b["usable"] else (
+            _("mã cơ quan khác") if b["mine"] else _("máy %(node)s", node=b["node_id"]))
         click.echo(f"  {b['agency_id']} {b['first_day']}..{b['last_day']} {b['first_seq']:04d}-{b['last_seq']:04d}"
-                   f"  issued {b['issued']}  {flag}")
+                   "  " + _("đã cấp %(n)s", n=b["issued"]) + f"  {flag}")
     if not s["blocks"]:
-        click.echo("  no number block held yet")
-    click.echo(f"{s['provisional_waiting']} dossier(s) carry a provisional code waiting for a block")
+        click.echo("  " + _("chưa giữ khối số nào"))
+    click.echo(_("%(n)s hồ sơ mang mã tạm đang chờ khối số", n=s["provisional_waiting"]))
 
 
 @codes.command("assign")
@@ -64,4 +67,5 @@ def codes_assign(ctx: click.Context, author: str) -> None:
     done = node.assign_final_codes(author)
     for d in done:
         click.echo(f"{d['provisional']} -> {d['code']}")
-    click.echo(f"{len(done)} final code(s) assigned; {node.codes_status()['provisional_waiting']} still provisional")
+    click.echo(_("đã cấp %(n)s mã chính thức; còn %(waiting)s mã tạm", n=len(done),
+                 waiting=node.codes_status()["provisional_waiting"]))

@@ -8,6 +8,7 @@ import os
 import click
 
 from node.cli.context import node_of
+from node.cli.i18n import _
 
 
 @click.group()
@@ -22,12 +23,13 @@ def conflicts_list(ctx: click.Context, status: str) -> None:
     """One line per conflict: id, kind, dossier, winner and loser values, status."""
     node = node_of(ctx.parent)
     rows = node.list_conflicts("" if status == "all" else status, limit=1000)
+    beats = _("thắng")
     for c in rows:
         d = c.get("dossier") or {}
         click.echo(f"{c['id']}  {d.get('code') or c['dossier_id'][-24:]:<24} {d.get('applicant_name', '')[:24]:<24} "
                    f"{c['kind']:<9} {c['field'] or '-':<17} "
-                   f"{c['winner_value']!s:<22} beats {c['loser_value']!s:<22} {c['status']}")
-    click.echo(f"{len(rows)} conflict(s)")
+                   f"{c['winner_value']!s:<22} {beats} {c['loser_value']!s:<22} {c['status']}")
+    click.echo(_("%(n)s xung đột", n=len(rows)))
 
 
 @conflicts.command("show")
@@ -44,17 +46,21 @@ def conflicts_show(ctx: click.Context, conflict_id: str) -> None:
     except DomainError as e:
         raise click.ClickException(e.message) from e
     d = c.get("dossier") or {}
-    click.echo(f"conflict {c['id']} ({c['kind']} {c['field']}) on dossier {d.get('code') or c['dossier_id']}: "
-               f"{c['status']}")
+    click.echo(_("xung đột %(id)s (%(kind)s %(field)s) của hồ sơ %(dossier)s: %(status)s", id=c["id"], kind=c["kind"],
+                 field=c["field"], dossier=d.get("code") or c["dossier_id"], status=c["status"]))
     if d:
-        click.echo(f"  applicant {d['applicant_name']}, procedure {d['procedure_name']} ({d['procedure_code']}), "
-                   f"dossier status now {d['status']}")
-    for label, ref in (("winner", c["winner"]), ("loser ", c["loser"])):
+        click.echo("  " + _("người nộp %(name)s, thủ tục %(procedure)s (%(code)s), trạng thái hồ sơ hiện nay "
+                            "%(status)s", name=d["applicant_name"], procedure=d["procedure_name"],
+                            code=d["procedure_code"], status=d["status"]))
+    for label, ref in ((_("bản thắng"), c["winner"]), (_("bản thua "), c["loser"])):
         v = c["versions"].get(ref) or {}
-        click.echo(f"  {label} {ref}\n         by {v.get('author', '?')} of {v.get('office') or '?'} "
-                   f"at {format_ms(v.get('at'))}: {json.dumps(v.get('body', {}), ensure_ascii=False)}")
+        click.echo(f"  {label} {ref}\n         " + _(
+            "do %(author)s của %(office)s lúc %(at)s: %(body)s", author=v.get("author", "?"),
+            office=v.get("office") or "?", at=format_ms(v.get("at")),
+            body=json.dumps(v.get("body", {}), ensure_ascii=False)))
     if c["status"] == "resolved":
-        click.echo(f"  resolved by {c['resolved_by']} keeping {c['chosen']}: {c['reason']}")
+        click.echo("  " + _("đã được %(by)s giải quyết, giữ %(chosen)s: %(reason)s", by=c["resolved_by"],
+                            chosen=c["chosen"], reason=c["reason"]))
 
 
 @conflicts.command("resolve")
@@ -75,4 +81,6 @@ def conflicts_resolve(ctx: click.Context, conflict_id: str, keep: str, reason: s
         done = node.resolve_conflict(author, conflict_id, c[keep], reason)
     except DomainError as e:
         raise click.ClickException(e.message) from e
-    click.echo(f"conflict {conflict_id} resolved: kept the {keep} ({done['chosen']})")
+    kept = _("bản thắng") if keep == "winner" else _("bản thua")
+    click.echo(_("đã giải quyết xung đột %(id)s: giữ %(kept)s (%(chosen)s)", id=conflict_id, kept=kept,
+                 chosen=done["chosen"]))

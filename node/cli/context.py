@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from node.cli.i18n import _
 from node.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:  # annotations only: the CLI opens a node only when a command runs
@@ -29,12 +30,14 @@ def node_of(ctx: click.Context) -> Node:
     from node.atrest import AtRestError
     from node.services import NodeNotInitialised, open_node
 
+    settings = settings_of(ctx)
     try:
-        return open_node(settings_of(ctx))
+        return open_node(settings)
     except NodeNotInitialised as e:
-        raise click.ClickException(str(e)) from e
+        raise click.ClickException(_("chưa có máy nào trong %(dir)s; hãy chạy: motcua init --role … --unit … --name …",
+                                     dir=settings.data_dir)) from e
     except AtRestError as e:  # locked, or a keyring that does not open
-        raise click.ClickException(f"{e} (motcua unlock --user NAME)") from e
+        raise click.ClickException(_("%(error)s (mở khoá: motcua unlock --user TÊN)", error=e)) from e
 
 
 def ca_fingerprint_of(node: Node) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from node.cli.context import node_of, settings_of
+from node.cli.i18n import _
 from node.config import ROLES, load_settings
 from node.signing import KEY_FILE, NodeKey
 
@@ -66,7 +67,7 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
     settings = settings_of(ctx)
     data_dir = settings.data_dir
     if not is_unit_code(unit):
-        raise click.BadParameter("a unit code is 2 to 5 digits, e.g. 17272 for a commune", param_hint="--unit")
+        raise click.BadParameter(_("mã đơn vị gồm 2 đến 5 chữ số, ví dụ 17272 cho một xã"), param_hint="--unit")
     if parent_url:
         from node.cli.peering import check_peer_url
 
@@ -74,17 +75,18 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
     if settings.node_file.exists():
         existing = json.loads(settings.node_file.read_text(encoding="utf-8"))
         if exist_ok and existing.get("role") == role and existing.get("unit") == unit:
-            click.echo(f"node already initialised in {data_dir} ({existing['node_id']})")
+            click.echo(_("máy đã được khởi tạo trong %(dir)s (%(node)s)", dir=data_dir, node=existing["node_id"]))
             return
-        raise click.ClickException(f"{data_dir} already holds node {existing.get('node_id')}; refusing to replace it")
+        raise click.ClickException(_("%(dir)s đã chứa máy %(node)s; không thay thế", dir=data_dir,
+                                     node=existing.get("node_id")))
     if _inside_unignored_git_tree(data_dir):
-        raise click.ClickException(
-            f"{data_dir} is inside a git checkout and not ignored; keys and data must stay out of git"
-        )
+        raise click.ClickException(_("%(dir)s nằm trong một bản git và không bị bỏ qua (.gitignore); khoá và dữ liệu "
+                                     "không được đưa vào git", dir=data_dir))
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_path = data_dir / KEY_FILE
     if key_path.exists():
-        raise click.ClickException(f"{key_path} exists without a node.json; move it away to start over")
+        raise click.ClickException(_("%(path)s có sẵn mà không có node.json; hãy chuyển nó đi nơi khác rồi làm lại",
+                                     path=key_path))
     key = NodeKey.generate()
     # The database, the key file and the session secret are encrypted with a new data key; the
     # keyring holds it in a setup slot until the first staff account (motcua user add).
@@ -107,12 +109,14 @@ def init(ctx: click.Context, role: str, unit: str, name: str, parent_url: str, p
     os.replace(tmp, settings.node_file)
     db = open_database(load_settings(data_dir), data_key=data_key)
     db.close()
-    where = describe_unit(unit) or "unit not in the 2025 national list (kept as given)"
-    click.echo(f"initialised {role} node {key.node_id}\n  unit {unit}: {where}\n  data  {data_dir} (encrypted)")
-    click.echo("add the first staff account now (motcua user add): until then the data key sits unprotected "
-               "in keys.json", err=True)
+    where = describe_unit(unit) or _("đơn vị không có trong danh mục quốc gia 2025 (giữ nguyên như đã nhập)")
+    click.echo(_("đã khởi tạo máy %(role)s %(node)s", role=role, node=key.node_id))
+    click.echo("  " + _("đơn vị %(unit)s: %(name)s", unit=unit, name=where))
+    click.echo("  " + _("dữ liệu  %(dir)s (đã mã hoá)", dir=data_dir))
+    click.echo(_("hãy thêm tài khoản cán bộ đầu tiên ngay (motcua user add): trước đó khoá dữ liệu nằm trong keys.json "
+                 "mà không được bảo vệ"), err=True)
     if dev_open_trust:
-        click.echo(DEV_OPEN_WARNING, err=True)
+        click.echo(dev_open_warning(), err=True)
 
 
 @click.command()
@@ -146,13 +150,14 @@ def serve(ctx: click.Context, host: str | None, port: int | None, dev: bool) -> 
     tls = serving_files(trust)  # the P-256 certificate browsers accept, else the Ed25519 one
     scheme = "https" if tls else "http"
     node_id = app.extensions["motcua.node"].node_id
-    state = "LOCKED until a staff member signs in" if node is None else "unlocked"
-    click.echo(f"motcua {settings.ROLE} node {node_id} on {scheme}://{host}:{port}/ ({state})", err=True)
+    state = _("ĐANG KHOÁ cho đến khi một cán bộ đăng nhập") if node is None else _("đã mở khoá")
+    click.echo(_("máy motcua %(role)s %(node)s tại %(url)s (%(state)s)", role=settings.ROLE, node=node_id,
+                 url=f"{scheme}://{host}:{port}/", state=state), err=True)
     for line in report(trust):
         if not line.startswith("ok"):
             click.echo(line, err=True)
     if node is not None and node.trust.open_to_strangers:
-        click.echo(DEV_OPEN_WARNING, err=True)
+        click.echo(dev_open_warning(), err=True)
     from node.lockstate import IdleWatcher, Together, idle_lock_ms
 
     watcher = IdleWatcher(app.extensions["motcua.atrest"]) if idle_lock_ms(settings) else None
@@ -205,7 +210,7 @@ def make_advertiser(node: Node | None, host: str, port: int, scheme: str) -> Adv
     try:
         return Advertiser(ServiceRecord.for_node(node, host, port, scheme))
     except OSError as e:  # no multicast on this machine: serving matters more than announcing
-        click.echo(f"warning: cannot advertise on the LAN: {e}", err=True)
+        click.echo(_("cảnh báo: không thông báo được sự có mặt của máy trên mạng LAN: %(error)s", error=e), err=True)
         return None
 
 
@@ -238,8 +243,9 @@ def make_scheduler(app: Flask) -> SyncScheduler | None:
     return scheduler
 
 
-DEV_OPEN_WARNING = ("WARNING: DEV_OPEN_TRUST is on: this node trusts ANY node that syncs with it (development "
-                    "only; never on an office network)")
+def dev_open_warning() -> str:
+    return _("CẢNH BÁO: DEV_OPEN_TRUST đang bật: máy này tin MỌI máy đồng bộ với nó (chỉ để phát triển; không bao giờ "
+             "dùng trên mạng của cơ quan)")
 
 
 @click.command("unblock-writes")
@@ -250,10 +256,10 @@ def unblock_writes(ctx: click.Context, reason: str) -> None:
     node = node_of(ctx)
     before = node.gate.reason()
     if not before:
-        click.echo("writes are not blocked")
+        click.echo(_("việc ghi không bị chặn"))
         return
     node.gate.lift()
-    click.echo(f"write gate lifted (was: {before}); reason given: {reason}")
+    click.echo(_("đã bỏ chặn ghi (trước đó: %(before)s); lý do: %(reason)s", before=before, reason=reason))
 
 
 # -- backup and restore (node/backup.py) ------------------------------------------------------
@@ -273,8 +279,10 @@ def backup(ctx: click.Context, dest: Path) -> None:
         done = create_backup(settings, dest, system_wall_ms(), lambda msg: click.echo(f"  {msg}", err=True))
     except BackupError as e:
         raise click.ClickException(str(e)) from e
-    checked = f", {done.feeds} feeds / {done.events} events verified" if done.database == "sqlite" else ""
-    click.echo(f"backup written: {done.path} ({done.database}, {done.size / 1e6:.1f} MB{checked})")
+    checked = _(", đã kiểm tra %(feeds)s nguồn / %(events)s sự kiện", feeds=done.feeds, events=done.events) \
+        if done.database == "sqlite" else ""
+    click.echo(_("đã ghi bản sao lưu: %(path)s (%(db)s, %(mb)s MB%(checked)s)", path=done.path, db=done.database,
+                 mb=f"{done.size / 1e6:.1f}", checked=checked))
 
 
 @click.command()
@@ -288,16 +296,16 @@ def restore(ctx: click.Context, source: Path, username: str) -> None:
 
     settings = settings_of(ctx)
     try:
-        password = click.prompt("Mật khẩu / password", hide_input=True) if username else ""
+        password = click.prompt(_("Mật khẩu"), hide_input=True) if username else ""
         data_key = backup_data_key(source, username, password)
         manifest = restore_backup(source, settings.data_dir, None, lambda msg: click.echo(f"  {msg}", err=True),
                                   data_key)
     except BackupError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"restored {manifest['role']} node {manifest['node_id']} (unit {manifest['unit']}) "
-               f"into {settings.data_dir}")
-    click.echo("writes stay blocked until motcua sync with the parent has brought back this node's later "
-               "events (motcua doctor shows the state; see docs/operations.md)")
+    click.echo(_("đã khôi phục máy %(role)s %(node)s (đơn vị %(unit)s) vào %(dir)s", role=manifest["role"],
+                 node=manifest["node_id"], unit=manifest["unit"], dir=settings.data_dir))
+    click.echo(_("việc ghi bị chặn cho đến khi motcua sync với máy cấp trên đã lấy lại các sự kiện sau này của máy "
+                 "(motcua doctor cho biết tình trạng; xem docs/operations.md)"))
 
 
 @click.command("seed-demo")
@@ -313,4 +321,4 @@ def seed_demo(ctx: click.Context, count: int) -> None:
         created = seed(node, count)
     except DomainError as e:
         raise click.ClickException(e.message) from e
-    click.echo(f"created {len(created)} demo dossiers: " + ", ".join(d.code for d in created))
+    click.echo(_("đã tạo %(n)s hồ sơ mẫu: %(codes)s", n=len(created), codes=", ".join(d.code for d in created)))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from node.cli.context import ca_fingerprint_of, node_of
+from node.cli.i18n import _
 
 if TYPE_CHECKING:  # annotations only: the CLI opens a node only when a command runs
     from node.services import Node
@@ -20,17 +21,19 @@ def check_peer_url(url: str, option: str = "--peer") -> str:
     credentials, query or fragment (a typo would otherwise surface as a raw connection error)."""
     import urllib.parse
 
-    example = "expected http(s)://host[:port], e.g. https://192.168.1.10:8750"
+    example = _("cần dạng http(s)://máy[:cổng], ví dụ https://192.168.1.10:8750")
     try:
         u = urllib.parse.urlsplit(url.strip())
         port = u.port  # raises ValueError on a port that is not a number 0-65535
     except ValueError as e:
-        raise click.BadParameter(f"{url!r} is not a URL ({e}); {example}", param_hint=option) from None
+        raise click.BadParameter(_("%(url)s không phải là địa chỉ URL (%(error)s); %(example)s", url=repr(url), error=e,
+                                   example=example), param_hint=option) from None
     if u.scheme not in ("http", "https") or not u.hostname:
-        raise click.BadParameter(f"{url!r} is not a peer address; {example}", param_hint=option)
+        raise click.BadParameter(_("%(url)s không phải là địa chỉ của một máy; %(example)s", url=repr(url),
+                                   example=example), param_hint=option)
     if u.username or u.password or u.query or u.fragment or port == 0:
-        raise click.BadParameter(f"{url!r}: no user, query, fragment or port 0 in a peer address; {example}",
-                                 param_hint=option)
+        raise click.BadParameter(_("%(url)s: địa chỉ của một máy không có tên người dùng, truy vấn, phân đoạn hay "
+                                   "cổng 0; %(example)s", url=repr(url), example=example), param_hint=option)
     return url.strip().rstrip("/")
 
 
@@ -46,7 +49,8 @@ def sync(ctx: click.Context, peer_url: str | None, discover_lan: bool, interface
     node = node_of(ctx)
     url = peer_url or (discover_parent(node, 3.0, interface) if discover_lan else node.settings.PARENT_URL)
     if not url:
-        raise click.ClickException("no peer: pass --peer URL or set PARENT_URL (motcua init --parent-url)")
+        raise click.ClickException(_("chưa có máy để đồng bộ: dùng --peer URL hoặc đặt PARENT_URL (motcua init "
+                                     "--parent-url)"))
     bar, pulling = None, False
 
     def progress(summary, remaining: int) -> None:
@@ -60,7 +64,7 @@ def sync(ctx: click.Context, peer_url: str | None, discover_lan: bool, interface
         if bar is None and max(remaining, down) > 1000:
             pulling = down > remaining
             total = summary.events_in + down if pulling else summary.events_out + remaining
-            bar = click.progressbar(length=total, label="receiving" if pulling else "sending", file=sys.stderr,
+            bar = click.progressbar(length=total, label=_("đang nhận") if pulling else _("đang gửi"), file=sys.stderr,
                                     show_pos=True, show_eta=True)
             bar.__enter__()
         if bar is not None:
@@ -71,23 +75,26 @@ def sync(ctx: click.Context, peer_url: str | None, discover_lan: bool, interface
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    click.echo(
-        f"{summary.outcome}: session {summary.session} with {summary.peer or url}: "
-        f"sent {summary.events_out} events, received {summary.events_in}, "
-        f"{summary.exchanges} exchange(s), {summary.bytes_out} B up / {summary.bytes_in} B down"
-    )
+    click.echo(_(
+        "%(outcome)s: phiên %(session)s với %(peer)s: đã gửi %(sent)s sự kiện, đã nhận %(received)s, "
+        "%(exchanges)s lượt trao đổi, %(up)s B gửi đi / %(down)s B nhận về",
+        outcome=summary.outcome, session=summary.session, peer=summary.peer or url, sent=summary.events_out,
+        received=summary.events_in, exchanges=summary.exchanges, up=summary.bytes_out, down=summary.bytes_in,
+    ))
     f = summary.files
     if f is not None and f.requests:
-        click.echo(f"files: {f.chunks_sent} chunk(s) sent, {f.files_delivered} file(s) complete on the peer; "
-                   f"{f.chunks_received} chunk(s) received, {f.files_completed} file(s) complete here; "
-                   f"{f.requests} exchange(s), {f.bytes_out} B up / {f.bytes_in} B down"
-                   + (f", {f.failures} cut(s) resumed" if f.failures else "")
-                   + (f"; stopped: {f.error} (the next sync resumes)" if f.error else ""))
+        click.echo(_(
+            "tệp: đã gửi %(sent)s mảnh, %(delivered)s tệp đầy đủ ở máy kia; đã nhận %(received)s mảnh, "
+            "%(completed)s tệp đầy đủ ở máy này; %(requests)s lượt trao đổi, %(up)s B gửi đi / %(down)s B nhận về",
+            sent=f.chunks_sent, delivered=f.files_delivered, received=f.chunks_received, completed=f.files_completed,
+            requests=f.requests, up=f.bytes_out, down=f.bytes_in)
+            + (_(", %(n)s lần đứt được nối lại", n=f.failures) if f.failures else "")
+            + (_("; dừng: %(error)s (lần đồng bộ sau sẽ tiếp tục)", error=f.error) if f.error else ""))
     if not summary.ok:
         if summary.error_code == "transport":
-            click.echo(f"could not reach {url}: the data is still kept on this node; check the link and sync "
-                       "again", err=True)
-        click.echo(f"error {summary.error_code}: {summary.error}", err=True)
+            click.echo(_("không kết nối được với %(url)s — dữ liệu vẫn được lưu trên máy này; hãy kiểm tra đường "
+                         "truyền rồi đồng bộ lại", url=url), err=True)
+        click.echo(_("lỗi %(code)s: %(error)s", code=summary.error_code, error=summary.error), err=True)
         sys.exit(1)
 
 
@@ -103,9 +110,10 @@ def peers(ctx: click.Context, seconds: float, interface: str) -> None:
     mine = ca_fingerprint_of(node)
     found = discover(seconds, interface)
     for r in found:
-        same = "same CA" if mine and r.ca_fingerprint == mine else ("no CA" if not r.ca_fingerprint else "OTHER CA")
+        same = _("cùng CA") if mine and r.ca_fingerprint == mine else (
+            _("không có CA") if not r.ca_fingerprint else _("CA KHÁC"))
         click.echo(f"{r.url:<32} {r.role:<9} {r.unit:<6} {r.name[:30]:<30} {r.node_id}  {same}")
-    click.echo(f"{len(found)} peer(s) heard in {seconds:g} s")
+    click.echo(_("nghe thấy %(n)s máy trong %(seconds)s giây", n=len(found), seconds=f"{seconds:g}"))
 
 
 def discover_parent(node: Node, seconds: float, interface: str) -> str:
@@ -118,7 +126,8 @@ def discover_parent(node: Node, seconds: float, interface: str) -> str:
             continue
         if r.role == "district" or (r.role == "commune" and r.unit == node.settings.UNIT):
             return r.url
-    raise click.ClickException("no commune of this unit or district with our CA was heard on the LAN")
+    raise click.ClickException(_("không nghe thấy trên mạng LAN máy xã nào của đơn vị này, hay máy cấp trên nào, "
+                                 "cùng CA với máy này"))
 
 
 @click.command("sync-log")
@@ -134,8 +143,10 @@ def sync_log(ctx: click.Context, limit: int, peer: str, outcome: str | None) -> 
 
     node = node_of(ctx)
     rows = sync_sessions(limit=limit, peer=peer, outcome=outcome)
-    click.echo(f"{'started':<19} {'side':<6} {'link':<7} {'peer':<20} {'ev in':>7} {'ev out':>7} {'B in':>9} "
-               f"{'B out':>9} {'exch':>4} {'cfl':>3} outcome  error")
+    h = [_("bắt đầu"), _("phía"), _("đường"), _("máy kia"), _("sk nhận"), _("sk gửi"), _("B nhận"), _("B gửi"),
+         _("lượt"), _("xđ"), _("kết quả"), _("lỗi")]
+    click.echo(f"{h[0]:<19} {h[1]:<6} {h[2]:<7} {h[3]:<20} {h[4]:>7} {h[5]:>7} {h[6]:>9} {h[7]:>9} {h[8]:>4} "
+               f"{h[9]:>3} {h[10]:<8} {h[11]}")
     for r in rows:
         click.echo(
             f"{format_ms(r['started_at']):<19} {r['side']:<6} {r.get('link', 'network'):<7} "
@@ -144,7 +155,8 @@ def sync_log(ctx: click.Context, limit: int, peer: str, outcome: str | None) -> 
             f"{r['exchanges']:>4} {r['conflicts']:>3} {r['outcome']:<8} {r['error_code']} {r['error'][:60]}"
         )
     if not rows:
-        filters = [f"peer {peer}" if peer else "", f"outcome {outcome}" if outcome else ""]
-        named = " and ".join(f for f in filters if f)
-        click.echo(f"(no session matches {named})" if named else "(no sessions yet)")
+        filters = [_("máy %(peer)s", peer=peer) if peer else "",
+                   _("kết quả %(outcome)s", outcome=outcome) if outcome else ""]
+        named = _(" và ").join(f for f in filters if f)
+        click.echo(_("(không có phiên nào khớp %(filters)s)", filters=named) if named else _("(chưa có phiên nào)"))
     node.close()

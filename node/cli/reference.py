@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from node.cli.context import node_of
+from node.cli.i18n import _
 
 
 @click.group()
@@ -22,18 +23,18 @@ def reference_show(ctx: click.Context) -> None:
     """The version of each kind in force here, and whether it is a publication or the seed."""
     node = node_of(ctx.parent)
     for r in node.reference_status():
-        revision = f"revision {r['revision']}, " if r.get("revision") else ""
+        revision = _("bản sửa %(n)s, ", n=r["revision"]) if r.get("revision") else ""
         click.echo(f"{r['kind']:<15} {r['version']:<50} {revision}{r['source']}")
 
 
 def _years(text: str) -> list[int] | None:
     if not text:
         return None
-    first, _, last = text.partition("-")
+    first, _dash, last = text.partition("-")
     try:
         return list(range(int(first), int(last or first) + 1))
     except ValueError:
-        raise click.BadParameter("years look like 2025-2028 or 2026", param_hint="--years") from None
+        raise click.BadParameter(_("năm ghi dạng 2025-2028 hoặc 2026"), param_hint="--years") from None
 
 
 def _json_file(path: Path | None) -> dict | None:
@@ -42,7 +43,7 @@ def _json_file(path: Path | None) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
-        raise click.ClickException(f"cannot read {path}: {e}") from e
+        raise click.ClickException(_("không đọc được %(path)s: %(error)s", path=path, error=e)) from e
 
 
 @reference.command("publish")
@@ -71,7 +72,7 @@ def reference_publish(ctx: click.Context, catalogue_file: Path | None, calendar_
     except DomainError as e:
         raise click.ClickException(e.message) from e
     for d in done:
-        what = f"published revision {d['revision']}" if d["published"] else "unchanged"
+        what = _("đã công bố bản sửa %(n)s", n=d["revision"]) if d["published"] else _("không đổi")
         click.echo(f"{d['kind']:<15} {d['version']:<50} {what}")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from node.cli.context import node_of
+from node.cli.i18n import _
 
 FORMATS = ("csv", "xlsx")
 
@@ -20,8 +21,9 @@ def parse_day(value: str, option: str):
         return date.fromisoformat(value)
     except ValueError:
         shape = len(value) == 10 and value[4] == "-" and value[7] == "-" and value.replace("-", "").isdigit()
-        why = "is not a day of the calendar" if shape else "is not a day written YYYY-MM-DD"
-        raise click.BadParameter(f"{value!r} {why}", param_hint=option) from None
+        why = (_("%(value)s không phải là một ngày có trên lịch", value=repr(value)) if shape else
+               _("%(value)s không phải là một ngày viết dạng YYYY-MM-DD", value=repr(value)))
+        raise click.BadParameter(why, param_hint=option) from None
 
 
 def format_of(output: Path, fmt: str | None) -> str:
@@ -30,8 +32,8 @@ def format_of(output: Path, fmt: str | None) -> str:
         return fmt
     suffix = output.suffix.lower().lstrip(".")
     if suffix not in FORMATS:
-        raise click.BadParameter(f"cannot tell the format from {output.name!r}: name the file .csv or .xlsx, "
-                                 "or pass --format", param_hint="--output")
+        raise click.BadParameter(_("không biết định dạng từ tên %(name)s: hãy đặt tên tệp .csv hoặc .xlsx, hoặc dùng "
+                                   "--format", name=repr(output.name)), param_hint="--output")
     return suffix
 
 
@@ -52,7 +54,7 @@ def report(ctx: click.Context, first_text: str, last_text: str, fmt: str | None,
     first, last = parse_day(first_text, "--from"), parse_day(last_text, "--to")
     fmt = format_of(output, fmt)
     if not output.parent.is_dir():
-        raise click.BadParameter(f"the folder {str(output.parent)!r} does not exist; create it first",
+        raise click.BadParameter(_("thư mục %(dir)s không tồn tại; hãy tạo nó trước", dir=repr(str(output.parent))),
                                  param_hint="--output")
     node = node_of(ctx)
     bar = None
@@ -60,7 +62,7 @@ def report(ctx: click.Context, first_text: str, last_text: str, fmt: str | None,
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None and total > 1000:
-            bar = click.progressbar(length=total, label="counting dossiers", file=sys.stderr)
+            bar = click.progressbar(length=total, label=_("đang đếm hồ sơ"), file=sys.stderr)
             bar.__enter__()
         if bar is not None:
             bar.update(done - bar.pos)
@@ -77,8 +79,9 @@ def report(ctx: click.Context, first_text: str, last_text: str, fmt: str | None,
         result.report, names, agency=node.settings.NAME or node.settings.UNIT)
     output.write_bytes(content)
     total = result.report.total
-    click.echo(f"Biểu 06 {result.report.period.label}: {total.received_total} received, "
-               f"{total.resolved_total} resolved, {total.pending_total} pending, {total.withdrawn} withdrawn "
-               f"-> {output}")
+    click.echo(_("Biểu 06 %(period)s: %(received)s tiếp nhận, %(resolved)s đã giải quyết, %(pending)s đang giải quyết, "
+                 "%(withdrawn)s rút hồ sơ -> %(output)s", period=result.report.period.label,
+                 received=total.received_total, resolved=total.resolved_total, pending=total.pending_total,
+                 withdrawn=total.withdrawn, output=output))
     for dossier_id, why in result.skipped:
-        click.echo(f"skipped {dossier_id}: {why}", err=True)
+        click.echo(_("bỏ qua %(dossier)s: %(why)s", dossier=dossier_id, why=why), err=True)

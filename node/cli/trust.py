@@ -9,6 +9,7 @@ import click
 
 from node.cli.atrest import _escrow_passphrase
 from node.cli.context import node_of, settings_of
+from node.cli.i18n import _
 
 
 @click.group("ca")
@@ -30,14 +31,16 @@ def ca_init(ctx: click.Context) -> None:
         fingerprint = init_ca(node, escrow_passphrase=passphrase or b"")
     except DomainError as e:
         raise click.ClickException(e.message) from e
-    click.echo(f"district CA created; fingerprint {fingerprint}")
+    click.echo(_("đã tạo CA cấp trên; dấu vân tay %(fingerprint)s", fingerprint=fingerprint))
     if passphrase:
-        click.echo("escrow key pair created in ca/escrow.key (passphrase-encrypted) and ca/escrow.pub; enrolling "
-                   "nodes wrap their data key to it. Copy it offline: motcua ca escrow-export --to DIR")
+        click.echo(_("đã tạo cặp khoá ký gửi trong ca/escrow.key (mã hoá bằng cụm mật khẩu) và ca/escrow.pub; các "
+                     "máy đăng ký sẽ bọc khoá dữ liệu của mình cho nó. Hãy sao một bản ngoại tuyến: motcua ca "
+                     "escrow-export --to THƯ_MỤC"))
     else:
-        click.echo("WARNING: no escrow key (no MOTCUA_ESCROW_PASSPHRASE and no terminal): a commune whose "
-                   "passwords are all lost cannot be recovered; run motcua ca escrow-init", err=True)
-    click.echo("restart motcua serve: it now serves https and accepts only certified nodes")
+        click.echo(_("CẢNH BÁO: không có khoá ký gửi (không có MOTCUA_ESCROW_PASSPHRASE và không chạy trong cửa "
+                     "sổ lệnh): xã nào mất hết mật khẩu sẽ không khôi phục được; hãy chạy motcua ca escrow-init"),
+                   err=True)
+    click.echo(_("hãy khởi động lại motcua serve: từ giờ máy phục vụ https và chỉ nhận các máy có chứng thư"))
 
 
 @ca_group.command("escrow-init")
@@ -52,13 +55,14 @@ def ca_escrow_init(ctx: click.Context) -> None:
     node = node_of(ctx.parent)
     layout = ca_layout(node)
     if not layout.certificate.exists():
-        raise click.ClickException("no CA here: run motcua ca init")
+        raise click.ClickException(_("máy này chưa có CA: hãy chạy motcua ca init"))
     if (layout.root / ESCROW_PUBLIC_FILE).exists():
-        raise click.ClickException(f"{layout.root / ESCROW_PUBLIC_FILE} exists already")
+        raise click.ClickException(_("%(path)s đã có", path=layout.root / ESCROW_PUBLIC_FILE))
     make_escrow_key(layout, _escrow_passphrase(confirm=True))
     fingerprint = escrow_to(node, (layout.root / ESCROW_PUBLIC_FILE).read_bytes()) if node.data_key else ""
-    click.echo(f"escrow key pair created in {layout.root}; this node escrowed to it {fingerprint[:16]}… "
-               "Nodes enrolled before: motcua escrow --public escrow.pub on each")
+    click.echo(_("đã tạo cặp khoá ký gửi trong %(dir)s; máy này đã ký gửi cho nó %(fingerprint)s… Các máy đã đăng ký "
+                 "trước đó: chạy motcua escrow --public escrow.pub trên từng máy", dir=layout.root,
+                 fingerprint=fingerprint[:16]))
 
 
 @ca_group.command("escrow-export")
@@ -73,11 +77,12 @@ def ca_escrow_export(ctx: click.Context, dest: Path) -> None:
 
     root = settings_of(ctx.parent).data_dir / "ca"
     if not (root / ESCROW_KEY_FILE).exists():
-        raise click.ClickException(f"no escrow key in {root}: run motcua ca init")
+        raise click.ClickException(_("không có khoá ký gửi trong %(dir)s: hãy chạy motcua ca init", dir=root))
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     for name in (ESCROW_KEY_FILE, ESCROW_PUBLIC_FILE):
         shutil.copy2(root / name, dest / name)
-    click.echo(f"escrow key exported to {dest}; it opens with its passphrase only (motcua recover --escrow-key)")
+    click.echo(_("đã xuất khoá ký gửi ra %(dir)s; chỉ mở được bằng cụm mật khẩu của nó (motcua recover --escrow-key)",
+                 dir=dest))
 
 
 @ca_group.command("pair")
@@ -96,7 +101,9 @@ def ca_pair(ctx: click.Context, role: str, unit: str, name: str, valid_hours: in
         code, expires = new_pairing_code(node, role, unit, name, valid_hours)
     except (DomainError, ValueError) as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"pairing code: {code}\nfor {name} ({role}, unit {unit}); valid until {expires}; works once")
+    click.echo(_("mã ghép nối: %(code)s", code=code))
+    click.echo(_("cho %(name)s (%(role)s, đơn vị %(unit)s); có hiệu lực đến %(expires)s; chỉ dùng được một lần",
+                 name=name, role=role, unit=unit, expires=expires))
 
 
 @ca_group.command("revoke")
@@ -118,7 +125,8 @@ def ca_revoke(ctx: click.Context, node_id: str, after_seq: int | None, unit: str
         done = revoke(node, node_id, author, reason, after_seq, unit)
     except DomainError as e:
         raise click.ClickException(e.message) from e
-    click.echo(f"revoked {node_id} after seq {done['after_seq']} of unit {done['unit']} (event {done['event']})")
+    click.echo(_("đã thu hồi %(node)s sau seq %(seq)s của đơn vị %(unit)s (sự kiện %(event)s)", node=node_id,
+                 seq=done["after_seq"], unit=done["unit"], event=done["event"]))
 
 
 @click.command()
@@ -143,24 +151,27 @@ def enroll(ctx: click.Context, district_url: str, code: str, extra_names: tuple[
         done = do_enroll(settings.data_dir, district_url, code, settings.HTTP_TIMEOUT_SECONDS, names,
                          node_key_password=node_key_password(data_key))
     except AtRestError as e:
-        raise click.ClickException(f"{e} (motcua unlock --user NAME)") from e
+        raise click.ClickException(_("%(error)s (mở khoá: motcua unlock --user TÊN)", error=e)) from e
     except EnrollmentFailed as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"enrolled as {done.name} ({done.role}, unit {done.unit}), node {done.node_id}")
+    click.echo(_("đã đăng ký là %(name)s (%(role)s, đơn vị %(unit)s), máy %(node)s", name=done.name, role=done.role,
+                 unit=done.unit, node=done.node_id))
     if done.tls_names:
-        click.echo(f"https certificate (ECDSA P-256) for {', '.join(done.tls_names)}")
+        click.echo(_("chứng thư https (ECDSA P-256) cho %(names)s", names=", ".join(done.tls_names)))
         if done.tls_error:
-            click.echo(f"warning: the district refused some names ({done.tls_error}); the certificate names "
-                       "only the LAN ones", err=True)
+            click.echo(_("cảnh báo: cấp trên từ chối một số tên (%(error)s); chứng thư chỉ ghi các tên trong mạng LAN",
+                         error=done.tls_error), err=True)
     else:
-        click.echo(f"warning: no https certificate for browsers: {done.tls_error}; sync works; later run "
-                   "motcua tls request --district URL", err=True)
+        click.echo(_("cảnh báo: chưa có chứng thư https cho trình duyệt: %(error)s; đồng bộ vẫn chạy; sau này hãy chạy "
+                     "motcua tls request --district URL", error=done.tls_error), err=True)
     if done.escrow_pem and data_key is not None:
         node = node_of(ctx)
         fingerprint = escrow_to(node, done.escrow_pem)
         node.close()
-        click.echo(f"data key escrowed to the district escrow key {fingerprint[:16]}… (motcua recover)")
-    click.echo(f"district CA fingerprint {done.fingerprint}; restart motcua serve to serve https")
+        click.echo(_("đã ký gửi khoá dữ liệu cho khoá ký gửi của cấp trên %(fingerprint)s… (motcua recover)",
+                     fingerprint=fingerprint[:16]))
+    click.echo(_("dấu vân tay CA cấp trên %(fingerprint)s; hãy khởi động lại motcua serve để phục vụ https",
+                 fingerprint=done.fingerprint))
 
 
 @click.group("tls")
@@ -191,7 +202,7 @@ def tls_request(ctx: click.Context, district_url: str | None, extra_names: tuple
         else:
             url = district_url or settings.PARENT_URL
             if not url:
-                raise click.ClickException("give --district URL (the district node that holds the CA)")
+                raise click.ClickException(_("hãy cho --district URL (máy cấp trên giữ CA)"))
             from node.atrest import node_key_password
 
             certified = request_from_district(settings.data_dir, url, names, settings.HTTP_TIMEOUT_SECONDS,
@@ -199,9 +210,10 @@ def tls_request(ctx: click.Context, district_url: str | None, extra_names: tuple
     except (TlsRequestFailed, DomainError) as e:
         raise click.ClickException(str(e)) from e
     except CertsError as e:
-        raise click.ClickException(f"{e} (is MOTCUA_CA_PASSPHRASE set?)") from e
-    click.echo(f"https certificate (ECDSA P-256) for {', '.join(certified)}")
-    click.echo(f"staff browsers must trust {node.trust.layout.tls_ca_certificate}; restart motcua serve")
+        raise click.ClickException(_("%(error)s (đã đặt MOTCUA_CA_PASSPHRASE chưa?)", error=e)) from e
+    click.echo(_("chứng thư https (ECDSA P-256) cho %(names)s", names=", ".join(certified)))
+    click.echo(_("trình duyệt của cán bộ phải tin %(path)s; hãy khởi động lại motcua serve",
+                 path=node.trust.layout.tls_ca_certificate))
 
 
 @tls_group.command("show")
@@ -211,5 +223,5 @@ def tls_show(ctx: click.Context) -> None:
     from node.https import report
 
     node = node_of(ctx.parent)
-    for line in report(node.trust) or ["no district CA here: motcua serve speaks plain http"]:
+    for line in report(node.trust) or [_("máy này chưa có CA cấp trên: motcua serve dùng http thường")]:
         click.echo(line)

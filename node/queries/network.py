@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -29,6 +29,18 @@ def sync_log(*, node: str = "", outcome: str = "", first: date | None = None, la
         query = query.where(SyncSessionRow.started_at < day_start_ms(last + timedelta(days=1)))
     query = query.order_by(SyncSessionRow.started_at.desc(), SyncSessionRow.id.desc())
     return list(query.limit(max(1, min(limit, 500))).offset(max(0, offset)).dicts())
+
+
+def offices(node_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """node id -> the office it is, from its profile as kept here (the certificate's name, role and
+    unit when a CA is in force): ``{"name", "role", "unit"}``; nodes never met are left out."""
+    ids = sorted(set(node_ids))
+    out: dict[str, dict[str, str]] = {}
+    for start in range(0, len(ids), 500):
+        for r in ProfileRow.select(ProfileRow.node_id, ProfileRow.name, ProfileRow.role, ProfileRow.unit).where(
+                ProfileRow.node_id.in_(ids[start:start + 500])):
+            out[r.node_id] = {"name": r.name, "role": r.role, "unit": r.unit}
+    return out
 
 
 def sync_session(row_id: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:

@@ -114,3 +114,26 @@ def test_real_refusals_conform_to_the_documented_error_shape(client, app):
 def test_the_description_is_only_for_callers_of_the_api(served_app):
     r = served_app.test_client().get("/api/v1/openapi.json")
     assert r.status_code == 401 and r.get_json()["error"]["code"] == "unauthenticated"
+
+
+def test_every_write_documents_the_storage_refusals(doc):
+    for endpoint in WRITES:
+        method, path, _op = OPERATIONS[endpoint]
+        assert {"503", "507"} <= set(doc["paths"][path][method]["responses"]), endpoint
+    assert "read_only" in doc["components"]["responses"]["E503"]["description"]
+    assert "storage_full" in doc["components"]["responses"]["E507"]["description"]
+
+
+def test_a_full_disk_answers_as_documented(client, monkeypatch):
+    """(The read-only answer is checked in tests/integration/test_storage_faults.py.)"""
+    import sqlite3
+
+    from node import projection
+
+    def full(events):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(projection, "project", full)
+    r = client.post("/api/v1/dossiers", json=sample_dossier())
+    assert r.status_code == 507 and jsonschema_rs.is_valid(ERROR, r.get_json()), r.get_data(as_text=True)
+    assert r.get_json()["error"]["code"] in ERROR_CODES

@@ -7,12 +7,14 @@ from __future__ import annotations
 import errno
 import sqlite3
 
+import jsonschema_rs
 import pytest
 
 from node import projection, storage
 from node.models import DossierRow
 from tests.factories import sample_dossier
 from tests.integration.web_helpers import add, cheap_hashing, login, token_of
+from web.openapi import ERROR, ERROR_CODES
 
 FULL = [sqlite3.OperationalError("database or disk is full"), OSError(errno.ENOSPC, "No space left on device")]
 
@@ -120,6 +122,7 @@ def test_a_node_on_a_read_only_database_starts_serves_reads_and_refuses_writes(t
     r = ro.post("/api/v1/dossiers", json=sample_dossier())
     assert r.status_code == 503 and r.json["error"]["code"] == "read_only", r.text
     assert "chỉ đọc" in r.json["error"]["message"]
+    assert jsonschema_rs.is_valid(ERROR, r.json) and r.json["error"]["code"] in ERROR_CODES  # as documented
     app.extensions["motcua.node"].close()
 
 

@@ -293,7 +293,7 @@ def _messages() -> set[str]:
                 found.add(message)
             elif message:  # ngettext: a tuple; a dynamic _(label) gives None (its values are listed elsewhere)
                 found.update(m for m in message if isinstance(m, str))
-    for path in (ROOT / "web").glob("*.py"):
+    for path in [*(ROOT / "web").glob("*.py"), *(ROOT / "node" / "cli").glob("*.py")]:  # the CLI shares it
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_")
                     and node.args and isinstance(node.args[0], ast.Constant)):

@@ -42,6 +42,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_") and k != "DATABASE_URL"}
     env["PYTHONPATH"] = str(REPO)
     env["XDG_STATE_HOME"] = os.environ.get("SCENARIO_STATE_HOME", "/tmp/motcua-scenario-state")
+    env["MOTCUA_LANG"] = "en"  # the scenarios read the CLI's English words (its default is Vietnamese)
     env.update(extra)
     return env
 
