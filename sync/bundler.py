@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import zstandard
 
@@ -50,7 +50,7 @@ from sync.bundle import (
     signing_bytes,
     split_signed,
 )
-from sync.protocol import Profile, ProtocolError, Vector, feed_key, split_feed_key
+from sync.protocol import Profile, ProtocolError, Run, StoredCompact, Vector, feed_key, split_feed_key
 from sync.replica import Replica
 
 MAX_PLAIN_BYTES = 1 << 30  # a part decompresses to at most 1 GiB (a signed, certified writer's)
@@ -112,7 +112,7 @@ def write_bundles(replica: Replica, recipient: Profile, peer_vector: Vector, sea
         out = replica.outgoing_for(recipient, vector, budget)
         if not out.runs:
             break
-        batch = Batch(tuple(out.runs), tuple(out.profiles))
+        batch = Batch(tuple(_plain(r) for r in out.runs), tuple(out.profiles))
         raw = len(json.dumps(batch.to_wire(), separators=(",", ":")))
         estimate = int(raw * ratio * 1.1)
         if max_bytes and parts[-1] and sizes[-1] + estimate > max_bytes:
@@ -134,6 +134,16 @@ def write_bundles(replica: Replica, recipient: Profile, peer_vector: Vector, sea
                           chunks=tuple(chunks_for(runs)))
         written.append(Written(seal_payload(payload, recipient, sealing), payload))
     return written
+
+
+def _plain(run: Run) -> Run:
+    """The run with its events as plain mappings: the outbox hands stored events over as their
+    stored bytes (:class:`sync.protocol.StoredCompact`, spliced into a network message by
+    :func:`sync.codec.message_json`); a bundle's payload is one JSON document built by ``json``,
+    which takes dicts only."""
+    if not any(isinstance(e, StoredCompact) for e in run.events):
+        return run
+    return replace(run, events=tuple(dict(e) if isinstance(e, StoredCompact) else e for e in run.events))
 
 
 def seal_payload(payload: Payload, recipient: Profile, sealing: Sealing) -> bytes:
