@@ -21,7 +21,8 @@ from node import dossiers, scans
 from node.binding import database
 from node.domain import attachment as domain
 from node.domain.errors import DomainError
-from node.models import AttachmentRow, FilePeerRow, FileStateRow
+from node.filerows import FilePeerRow, FileStateRow
+from node.models import AttachmentRow
 from node.writer import acting_office
 
 RESULT_STATUSES = ("resolved", "returned")

@@ -16,7 +16,7 @@ from typing import Any
 from node import files
 from node.chunkstore import BadChunk
 from node.domain.attachment import chunk_length
-from node.models import FileStateRow
+from node.filerows import FileStateRow
 from sync import chunkwire
 from sync.exchange import response_signing_bytes
 from sync.protocol import PROTOCOL_VERSION, Code, Profile, ProtocolError, may_hold

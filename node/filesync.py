@@ -31,7 +31,8 @@ from node import files
 from node.binding import database
 from node.chunkstore import BadChunk
 from node.domain.attachment import CHUNK_SIZE, chunk_length
-from node.models import AttachmentRow, FilePeerRow, FileStateRow
+from node.filerows import FilePeerRow, FileStateRow
+from node.models import AttachmentRow
 from sync import chunkwire
 from sync.exchange import Reply, response_signing_bytes
 from sync.protocol import Profile, may_hold

@@ -239,37 +239,6 @@ DERIVED_MODELS: tuple[type[BaseRow], ...] = (
 ADDED_DERIVED_MODELS: frozenset[type[BaseRow]] = frozenset({DossierServiceRow, AttachmentRow})
 
 
-# -- files held (issue 17) -----------------------------------------------------------------------
-# Local to the node: which files' chunks are all here and verified, which a person asked for, and
-# which a peer confirmed it holds. Not derived from events; a rebuild leaves them alone.
-
-
-class FileStateRow(BaseRow):
-    """A file this node holds or wants: ``complete`` once every chunk is here and the whole
-    file's SHA-256 checked; ``wanted`` when someone asked for it on an on-demand node."""
-
-    file_hash = pw.CharField(max_length=64, primary_key=True)
-    complete = pw.BooleanField(default=False, index=True)
-    wanted = pw.BooleanField(default=False)
-    verified_at = pw.BigIntegerField(default=0)
-    purged_at = pw.BigIntegerField(default=0)  # chunks removed by a previewed retention purge
-
-    class Meta:
-        table_name = "file_state"
-
-
-class FilePeerRow(BaseRow):
-    """A peer said it holds this file complete: it is not offered to that peer again."""
-
-    id = pw.CharField(max_length=100, primary_key=True)  # "<peer node id> <file hash>"
-    peer = pw.CharField(max_length=32, index=True)
-    file_hash = pw.CharField(max_length=64)
-    at = pw.BigIntegerField()
-
-    class Meta:
-        table_name = "file_peer"
-
-
 # -- staff accounts (issue 6) --------------------------------------------------------------------
 # Local to the node, not derived from events and never replicated: a commune's clerks sign in at
 # their commune's PC, a district admin at the hub. ``motcua rebuild`` leaves these tables alone.

@@ -21,7 +21,8 @@ import json
 from typing import Any
 
 from node.binding import database
-from node.models import AttachmentRow, DossierRow, FileStateRow
+from node.filerows import FileStateRow
+from node.models import AttachmentRow, DossierRow
 
 ENDED = ("refused", "stopped")
 DAY_MS = 86_400_000

@@ -243,17 +243,13 @@ def dossier(dossier_id: str) -> str | tuple[str, int]:
         can_act=can.allows(current_staff().role, can.PROCESS, n.settings.ROLE),
         just_received=bool(request.args.get("moi")),
         lookup_check=display(n.lookup_check(dossier_id)),
-        transfer_units=units.transfer_choices(n.settings.UNIT) if d_transferable(state) else [],
+        # a transfer (liên thông) is a processing -> processing move: offered only from processing
+        transfer_units=units.transfer_choices(n.settings.UNIT) if state.status == "processing" else [],
         fee_statuses=fee_form.FEE_STATUS_LABELS, rating_levels=RATING_LABELS,
         attachments=files.listing(n, dossier_id), on_demand=files.fetch_rule(n) == "on_demand",
         can_attach=can.allows(current_staff().role, can.RECEIVE, n.settings.ROLE),
         reschedule=_reschedule_offer(n, state),
     )
-
-
-def d_transferable(state: domain.DossierState) -> bool:
-    """A transfer (liên thông) is a processing -> processing move: offered only from processing."""
-    return state.status == "processing"
 
 
 @bp.post("/ho-so/<dossier_id>/phi")

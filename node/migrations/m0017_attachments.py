@@ -7,6 +7,7 @@ import peewee as pw
 
 
 def apply(db: pw.Database) -> None:
-    from node.models import AttachmentRow, FilePeerRow, FileStateRow
+    from node.filerows import FilePeerRow, FileStateRow
+    from node.models import AttachmentRow
 
     db.create_tables([AttachmentRow, FileStateRow, FilePeerRow], safe=True)

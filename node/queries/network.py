@@ -109,7 +109,8 @@ def node_health(now: int) -> list[dict[str, Any]]:
 def files_arriving_by_origin() -> dict[str, tuple[int, int]]:
     """Per origin: files it attached (signed events held here) whose chunks have not all arrived
     and verified here yet, and their bytes (issue 17: the hub holds every file of its units)."""
-    from node.models import AttachmentRow, FileStateRow
+    from node.filerows import FileStateRow
+    from node.models import AttachmentRow
 
     complete = {r.file_hash for r in FileStateRow.select(FileStateRow.file_hash).where(FileStateRow.complete)}
     out: dict[str, tuple[int, int]] = {}

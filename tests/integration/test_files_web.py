@@ -96,7 +96,7 @@ def test_the_sync_status_counts_files_pending(sqlite_node):
 
 def test_asking_for_a_file_on_demand_goes_back_to_its_dossier(desk, sqlite_node):
     from node import files
-    from node.models import FileStateRow
+    from node.filerows import FileStateRow
 
     d = sqlite_node.create_dossier("t", sample_dossier())
     a = files.attach(sqlite_node, "t", d.id, [random_bytes_pdf(3000)])

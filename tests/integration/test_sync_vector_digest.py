@@ -15,7 +15,7 @@ import pytest
 from node.app import create_app
 from sync import exchange as exchange_module
 from sync.transport import HttpTransport
-from tests.factories import sample_dossier
+from tests.factories import approve_calendar, sample_dossier
 from tests.multinode import make_node, use
 
 URL = "http://hub.in-process"
@@ -106,6 +106,7 @@ def test_a_mismatch_brings_the_vector_and_the_news_in_a_second_exchange(pair):
     commune.create_dossier("cán bộ", sample_dossier())
     sync(hub, commune, [])
     use(hub)
+    approve_calendar(hub)  # publishing requires the district's calendar review (issue 12.1)
     hub.publish_reference("admin")  # news at the hub
     news = hub.store.count_events()
     messages: list[dict] = []
