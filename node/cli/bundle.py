@@ -8,12 +8,14 @@ from pathlib import Path
 import click
 
 from node.cli.context import node_of
+from node.cli.i18n import _
 
 
 def _fail(e: Exception) -> click.ClickException:
     code = getattr(e, "code", "")
     code = getattr(code, "value", code)
-    return click.ClickException(f"bundle refused ({code}): {getattr(e, 'message', str(e))}")
+    return click.ClickException(_("gói dữ liệu bị từ chối (%(code)s): %(detail)s", code=code,
+                                  detail=getattr(e, "message", str(e))))
 
 
 @click.group("bundle")
@@ -36,17 +38,18 @@ def export(ctx: click.Context, to: Path, target: str | None, max_mb: float | Non
 
     node = node_of(ctx)
     try:
-        result, _ = run_export(node, to, target, int(max_mb * 1_000_000) if max_mb else None)
+        result, _payloads = run_export(node, to, target, int(max_mb * 1_000_000) if max_mb else None)
     except BundleError as e:
         raise _fail(e) from e
     except OSError as e:  # the stick is full, read-only or gone
-        raise click.ClickException(f"could not write {to}: {e}") from e
-    click.echo(f"bundle {result.bundle} for {result.recipient.name or result.recipient.node_id} "
-               f"({result.recipient.node_id}): {result.events} events, {result.bytes} bytes")
+        raise click.ClickException(_("không ghi được %(path)s: %(error)s", path=to, error=e)) from e
+    click.echo(_("gói %(bundle)s cho %(name)s (%(node)s): %(events)s sự kiện, %(bytes)s byte", bundle=result.bundle,
+                 name=result.recipient.name or result.recipient.node_id, node=result.recipient.node_id,
+                 events=result.events, bytes=result.bytes))
     for path in result.files:
-        click.echo(f"  wrote {path}")
+        click.echo("  " + _("đã ghi %(path)s", path=path))
     if len(result.files) > 1:
-        click.echo(f"  {len(result.files)} parts: import them in order")
+        click.echo("  " + _("%(n)s phần: hãy nhập theo đúng thứ tự", n=len(result.files)))
 
 
 @bundle.command("import")
@@ -65,7 +68,8 @@ def import_(ctx: click.Context, files: tuple[Path, ...], ack_to: Path | None) ->
     from sync.protocol import ProtocolError
 
     if ack_to is not None and len(files) > 1:
-        raise click.BadParameter("--ack-to names one file: import one bundle with it", param_hint="--ack-to")
+        raise click.BadParameter(_("--ack-to chỉ ghi cho một tệp: hãy nhập từng gói một khi dùng nó"),
+                                 param_hint="--ack-to")
     node = node_of(ctx)
     refused = 0
     for file in files:
@@ -80,9 +84,11 @@ def import_(ctx: click.Context, files: tuple[Path, ...], ack_to: Path | None) ->
             click.echo(f"{file}: {e}", err=True)
             continue
         who = result.sender.name or result.sender.node_id
-        click.echo(f"{file}: {result.kind} bundle from {who} ({result.sender.node_id}): {result.events} new events, "
-                   f"{result.skipped} already held")
+        click.echo(_("%(file)s: gói %(kind)s từ %(who)s (%(node)s): %(events)s sự kiện mới, %(skipped)s đã có",
+                     file=file, kind=result.kind, who=who, node=result.sender.node_id, events=result.events,
+                     skipped=result.skipped))
         if result.ack_file:
-            click.echo(f"  acknowledgement ({result.ack_events} events back) written to {result.ack_file}")
+            click.echo("  " + _("đã ghi xác nhận (%(n)s sự kiện gửi lại) vào %(path)s", n=result.ack_events,
+                                path=result.ack_file))
     if refused:
         raise click.exceptions.Exit(1)

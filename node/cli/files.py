@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from node.cli.context import node_of
+from node.cli.i18n import _
 
 
 @click.group("files")
@@ -21,9 +22,11 @@ def files_status(ctx: click.Context) -> None:
     node = node_of(ctx.parent)
     status = node.sync_status()
     p = status["files"]
-    click.echo(f"chunk store: {node.chunks.count()} chunks, {node.chunks.stored_bytes()} bytes (sealed)")
-    click.echo(f"pending up: {p['files_up']} files, {p['bytes_up']} bytes; pending down: {p['files_down']} files, "
-               f"{p['bytes_down']} bytes; fetch rule: {files.fetch_rule(node)}")
+    click.echo(_("kho mảnh: %(chunks)s mảnh, %(bytes)s byte (đã mã hoá)", chunks=node.chunks.count(),
+                 bytes=node.chunks.stored_bytes()))
+    click.echo(_("chờ gửi lên: %(files_up)s tệp, %(bytes_up)s byte; chờ nhận về: %(files_down)s tệp, "
+                 "%(bytes_down)s byte; quy tắc tải: %(rule)s", files_up=p["files_up"], bytes_up=p["bytes_up"],
+                 files_down=p["files_down"], bytes_down=p["bytes_down"], rule=files.fetch_rule(node)))
 
 
 @files_group.command("purge")
@@ -38,16 +41,19 @@ def files_purge(ctx: click.Context, expected: int | None) -> None:
     node = node_of(ctx.parent)
     plan = retention.preview(node)
     if not plan["days"]:
-        click.echo("FILES_RETENTION_DAYS is 0: files are kept for ever, nothing to purge")
+        click.echo(_("FILES_RETENTION_DAYS bằng 0: tệp được giữ mãi, không có gì để xoá"))
         return
     for i in plan["items"]:
-        click.echo(f"  {i['code']}  {i['status']} since {vn_day(i['ended_at'])}  {i['name']}  {i['size']} bytes")
-    click.echo(f"{plan['files']} file(s), {plan['bytes']} bytes older than {plan['days']} days")
+        click.echo("  " + _("%(code)s  %(status)s từ %(day)s  %(name)s  %(size)s byte", code=i["code"],
+                            status=i["status"], day=vn_day(i["ended_at"]), name=i["name"], size=i["size"]))
+    click.echo(_("%(files)s tệp, %(bytes)s byte, quá %(days)s ngày", files=plan["files"], bytes=plan["bytes"],
+                 days=plan["days"]))
     if expected is None:
-        click.echo(f"preview only: run `motcua files purge --apply {plan['files']}` to remove them")
+        click.echo(_("chỉ xem trước: chạy `motcua files purge --apply %(n)s` để xoá", n=plan["files"]))
         return
     try:
         done = retention.purge(node, expected)
     except ValueError as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"purged {done['files']} file(s): {done['chunks_removed']} chunks removed; events kept")
+    click.echo(_("đã xoá %(files)s tệp: %(chunks)s mảnh; các sự kiện vẫn giữ", files=done["files"],
+                 chunks=done["chunks_removed"]))

@@ -101,17 +101,17 @@ def reference_calendar_review(ctx: click.Context, year: int, calendar_file: Path
         checked = node.review_calendar(author, year, calendar=_json_file(calendar_file), approve=approve, note=note)
     except DomainError as e:
         raise click.ClickException(e.message) from e
-    click.echo(f"Lịch làm việc năm {year} (mã rà soát {checked.digest[:12]})")
+    click.echo(_("Lịch làm việc năm %(year)s (mã rà soát %(digest)s)", year=year, digest=checked.digest[:12]))
     for line in checked.lines:
         click.echo("  " + line.text())
     if not checked.lines:
-        click.echo("  (không có ngày nghỉ hay ngày làm bù nào)")
-    click.echo("Quyết định hoán đổi ngày làm việc:")
+        click.echo("  " + _("(không có ngày nghỉ hay ngày làm bù nào)"))
+    click.echo(_("Quyết định hoán đổi ngày làm việc:"))
     for decision in checked.swap_decisions:
         click.echo(f"  - {decision}")
     for flag in checked.flags:
-        click.echo(f"CẢNH BÁO: {flag}")
+        click.echo(_("CẢNH BÁO: %(flag)s", flag=flag))
     if approve:
-        click.echo(f"Đã ghi nhận rà soát năm {year}; có thể công bố lịch.")
+        click.echo(_("Đã ghi nhận rà soát năm %(year)s; có thể công bố lịch.", year=year))
     else:
-        click.echo("Chưa ghi nhận: thêm --approve sau khi đã kiểm tra.")
+        click.echo(_("Chưa ghi nhận: thêm --approve sau khi đã kiểm tra."))

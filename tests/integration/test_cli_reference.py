@@ -46,9 +46,10 @@ def test_reference_show_and_publish(tmp_path):
     assert "catalogue" in run(district, "reference", "publish", "--catalogue", str(bad), code=1)
 
 
-def test_calendar_review_shows_sources_and_flags_a_year_without_a_swap_decision(tmp_path):
+def test_calendar_review_shows_sources_and_flags_a_year_without_a_swap_decision(tmp_path, monkeypatch):
     """Issue 12.1: the 2026 New Year decision (Công văn 12729/VPCP-KGVX) with its reference, the
     package's days with the package, 2027 flagged until someone records why it is approved."""
+    monkeypatch.setenv("MOTCUA_LANG", "vi")  # the review as a district officer reads it (the suite asks English)
     district = tmp_path / "d"
     init(district, "district", "40")
     shown = run(district, "reference", "calendar", "review", "--year", "2026")
