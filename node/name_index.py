@@ -130,7 +130,7 @@ def matching(db: pw.Database, folded: str, cap: int) -> list[str] | None:
     where an ordered ``LIMIT`` would walk the date index past every row.
     """
     db = _real(db)
-    if len(folded) < MIN_QUERY:
+    if len(folded) < MIN_QUERY or "\x00" in folded:  # FTS5 refuses a NUL in a phrase; no name holds one
         return None
     if is_postgres(db):
         sql = f"SELECT id, received_at FROM {TABLE} WHERE applicant_name_folded LIKE %s LIMIT %s"
@@ -148,7 +148,7 @@ def count_matching(db: pw.Database, folded: str, cap: int) -> int | None:
     """How many dossiers' folded names hold ``folded``, counting no further than ``cap`` + 1;
     None when the query is too short for the index (the caller counts by the scan)."""
     db = _real(db)
-    if len(folded) < MIN_QUERY:
+    if len(folded) < MIN_QUERY or "\x00" in folded:  # FTS5 refuses a NUL in a phrase; no name holds one
         return None
     if is_postgres(db):
         sql = f"SELECT count(*) FROM (SELECT 1 FROM {TABLE} WHERE applicant_name_folded LIKE %s LIMIT %s) m"

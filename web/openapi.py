@@ -229,7 +229,7 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "not_fetched, purged)", items_of(ANY_OBJECT), 404, parameters=DOSSIER_PATH)),
     "files_api.api_attach": ("post", "/dossiers/{dossier_id}/files", operation(
         "attachFile", "Attach the pages of one paper (JPEG/PNG, assembled into one PDF) or one PDF", ANY_OBJECT,
-        404, 413, 422, 503, status=201, parameters=(*DOSSIER_PATH, IDEMPOTENCY_KEY),
+        404, 413, 422, 503, 507, status=201, parameters=(*DOSSIER_PATH, IDEMPOTENCY_KEY),
         request={"required": True, "content": {
             "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                 "file": {"type": "array", "items": {"type": "string", "format": "binary"}},

@@ -43,7 +43,7 @@ def test_offline_bundle_installs_without_an_index_and_runs(tmp_path):
     assert installed.returncode == 0, installed.stdout + installed.stderr
     motcua = str(prefix / "bin" / "motcua")
     assert run(motcua, "--version").stdout.startswith("motcua, version ")
-    home = clean_env(XDG_STATE_HOME=str(tmp_path / "state"))
+    home = clean_env(XDG_STATE_HOME=str(tmp_path / "state"), MOTCUA_LANG="en")  # the English lines below
     data = str(tmp_path / "data")
     init = run(motcua, "--data-dir", data, "init", "--role", "commune", "--unit", "17272", "--name", "Xã Tân Phú",
                env=home)
